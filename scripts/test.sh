@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The README's test command. Installs what the tests need (LibreOffice Calc from Debian,
+# for the CSV import test), then runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/restock-target}"
+SUDO=""
+if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
+if ! command -v soffice >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing LibreOffice Calc (Debian package) for the CSV import test" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libreoffice-calc >/dev/null
+fi
+cargo test --locked

@@ -1,0 +1,168 @@
+//! Command-line interface (clap derive). Flags are parsed into plain values here and turned
+//! into a validated [`Pipeline`] by `config`; nothing in this module does work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{CsvProfile, Overrides, Pipeline, RawPipeline};
+use crate::error::{ConfigError, Result};
+
+#[derive(Debug, Parser)]
+#[command(name = "restock", version, about = "What to reorder tonight: forecasts with quantiles and ERP-ready order proposals")]
+pub struct Cli {
+    /// Log format on stderr (json for log collectors).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Worker threads (default: all cores). Outputs do not depend on it.
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Nightly job: ingest → panel → forecast → proposals, written atomically to <out>/<run_id>/.
+    Run {
+        #[command(flatten)]
+        common: Common,
+        /// Output folder for runs (a run lands in <out>/<run_id>/, <out>/latest points at it).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Data check: what exists, what is missing, what looks wrong. Writes no run.
+    Check {
+        #[command(flatten)]
+        common: Common,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Treat warnings as fatal (exit code 5).
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Forecasts only, one Parquet file: sku, location, date, model, mean, p05..p95.
+    Forecast {
+        #[command(flatten)]
+        common: Common,
+        /// Parquet file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Generate the deterministic synthetic sample shop (data-samples/).
+    Sample {
+        #[arg(long, default_value = "data-samples")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 20240101)]
+        seed: u64,
+        #[arg(long, default_value_t = 330)]
+        skus: usize,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Pipeline TOML (see pipelines/). Flags override it.
+    #[arg(long)]
+    pub pipeline: Option<PathBuf>,
+    #[arg(long)]
+    pub orders: Option<PathBuf>,
+    #[arg(long)]
+    pub returns: Option<PathBuf>,
+    #[arg(long)]
+    pub stock: Option<PathBuf>,
+    #[arg(long)]
+    pub products: Option<PathBuf>,
+    #[arg(long)]
+    pub suppliers: Option<PathBuf>,
+    #[arg(long)]
+    pub open_pos: Option<PathBuf>,
+    /// As-of date (YYYY-MM-DD); default: the last day with demand.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Forecast horizon in days.
+    #[arg(long)]
+    pub horizon: Option<u32>,
+    /// CSV profile for proposals.csv.
+    #[arg(long, value_enum)]
+    pub profile: Option<CsvProfile>,
+    /// Any other pipeline setting, as a TOML key path: --set defaults.service_level=0.9
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+/// Applies `key.path=value` to a TOML tree; the value is parsed as TOML, else taken as text.
+fn apply_set(root: &mut toml::Table, kv: &str) -> Result<(), ConfigError> {
+    let (key, value) = kv.split_once('=').ok_or_else(|| ConfigError::Invalid {
+        key: kv.to_string(),
+        detail: "--set expects KEY=VALUE".into(),
+    })?;
+    let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    let mut cur = root;
+    for p in &parts[..parts.len() - 1] {
+        let entry = cur.entry(p.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = entry.as_table_mut().ok_or_else(|| ConfigError::Invalid {
+            key: key.to_string(),
+            detail: format!("'{p}' is not a table"),
+        })?;
+    }
+    cur.insert(parts[parts.len() - 1].to_string(), value);
+    Ok(())
+}
+
+impl Common {
+    pub fn pipeline(&self, out: Option<PathBuf>) -> Result<Pipeline> {
+        let (path, mut table) = match &self.pipeline {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Io { path: p.clone(), source })?;
+                let t: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse { path: p.clone(), detail: e.to_string() })?;
+                (p.clone(), t)
+            }
+            None => (PathBuf::from("adhoc.toml"), toml::Table::new()),
+        };
+        for kv in &self.set {
+            apply_set(&mut table, kv)?;
+        }
+        let text = toml::to_string(&table).map_err(|e| ConfigError::Parse { path: path.clone(), detail: e.to_string() })?;
+        let raw = RawPipeline::from_toml(&path, &text)?;
+        let o = Overrides {
+            orders: self.orders.clone(),
+            returns: self.returns.clone(),
+            stock: self.stock.clone(),
+            products: self.products.clone(),
+            suppliers: self.suppliers.clone(),
+            open_pos: self.open_pos.clone(),
+            as_of: self.as_of.clone(),
+            horizon_days: self.horizon,
+            out,
+            profile: self.profile,
+        };
+        Ok(raw.validate(o)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_parses_typed_values_and_nested_keys() {
+        let mut t = toml::Table::new();
+        apply_set(&mut t, "defaults.service_level=0.9").unwrap();
+        apply_set(&mut t, "export.profile=machine").unwrap();
+        assert_eq!(t["defaults"]["service_level"].as_float(), Some(0.9));
+        assert_eq!(t["export"]["profile"].as_str(), Some("machine"));
+        assert!(apply_set(&mut t, "novalue").is_err());
+    }
+}

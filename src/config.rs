@@ -1,0 +1,610 @@
+//! Pipeline configuration: TOML file + command-line overrides → one validated [`Pipeline`].
+//!
+//! Only validated values reach the stages. Unknown keys are errors (a typo in a nightly
+//! config must not silently fall back to a default), and nothing in the file is executed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{NaiveDate, Weekday};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ConfigError;
+
+/// Canonical column name → column name in the user's export.
+pub type ColumnMap = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    pub path: Option<PathBuf>,
+    #[serde(default)]
+    pub columns: ColumnMap,
+}
+
+/// What to make of order lines with a negative quantity that are not identified as returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NegativeLines {
+    /// Customer returns (typical for shops that book returns as negative order lines).
+    Return,
+    /// Stock corrections (damaged, lost): neither demand nor returns; written to rejects.
+    #[default]
+    Adjustment,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RowPolicy {
+    /// Stop the run with an error naming file, column and row.
+    #[default]
+    Fail,
+    /// Write the row to rejects with the reason and go on.
+    Reject,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ZeroPrice {
+    /// Zero-price lines are not sales (samples, corrections); written to rejects.
+    #[default]
+    Reject,
+    /// Zero-price lines count as demand (e.g. free replacements that leave stock).
+    Demand,
+}
+
+/// Rules that tell demand from everything else in an order export.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrderRules {
+    /// Order ids starting with this are returns/cancellations (e.g. "C" in UK exports).
+    pub return_order_id_prefix: Option<String>,
+    /// Order ids starting with any of these are not demand (e.g. "A" bad-debt adjustments).
+    pub exclude_order_id_prefixes: Vec<String>,
+    pub negative_lines: NegativeLines,
+    pub zero_price_lines: ZeroPrice,
+    /// Status values (case-insensitive) meaning the line was cancelled.
+    pub cancel_status_values: Vec<String>,
+    /// Status values (case-insensitive) meaning the line is a customer return.
+    pub return_status_values: Vec<String>,
+    /// A return of the full quantity by the same customer within this many hours of the
+    /// sale is a cancellation: both lines leave the demand history.
+    pub cancel_match_hours: f64,
+    /// SKUs that are fees, postage, discounts: not stock items.
+    pub non_product_skus: Vec<String>,
+    pub non_product_sku_prefixes: Vec<String>,
+    /// Exact duplicate lines (all mapped columns equal): keep the first, reject the rest.
+    pub drop_duplicates: bool,
+    pub invalid_rows: RowPolicy,
+    /// Lines above this quantity are rejected as implausible (after cancellation matching).
+    pub max_line_quantity: Option<f64>,
+}
+
+impl Default for OrderRules {
+    fn default() -> Self {
+        OrderRules {
+            return_order_id_prefix: None,
+            exclude_order_id_prefixes: vec![],
+            negative_lines: NegativeLines::Adjustment,
+            zero_price_lines: ZeroPrice::Reject,
+            cancel_status_values: vec!["cancelled".into(), "canceled".into(), "storniert".into()],
+            return_status_values: vec!["returned".into(), "retoure".into()],
+            cancel_match_hours: 24.0,
+            non_product_skus: vec![],
+            non_product_sku_prefixes: vec![],
+            drop_duplicates: true,
+            invalid_rows: RowPolicy::Fail,
+            max_line_quantity: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrdersSpec {
+    pub path: Option<PathBuf>,
+    #[serde(default)]
+    pub columns: ColumnMap,
+    #[serde(default)]
+    pub rules: OrderRules,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    #[serde(default)]
+    pub orders: OrdersSpec,
+    #[serde(default)]
+    pub returns: InputSpec,
+    #[serde(default)]
+    pub stock: InputSpec,
+    #[serde(default)]
+    pub products: InputSpec,
+    #[serde(default)]
+    pub suppliers: InputSpec,
+    #[serde(default)]
+    pub open_pos: InputSpec,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Calendar {
+    /// Weekdays the business does not trade ("sat", "sun", ...).
+    pub closed_weekdays: Vec<String>,
+    /// Detect closed weekdays and closed dates (no line at all in the whole export).
+    pub detect_closed_days: bool,
+    /// Public holidays and other closed dates (ISO), past and future.
+    pub holidays: Vec<String>,
+}
+
+impl Default for Calendar {
+    fn default() -> Self {
+        Calendar {
+            closed_weekdays: vec![],
+            detect_closed_days: true,
+            holidays: vec![],
+        }
+    }
+}
+
+/// Fallbacks for missing master data; every use is counted and reported.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Defaults {
+    pub location: String,
+    pub lead_time_days: f64,
+    pub lead_time_sd_days: f64,
+    pub moq: f64,
+    pub pack_size: f64,
+    pub service_level: f64,
+    pub review_period_days: u32,
+    pub currency: String,
+    /// When the master has no unit cost: this share of the median sales price (None: leave empty).
+    pub unit_cost_share_of_price: Option<f64>,
+    pub supplier_id: String,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            location: "main".into(),
+            lead_time_days: 14.0,
+            lead_time_sd_days: 0.0,
+            moq: 1.0,
+            pack_size: 1.0,
+            service_level: 0.95,
+            review_period_days: 7,
+            currency: "EUR".into(),
+            unit_cost_share_of_price: None,
+            supplier_id: "UNKNOWN".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForecastCfg {
+    /// Candidate models, chosen per series by rolling-origin CV on mean absolute error.
+    pub models: Vec<String>,
+    pub moving_average_window_days: usize,
+    /// Rolling-origin windows used for model choice and empirical error quantiles.
+    pub cv_windows: usize,
+    pub cv_step_days: usize,
+}
+
+impl Default for ForecastCfg {
+    fn default() -> Self {
+        ForecastCfg {
+            models: vec!["seasonal_naive".into(), "moving_average".into()],
+            moving_average_window_days: 28,
+            cv_windows: 26,
+            cv_step_days: 7,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PackRounding {
+    #[default]
+    Up,
+    Nearest,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplenishCfg {
+    pub pack_rounding: PackRounding,
+    /// A stock snapshot older than this (days before as-of) is reported as stale.
+    pub stale_snapshot_days: u32,
+}
+
+impl Default for ReplenishCfg {
+    fn default() -> Self {
+        ReplenishCfg {
+            pack_rounding: PackRounding::Up,
+            stale_snapshot_days: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum CsvProfile {
+    /// `;` separator, decimal comma, dd.mm.yyyy, UTF-8 BOM (German ERP imports, Excel-DE).
+    #[default]
+    De,
+    /// `,` separator, decimal point, ISO dates, no BOM.
+    Machine,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    #[default]
+    De,
+    En,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExportCfg {
+    pub profile: CsvProfile,
+    pub language: Language,
+}
+
+impl Default for ExportCfg {
+    fn default() -> Self {
+        ExportCfg {
+            profile: CsvProfile::De,
+            language: Language::De,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckCfg {
+    /// Series with fewer days between first sale and as-of are "short history".
+    pub min_history_days: u32,
+    /// A line above this multiple of its SKU's median line quantity is flagged as absurd.
+    pub absurd_quantity_factor: f64,
+}
+
+impl Default for CheckCfg {
+    fn default() -> Self {
+        CheckCfg {
+            min_history_days: 56,
+            absurd_quantity_factor: 100.0,
+        }
+    }
+}
+
+/// The file as written by the user.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipeline {
+    pub name: Option<String>,
+    pub as_of: Option<String>,
+    pub horizon_days: Option<u32>,
+    pub out: Option<PathBuf>,
+    #[serde(default)]
+    pub inputs: Inputs,
+    #[serde(default)]
+    pub calendar: Calendar,
+    #[serde(default)]
+    pub defaults: Defaults,
+    #[serde(default)]
+    pub forecast: ForecastCfg,
+    #[serde(default)]
+    pub replenish: ReplenishCfg,
+    #[serde(default)]
+    pub export: ExportCfg,
+    #[serde(default)]
+    pub check: CheckCfg,
+}
+
+/// Values from flags; each one, when set, wins over the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub orders: Option<PathBuf>,
+    pub returns: Option<PathBuf>,
+    pub stock: Option<PathBuf>,
+    pub products: Option<PathBuf>,
+    pub suppliers: Option<PathBuf>,
+    pub open_pos: Option<PathBuf>,
+    pub as_of: Option<String>,
+    pub horizon_days: Option<u32>,
+    pub out: Option<PathBuf>,
+    pub profile: Option<CsvProfile>,
+}
+
+/// A validated pipeline: only this type reaches the stages.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pipeline {
+    pub name: String,
+    /// None: the last order date in the data.
+    pub as_of: Option<NaiveDate>,
+    pub horizon_days: u32,
+    pub out: PathBuf,
+    pub inputs: Inputs,
+    pub calendar: Calendar,
+    #[serde(skip)]
+    pub closed_weekdays: Vec<Weekday>,
+    #[serde(skip)]
+    pub holidays: Vec<NaiveDate>,
+    pub defaults: Defaults,
+    pub forecast: ForecastCfg,
+    pub replenish: ReplenishCfg,
+    pub export: ExportCfg,
+    pub check: CheckCfg,
+}
+
+fn invalid(key: &str, detail: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        detail: detail.into(),
+    }
+}
+
+pub fn parse_date_setting(key: &str, s: &str) -> Result<NaiveDate, ConfigError> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|e| invalid(key, format!("'{s}' is not an ISO date (YYYY-MM-DD): {e}")))
+}
+
+fn parse_weekday(key: &str, s: &str) -> Result<Weekday, ConfigError> {
+    let l = s.trim().to_ascii_lowercase();
+    let w = match l.get(..2).unwrap_or("") {
+        "mo" => Weekday::Mon,
+        "tu" | "di" => Weekday::Tue,
+        "we" | "mi" => Weekday::Wed,
+        "th" | "do" => Weekday::Thu,
+        "fr" => Weekday::Fri,
+        "sa" => Weekday::Sat,
+        "su" | "so" => Weekday::Sun,
+        _ => return Err(invalid(key, format!("'{s}' is not a weekday"))),
+    };
+    Ok(w)
+}
+
+/// Weekday lists as suppliers write them: "mon,thu", "Mo;Do", "1,4" (ISO numbers).
+pub fn parse_weekday_list(key: &str, s: &str) -> Result<Vec<Weekday>, ConfigError> {
+    let mut out = Vec::new();
+    for part in s.split([',', ';', ' ', '|']).filter(|p| !p.trim().is_empty()) {
+        let p = part.trim();
+        let w = match p.parse::<u32>() {
+            Ok(n @ 1..=7) => Weekday::try_from((n - 1) as u8).map_err(|_| invalid(key, p))?,
+            Ok(_) => return Err(invalid(key, format!("'{p}' is not a weekday number 1..7"))),
+            Err(_) => parse_weekday(key, p)?,
+        };
+        if !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out.sort_by_key(|w| w.num_days_from_monday());
+    Ok(out)
+}
+
+pub fn check_service_level(key: &str, v: f64) -> Result<(), ConfigError> {
+    if v.is_finite() && v > 0.0 && v < 1.0 {
+        Ok(())
+    } else {
+        Err(invalid(key, format!("{v} must lie strictly between 0 and 1")))
+    }
+}
+
+fn non_negative(key: &str, v: f64) -> Result<(), ConfigError> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(key, format!("{v} must be a finite number >= 0")))
+    }
+}
+
+fn positive(key: &str, v: f64) -> Result<(), ConfigError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(key, format!("{v} must be a finite number > 0")))
+    }
+}
+
+pub const KNOWN_MODELS: &[&str] = &["seasonal_naive", "moving_average"];
+
+impl RawPipeline {
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(path, &text)
+    }
+
+    pub fn from_toml(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let mut raw: RawPipeline = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        // Relative input paths are relative to the working directory (where cron starts us),
+        // which is how the README's commands use them; nothing to rewrite here.
+        if raw.name.is_none() {
+            raw.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        }
+        Ok(raw)
+    }
+
+    pub fn validate(mut self, o: Overrides) -> Result<Pipeline, ConfigError> {
+        let set = |slot: &mut Option<PathBuf>, v: Option<PathBuf>| {
+            if v.is_some() {
+                *slot = v;
+            }
+        };
+        set(&mut self.inputs.orders.path, o.orders);
+        set(&mut self.inputs.returns.path, o.returns);
+        set(&mut self.inputs.stock.path, o.stock);
+        set(&mut self.inputs.products.path, o.products);
+        set(&mut self.inputs.suppliers.path, o.suppliers);
+        set(&mut self.inputs.open_pos.path, o.open_pos);
+        if o.as_of.is_some() {
+            self.as_of = o.as_of;
+        }
+        if o.horizon_days.is_some() {
+            self.horizon_days = o.horizon_days;
+        }
+        if o.out.is_some() {
+            self.out = o.out;
+        }
+        if let Some(p) = o.profile {
+            self.export.profile = p;
+        }
+
+        if self.inputs.orders.path.is_none() {
+            return Err(invalid(
+                "inputs.orders.path",
+                "an orders file is required (pipeline or --orders)",
+            ));
+        }
+        let as_of = match &self.as_of {
+            Some(s) => Some(parse_date_setting("as_of", s)?),
+            None => None,
+        };
+        let horizon_days = self.horizon_days.unwrap_or(28);
+        if !(1..=730).contains(&horizon_days) {
+            return Err(invalid("horizon_days", format!("{horizon_days} must be 1..=730")));
+        }
+        let d = &self.defaults;
+        non_negative("defaults.lead_time_days", d.lead_time_days)?;
+        non_negative("defaults.lead_time_sd_days", d.lead_time_sd_days)?;
+        positive("defaults.moq", d.moq)?;
+        positive("defaults.pack_size", d.pack_size)?;
+        check_service_level("defaults.service_level", d.service_level)?;
+        if d.review_period_days == 0 || d.review_period_days > 365 {
+            return Err(invalid("defaults.review_period_days", "must be 1..=365"));
+        }
+        if let Some(s) = d.unit_cost_share_of_price {
+            if !(s.is_finite() && s > 0.0 && s <= 1.0) {
+                return Err(invalid(
+                    "defaults.unit_cost_share_of_price",
+                    format!("{s} must be in (0, 1]"),
+                ));
+            }
+        }
+        if d.location.trim().is_empty() {
+            return Err(invalid("defaults.location", "must not be empty"));
+        }
+        let r = &self.inputs.orders.rules;
+        non_negative("inputs.orders.rules.cancel_match_hours", r.cancel_match_hours)?;
+        if let Some(m) = r.max_line_quantity {
+            positive("inputs.orders.rules.max_line_quantity", m)?;
+        }
+        let f = &self.forecast;
+        if f.models.is_empty() {
+            return Err(invalid("forecast.models", "at least one model is required"));
+        }
+        for m in &f.models {
+            if !KNOWN_MODELS.contains(&m.as_str()) {
+                return Err(invalid(
+                    "forecast.models",
+                    format!("unknown model '{m}'; known: {}", KNOWN_MODELS.join(", ")),
+                ));
+            }
+        }
+        if f.moving_average_window_days == 0 || f.moving_average_window_days > 365 {
+            return Err(invalid("forecast.moving_average_window_days", "must be 1..=365"));
+        }
+        if f.cv_windows == 0 || f.cv_windows > 200 {
+            return Err(invalid("forecast.cv_windows", "must be 1..=200"));
+        }
+        if f.cv_step_days == 0 || f.cv_step_days > 365 {
+            return Err(invalid("forecast.cv_step_days", "must be 1..=365"));
+        }
+        positive("check.absurd_quantity_factor", self.check.absurd_quantity_factor)?;
+        let mut closed_weekdays = Vec::new();
+        for w in &self.calendar.closed_weekdays {
+            let wd = parse_weekday("calendar.closed_weekdays", w)?;
+            if !closed_weekdays.contains(&wd) {
+                closed_weekdays.push(wd);
+            }
+        }
+        if closed_weekdays.len() >= 7 {
+            return Err(invalid("calendar.closed_weekdays", "every weekday is closed"));
+        }
+        let mut holidays = Vec::new();
+        for h in &self.calendar.holidays {
+            holidays.push(parse_date_setting("calendar.holidays", h)?);
+        }
+        holidays.sort();
+        holidays.dedup();
+
+        Ok(Pipeline {
+            name: self.name.unwrap_or_else(|| "adhoc".into()),
+            as_of,
+            horizon_days,
+            out: self.out.unwrap_or_else(|| PathBuf::from("runs")),
+            inputs: self.inputs,
+            calendar: self.calendar,
+            closed_weekdays,
+            holidays,
+            defaults: self.defaults,
+            forecast: self.forecast,
+            replenish: self.replenish,
+            export: self.export,
+            check: self.check,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(text: &str) -> Result<RawPipeline, ConfigError> {
+        RawPipeline::from_toml(Path::new("t.toml"), text)
+    }
+
+    #[test]
+    fn unknown_key_is_an_error() {
+        let e = raw("horizon = 3").unwrap_err().to_string();
+        assert!(e.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn service_level_outside_unit_interval_rejected() {
+        let p = raw("[inputs.orders]\npath='o.parquet'\n[defaults]\nservice_level = 1.2")
+            .unwrap()
+            .validate(Overrides::default());
+        let e = p.unwrap_err().to_string();
+        assert!(e.contains("defaults.service_level"), "{e}");
+    }
+
+    #[test]
+    fn negative_lead_time_rejected() {
+        let p = raw("[inputs.orders]\npath='o.parquet'\n[defaults]\nlead_time_days = -2")
+            .unwrap()
+            .validate(Overrides::default());
+        assert!(p.unwrap_err().to_string().contains("lead_time_days"));
+    }
+
+    #[test]
+    fn flags_override_file() {
+        let p = raw("as_of='2020-01-01'\nhorizon_days=5\n[inputs.orders]\npath='a.parquet'")
+            .unwrap()
+            .validate(Overrides {
+                orders: Some("b.parquet".into()),
+                horizon_days: Some(9),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(p.inputs.orders.path.as_deref(), Some(Path::new("b.parquet")));
+        assert_eq!(p.horizon_days, 9);
+        assert_eq!(p.as_of, NaiveDate::from_ymd_opt(2020, 1, 1));
+    }
+
+    #[test]
+    fn weekday_lists() {
+        let w = parse_weekday_list("k", "Thu, mon;1").unwrap();
+        assert_eq!(w, vec![Weekday::Mon, Weekday::Thu]);
+        assert!(parse_weekday_list("k", "funday").is_err());
+        assert!(parse_weekday_list("k", "9").is_err());
+    }
+}

@@ -1,0 +1,182 @@
+//! Quantiles from cross-validation errors, and the fallbacks when there are too few.
+//!
+//! Daily quantile = max(0, point forecast + empirical quantile of the CV errors at the same
+//! horizon week). Window quantile = max(0, window mean + empirical quantile of the CV errors
+//! of window totals). With fewer than [`MIN_WINDOW_ERRORS`] window errors the window is
+//! approximated as normal with sd = daily error sd · √window; with no errors at all, Poisson.
+
+use super::{CandidateScore, SeriesForecast};
+use crate::panel::SeriesView;
+
+pub const QUANTILES: [f64; 7] = [0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95];
+pub const QUANTILE_NAMES: [&str; 7] = ["p05", "p10", "p25", "p50", "p75", "p90", "p95"];
+pub const MIN_WINDOW_ERRORS: usize = 8;
+const MIN_BUCKET_ERRORS: usize = 20;
+
+/// Quantile of sorted data with linear interpolation (Hyndman–Fan type 7, numpy's default).
+pub fn empirical_quantile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let p = p.clamp(0.0, 1.0);
+    let pos = p * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    let w = pos - lo as f64;
+    sorted[lo] * (1.0 - w) + sorted[hi] * w
+}
+
+/// Inverse standard normal CDF (Acklam's rational approximation, |rel. error| < 1.2e-9).
+pub fn norm_ppf(p: f64) -> f64 {
+    const A: [f64; 6] = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.383577518672690e2, -3.066479806614716e1, 2.506628277459239];
+    const B: [f64; 5] = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+    const C: [f64; 6] = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+    const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+    let p = p.clamp(1e-12, 1.0 - 1e-12);
+    let pl = 0.02425;
+    if p < pl {
+        let q = (-2.0 * p.ln()).sqrt();
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    } else if p <= 1.0 - pl {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    } else {
+        let q = (-2.0 * (1.0 - p).ln()).sqrt();
+        -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    }
+}
+
+/// Smallest k with P(Poisson(mean) ≤ k) ≥ p.
+pub fn poisson_ppf(mean: f64, p: f64) -> f64 {
+    if mean <= 0.0 {
+        return 0.0;
+    }
+    if mean > 1e4 {
+        return (mean + norm_ppf(p) * mean.sqrt()).max(0.0).ceil();
+    }
+    let mut pmf = (-mean).exp();
+    let mut cdf = pmf;
+    let mut k = 0.0;
+    while cdf < p && k < 1e6 {
+        k += 1.0;
+        pmf *= mean / k;
+        cdf += pmf;
+    }
+    k
+}
+
+pub(super) fn window_quantile(f: &SeriesForecast, p: f64) -> f64 {
+    let v = match f.window_method {
+        "empirical" => f.window_mean + empirical_quantile(&f.window_errors, p),
+        "normal_approx" => f.window_mean + norm_ppf(p) * f.daily_error_sd * (f.window_days as f64).sqrt(),
+        _ => poisson_ppf(f.window_mean, p),
+    };
+    if v.is_finite() {
+        v.max(0.0)
+    } else {
+        0.0
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn assemble(
+    model: &'static str,
+    mean: Vec<f64>,
+    cv: Option<(Vec<(usize, f64)>, Vec<f64>, usize)>,
+    s: &SeriesView,
+    h: usize,
+    window: usize,
+    scores: Vec<CandidateScore>,
+    fallback: Option<String>,
+) -> SeriesForecast {
+    let (daily, mut win, origins) = cv.unwrap_or_default();
+    let n = s.y.len();
+    // Errors per horizon week; sparse weeks borrow the pooled errors.
+    let nbuckets = h.div_ceil(7).max(1);
+    let mut buckets: Vec<Vec<f64>> = vec![Vec::new(); nbuckets];
+    let mut all: Vec<f64> = Vec::with_capacity(daily.len());
+    for &(j, e) in &daily {
+        buckets[(j / 7).min(nbuckets - 1)].push(e);
+        all.push(e);
+    }
+    all.sort_by(f64::total_cmp);
+    for b in buckets.iter_mut() {
+        b.sort_by(f64::total_cmp);
+    }
+    let mut quantiles = Vec::with_capacity(h);
+    for (j, m) in mean.iter().take(h).enumerate() {
+        if s.closed(n + j) {
+            quantiles.push([0.0; 7]);
+            continue;
+        }
+        let b = &buckets[(j / 7).min(nbuckets - 1)];
+        let errs: &[f64] = if b.len() >= MIN_BUCKET_ERRORS { b } else { &all };
+        let mut q = [0.0; 7];
+        for (k, p) in QUANTILES.iter().enumerate() {
+            q[k] = if errs.is_empty() {
+                poisson_ppf(*m, *p)
+            } else {
+                (m + empirical_quantile(errs, *p)).max(0.0)
+            };
+        }
+        quantiles.push(q);
+    }
+    win.sort_by(f64::total_cmp);
+    let sd = if all.len() >= 2 {
+        let mu = all.iter().sum::<f64>() / all.len() as f64;
+        (all.iter().map(|e| (e - mu).powi(2)).sum::<f64>() / (all.len() - 1) as f64).sqrt()
+    } else {
+        0.0
+    };
+    let window_method = if win.len() >= MIN_WINDOW_ERRORS {
+        "empirical"
+    } else if all.len() >= 2 * MIN_WINDOW_ERRORS {
+        "normal_approx"
+    } else {
+        "poisson"
+    };
+    let window_mean = mean.iter().take(window).sum::<f64>();
+    SeriesForecast {
+        model,
+        mean,
+        quantiles,
+        window_days: window,
+        window_mean,
+        window_errors: win,
+        daily_error_sd: sd,
+        window_method,
+        scores,
+        cv_origins: origins,
+        fallback,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type7_quantile_matches_numpy() {
+        // numpy.quantile([1, 2, 3, 4], 0.1) == 1.3
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert!((empirical_quantile(&v, 0.1) - 1.3).abs() < 1e-12);
+        assert_eq!(empirical_quantile(&v, 1.0), 4.0);
+        assert_eq!(empirical_quantile(&v, 0.0), 1.0);
+    }
+
+    #[test]
+    fn normal_ppf_known_values() {
+        assert!((norm_ppf(0.95) - 1.6448536269514722).abs() < 1e-8);
+        assert!((norm_ppf(0.5)).abs() < 1e-12);
+        assert!((norm_ppf(0.01) + 2.3263478740408408).abs() < 1e-8);
+    }
+
+    #[test]
+    fn poisson_ppf_known_values() {
+        // scipy.stats.poisson.ppf(0.95, 3) == 6; ppf(0.5, 3) == 3
+        assert_eq!(poisson_ppf(3.0, 0.95), 6.0);
+        assert_eq!(poisson_ppf(3.0, 0.5), 3.0);
+        assert_eq!(poisson_ppf(0.0, 0.99), 0.0);
+    }
+}

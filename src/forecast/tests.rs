@@ -1,0 +1,115 @@
+//! Contract tests run over every registered model, plus hand-checked cases.
+
+use chrono::{NaiveDate, Weekday};
+
+use super::*;
+use crate::panel::{from_date, TradingCalendar};
+
+fn cal(n: usize, closed: Vec<Weekday>) -> TradingCalendar {
+    // 2024-01-01 is a Monday.
+    let start = from_date(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap());
+    TradingCalendar::with_weekdays(start, start + n as i32 - 1, closed)
+}
+
+fn view<'a>(y: &'a [f64], c: &'a [bool], cal: &'a TradingCalendar) -> SeriesView<'a> {
+    SeriesView { start: cal.start, y, censored: c, calendar: cal }
+}
+
+fn all_models() -> Vec<Box<dyn Forecaster>> {
+    registry(&ForecastCfg::default())
+}
+
+#[test]
+fn contract_every_model_finite_nonnegative_right_length() {
+    let shapes: Vec<Vec<f64>> = vec![
+        (0..200).map(|i| (i % 7) as f64 + 1.0).collect(),
+        vec![0.0; 200],
+        vec![5.0; 200],
+        (0..200).map(|i| if i == 150 { 500.0 } else { 0.0 }).collect(),
+        (0..200).map(|i| if i % 13 == 0 { 3.0 } else { 0.0 }).collect(),
+    ];
+    let cfg = ForecastCfg::default();
+    for y in &shapes {
+        let c = vec![false; y.len()];
+        let k = cal(y.len(), vec![]);
+        let s = view(y, &c, &k);
+        for m in all_models() {
+            let p = m.predict(&s, 28).unwrap();
+            assert_eq!(p.len(), 28, "{}", m.name());
+            assert!(p.iter().all(|v| v.is_finite() && *v >= 0.0), "{}", m.name());
+        }
+        let f = forecast_series(&all_models(), &s, &cfg, 28, 21);
+        assert_eq!(f.quantiles.len(), 28);
+        for q in &f.quantiles {
+            assert!(q.windows(2).all(|w| w[0] <= w[1]), "quantiles ordered: {q:?}");
+            assert!(q.iter().all(|v| *v >= 0.0 && v.is_finite()));
+        }
+        let mut last = 0.0;
+        for p in [0.5, 0.8, 0.9, 0.95, 0.99] {
+            let w = f.window_quantile(p);
+            assert!(w >= last && w.is_finite(), "window quantile monotone");
+            last = w;
+        }
+    }
+}
+
+#[test]
+fn seasonal_naive_repeats_last_week_and_skips_censored() {
+    let y: Vec<f64> = (0..28).map(|i| (i % 7) as f64 * 10.0 + (i / 7) as f64).collect();
+    let mut c = vec![false; 28];
+    let k = cal(28, vec![]);
+    let m = baseline::SeasonalNaive::default();
+    let p = m.predict(&view(&y, &c, &k), 8).unwrap();
+    // Last week is indices 21..28 with values 3, 13, 23, ...
+    assert_eq!(p[..7], [3.0, 13.0, 23.0, 33.0, 43.0, 53.0, 63.0]);
+    assert_eq!(p[7], 3.0);
+    // Day 21 censored: go back one week to index 14 (value 2).
+    c[21] = true;
+    let p = m.predict(&view(&y, &c, &k), 1).unwrap();
+    assert_eq!(p[0], 2.0);
+}
+
+#[test]
+fn moving_average_ignores_censored_and_closed_days() {
+    // 4 weeks, Sundays closed (zeros), one censored zero that must not pull the mean down.
+    let k = cal(28, vec![Weekday::Sun]);
+    let mut y = vec![6.0; 28];
+    let mut c = vec![false; 28];
+    for i in 0..28 {
+        if i % 7 == 6 {
+            y[i] = 0.0;
+        }
+    }
+    y[10] = 0.0;
+    c[10] = true;
+    let m = baseline::MovingAverage::new(28);
+    let p = m.predict(&view(&y, &c, &k), 7).unwrap();
+    assert_eq!(p[..6], [6.0; 6]);
+    assert_eq!(p[6], 0.0, "future Sunday is closed");
+}
+
+#[test]
+fn too_short_series_falls_back_and_says_why() {
+    let y = vec![1.0, 0.0, 2.0];
+    let c = vec![false; 3];
+    let k = cal(3, vec![]);
+    let f = forecast_series(&all_models(), &view(&y, &c, &k), &ForecastCfg::default(), 7, 10);
+    assert_eq!(f.model, "historic_mean");
+    assert!(f.fallback.as_deref().unwrap_or("").contains("no candidate"));
+    assert!((f.mean[0] - 1.0).abs() < 1e-12);
+    assert_eq!(f.window_method, "poisson");
+}
+
+#[test]
+fn window_quantile_is_empirical_when_enough_origins() {
+    // Weekly pattern with noise-free history: errors are exactly zero, so the window
+    // quantile equals the window mean.
+    let y: Vec<f64> = (0..400).map(|i| [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0][i % 7]).collect();
+    let c = vec![false; 400];
+    let k = cal(400, vec![]);
+    let f = forecast_series(&all_models(), &view(&y, &c, &k), &ForecastCfg::default(), 28, 14);
+    assert_eq!(f.model, "seasonal_naive");
+    assert_eq!(f.window_method, "empirical");
+    assert!((f.window_mean - 56.0).abs() < 1e-9);
+    assert!((f.window_quantile(0.95) - 56.0).abs() < 1e-9);
+}

@@ -1,0 +1,248 @@
+//! Ingest: the only stage that reads input files.
+//!
+//! Maps each export onto the canonical schema (README, "Inputs"), validates it, and splits
+//! order lines into demand, returns and rejects. Every dropped row lands in `rejects`
+//! with a reason code; nothing is dropped silently.
+
+mod master;
+mod orders;
+pub mod table;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use chrono::Weekday;
+use serde::Serialize;
+
+use crate::config::{ColumnMap, Pipeline, RowPolicy};
+use crate::error::{InputError, Result};
+pub use table::{Secs, Table, SECS_PER_DAY};
+
+/// Interned strings (SKUs, locations): ids are assigned in first-seen order and
+/// never leak into outputs, which are keyed and sorted by the strings.
+#[derive(Debug, Default, Clone)]
+pub struct Dict {
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Dict {
+    pub fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(s.to_string());
+        self.index.insert(s.to_string(), i);
+        i
+    }
+    pub fn get(&self, s: &str) -> Option<u32> {
+        self.index.get(s).copied()
+    }
+    pub fn name(&self, i: u32) -> &str {
+        &self.names[i as usize]
+    }
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// Day number since 1970-01-01.
+pub type Day = i32;
+
+pub fn day_of(s: Secs) -> Day {
+    s.div_euclid(SECS_PER_DAY) as Day
+}
+
+/// A sale that counts as demand.
+#[derive(Debug, Clone)]
+pub struct DemandLine {
+    pub row: u32,
+    pub at: Secs,
+    pub sku: u32,
+    pub loc: u32,
+    pub qty: f64,
+    pub price: Option<f64>,
+}
+
+/// A customer return (from the returns file or recognised among order lines).
+#[derive(Debug, Clone, Serialize)]
+pub struct ReturnLine {
+    pub input: &'static str,
+    pub row: u32,
+    pub at: Secs,
+    pub sku: u32,
+    pub loc: u32,
+    /// Units returned (positive).
+    pub qty: f64,
+    pub order_id: Option<String>,
+    pub restockable: Option<bool>,
+}
+
+/// A row that did not make it into the model, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reject {
+    pub input: &'static str,
+    /// 1-based data row in the input file.
+    pub row: u32,
+    pub reason_code: &'static str,
+    pub reason: String,
+    pub sku: Option<String>,
+    pub at: Option<Secs>,
+    pub quantity: Option<f64>,
+    pub order_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StockRow {
+    pub day: Day,
+    pub sku: u32,
+    pub loc: u32,
+    pub on_hand: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Product {
+    pub supplier_id: Option<String>,
+    pub unit_cost: Option<f64>,
+    pub lead_time_days: Option<f64>,
+    pub moq: Option<f64>,
+    pub pack_size: Option<f64>,
+    pub service_level: Option<f64>,
+    pub category: Option<String>,
+    pub shelf_life_days: Option<f64>,
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Supplier {
+    pub lead_time_days: Option<f64>,
+    pub lead_time_sd_days: Option<f64>,
+    pub order_weekdays: Vec<Weekday>,
+    pub min_order_value: Option<f64>,
+    pub currency: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenPo {
+    pub sku: u32,
+    pub loc: u32,
+    pub qty: f64,
+    pub expected_day: Day,
+}
+
+/// Facts about one input file for the manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputFile {
+    pub input: &'static str,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub rows: usize,
+}
+
+/// Everything read, validated and classified.
+#[derive(Debug, Default)]
+pub struct Dataset {
+    pub skus: Dict,
+    pub locs: Dict,
+    pub demand: Vec<DemandLine>,
+    pub returns: Vec<ReturnLine>,
+    pub stock: Vec<StockRow>,
+    pub products: BTreeMap<u32, Product>,
+    pub suppliers: BTreeMap<String, Supplier>,
+    pub open_pos: Vec<OpenPo>,
+    pub rejects: Vec<Reject>,
+    pub files: Vec<InputFile>,
+    /// Order-line classification counts (demand, return, cancellation, duplicate, ...).
+    pub order_classes: BTreeMap<&'static str, usize>,
+    /// Median positive sales price per SKU (for cost defaults and line values).
+    pub median_price: BTreeMap<u32, f64>,
+    /// Largest single demand line per SKU (for the absurd-quantity check).
+    pub orders_rows: usize,
+    pub absurd_lines: usize,
+}
+
+/// Column name in the export for a canonical column.
+fn col<'a>(map: &'a ColumnMap, canonical: &'a str) -> &'a str {
+    map.get(canonical).map(String::as_str).unwrap_or(canonical)
+}
+
+/// Row-level failure: stop or reject, as the pipeline says.
+fn row_problem(
+    policy: RowPolicy,
+    rejects: &mut Vec<Reject>,
+    err: InputError,
+    reject: Reject,
+) -> Result<()> {
+    match policy {
+        RowPolicy::Fail => Err(err.into()),
+        RowPolicy::Reject => {
+            rejects.push(reject);
+            Ok(())
+        }
+    }
+}
+
+fn open(input: &'static str, path: &Path, files: &mut Vec<InputFile>) -> Result<Table> {
+    let t = Table::read(input, path)?;
+    files.push(InputFile {
+        input,
+        path: path.to_path_buf(),
+        sha256: t.sha256.clone(),
+        rows: t.rows,
+    });
+    Ok(t)
+}
+
+/// Reads every configured input. Fatal problems return an error; row problems follow
+/// `invalid_rows`; everything else is classified and counted.
+pub fn load(p: &Pipeline) -> Result<Dataset> {
+    let mut ds = Dataset::default();
+    let span = tracing::info_span!("ingest");
+    let _g = span.enter();
+    let default_loc = ds.locs.intern(&p.defaults.location);
+    let _ = default_loc;
+
+    let orders_path = p.inputs.orders.path.as_ref().ok_or_else(|| {
+        crate::error::ConfigError::Invalid {
+            key: "inputs.orders.path".into(),
+            detail: "an orders file is required".into(),
+        }
+    })?;
+    let t = open("orders", orders_path, &mut ds.files)?;
+    orders::classify(p, &t, &mut ds)?;
+    drop(t);
+
+    if let Some(path) = &p.inputs.products.path {
+        let t = open("products", path, &mut ds.files)?;
+        master::products(p, &t, &mut ds)?;
+    }
+    if let Some(path) = &p.inputs.suppliers.path {
+        let t = open("suppliers", path, &mut ds.files)?;
+        master::suppliers(p, &t, &mut ds)?;
+    }
+    if let Some(path) = &p.inputs.stock.path {
+        let t = open("stock", path, &mut ds.files)?;
+        master::stock(p, &t, &mut ds)?;
+    }
+    if let Some(path) = &p.inputs.open_pos.path {
+        let t = open("open_pos", path, &mut ds.files)?;
+        master::open_pos(p, &t, &mut ds)?;
+    }
+    if let Some(path) = &p.inputs.returns.path {
+        let t = open("returns", path, &mut ds.files)?;
+        master::returns(p, &t, &mut ds)?;
+    }
+    ds.rejects.sort_by(|a, b| (a.input, a.row).cmp(&(b.input, b.row)));
+    tracing::info!(
+        demand_lines = ds.demand.len(),
+        return_lines = ds.returns.len(),
+        rejects = ds.rejects.len(),
+        skus = ds.skus.len(),
+        "ingest done"
+    );
+    Ok(ds)
+}

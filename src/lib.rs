@@ -1,0 +1,20 @@
+//! restock: a batch engine that turns order, return and stock history into replenishment
+//! proposals an ERP can import.
+//!
+//! The pipeline is one-way; each stage is a module that takes immutable input and config:
+//! [`ingest`] → [`panel`] → [`forecast`] → [`replenish`] → [`export`], wired by [`pipeline`].
+//! Only `ingest` reads files and only `export` (and `sample`) write them.
+
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod export;
+pub mod forecast;
+pub mod ingest;
+pub mod panel;
+pub mod pipeline;
+pub mod replenish;
+pub mod sample;
+
+pub use error::{Error, Result};

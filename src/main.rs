@@ -1,0 +1,87 @@
+//! Thin binary: parse flags, set up logging, call the library, turn the result into an
+//! exit code (README, "Exit codes"). Errors are printed once, here.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use restock::cli::{Cli, Command, LogFormat};
+use restock::error::exit;
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RESTOCK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    match format {
+        LogFormat::Json => b.json().init(),
+        LogFormat::Text => b.init(),
+    }
+}
+
+fn run(cli: Cli) -> Result<i32, restock::Error> {
+    match cli.command {
+        Command::Run { common, out } => {
+            let p = common.pipeline(out)?;
+            let o = restock::pipeline::run(&p)?;
+            println!(
+                "run {} complete: {} series, {} order lines, {} rejected rows -> {}",
+                o.run_id,
+                o.series,
+                o.order_lines,
+                o.rejects,
+                o.dir.display()
+            );
+            Ok(exit::OK)
+        }
+        Command::Check { common, json, strict } => {
+            let p = common.pipeline(None)?;
+            let r = restock::check::check(&p)?;
+            print!("{}", r.render());
+            if let Some(path) = json {
+                let v = serde_json::to_value(&r).map_err(|e| restock::Error::Internal(e.to_string()))?;
+                restock::export::write_json(&path, &v)?;
+            }
+            use restock::check::Severity;
+            let code = match r.worst() {
+                Some(Severity::Error) => exit::CHECK_FAILED,
+                Some(Severity::Warning) if strict => exit::CHECK_FAILED,
+                _ => exit::OK,
+            };
+            Ok(code)
+        }
+        Command::Forecast { common, out } => {
+            let p = common.pipeline(None)?;
+            let rows = restock::pipeline::forecast_only(&p, &out)?;
+            println!("wrote {rows} forecast rows to {}", out.display());
+            Ok(exit::OK)
+        }
+        Command::Sample { out, seed, skus } => {
+            let (lines, n) = restock::sample::generate(&out, seed, skus)?;
+            println!("sample written to {}: {n} SKUs, {lines} order lines", out.display());
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    if let Some(n) = cli.threads {
+        let r = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .context("cannot set up the thread pool");
+        if let Err(e) = r {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(exit::INTERNAL as u8);
+        }
+    }
+    match run(cli) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            tracing::error!(exit_code = e.exit_code(), "{e}");
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}

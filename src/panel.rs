@@ -1,0 +1,276 @@
+//! Daily demand panel per (sku, location): one value array plus offsets, as statsforecast
+//! stores it, so memory is linear in series × days and series are contiguous slices.
+//!
+//! Three kinds of zero are kept apart: a zero-demand day, a closed day (calendar: no
+//! trading at all) and a censored day (the shelf was empty, so demand was not observed).
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate, Weekday};
+use serde::Serialize;
+
+use crate::config::Pipeline;
+use crate::ingest::{day_of, Dataset, Day};
+
+pub fn to_date(d: Day) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(d + 719_163).unwrap_or_default()
+}
+
+pub fn from_date(d: NaiveDate) -> Day {
+    d.num_days_from_ce() - 719_163
+}
+
+/// Which days the business trades, past and future.
+#[derive(Debug, Clone, Serialize)]
+pub struct TradingCalendar {
+    pub start: Day,
+    pub as_of: Day,
+    /// Weekdays closed (configured or detected).
+    pub closed_weekdays: Vec<String>,
+    pub detected_weekdays: Vec<String>,
+    /// Past dates with no trading although the weekday is open (detected) plus holidays.
+    pub closed_dates: Vec<NaiveDate>,
+    #[serde(skip)]
+    weekdays: Vec<Weekday>,
+    #[serde(skip)]
+    past_closed: Vec<bool>,
+    #[serde(skip)]
+    holidays: Vec<Day>,
+}
+
+impl TradingCalendar {
+    /// A calendar with the given closed weekdays and no other closures (tests, synthetic data).
+    pub fn with_weekdays(start: Day, as_of: Day, closed: Vec<Weekday>) -> Self {
+        let n = (as_of - start + 1).max(0) as usize;
+        let past_closed = (0..n).map(|i| closed.contains(&to_date(start + i as Day).weekday())).collect();
+        TradingCalendar {
+            start,
+            as_of,
+            closed_weekdays: closed.iter().map(|w| weekday_name(*w)).collect(),
+            detected_weekdays: vec![],
+            closed_dates: vec![],
+            weekdays: closed,
+            past_closed,
+            holidays: vec![],
+        }
+    }
+
+    pub fn is_closed(&self, d: Day) -> bool {
+        if d >= self.start && d <= self.as_of {
+            return self.past_closed[(d - self.start) as usize];
+        }
+        self.weekdays.contains(&to_date(d).weekday()) || self.holidays.binary_search(&d).is_ok()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SeriesMeta {
+    pub sku: u32,
+    pub loc: u32,
+    /// First day of the slice (first sale).
+    pub start: Day,
+    pub offset: usize,
+    pub len: usize,
+    pub censored_days: usize,
+    pub total_units: f64,
+    pub last_sale: Day,
+}
+
+/// The panel: series sorted by (sku, location) name.
+#[derive(Debug)]
+pub struct Panel {
+    pub as_of: Day,
+    pub calendar: TradingCalendar,
+    pub series: Vec<SeriesMeta>,
+    values: Vec<f64>,
+    censored: Vec<bool>,
+    pub demand_lines_after_as_of: usize,
+    pub demand_units_after_as_of: f64,
+}
+
+/// A borrowed view of one series, the forecaster's input.
+#[derive(Debug, Clone, Copy)]
+pub struct SeriesView<'a> {
+    pub start: Day,
+    pub y: &'a [f64],
+    pub censored: &'a [bool],
+    pub calendar: &'a TradingCalendar,
+}
+
+impl<'a> SeriesView<'a> {
+    pub fn closed(&self, i: usize) -> bool {
+        self.calendar.is_closed(self.start + i as Day)
+    }
+    /// The same series cut after `n` days (for rolling-origin evaluation).
+    pub fn truncate(&self, n: usize) -> SeriesView<'a> {
+        SeriesView {
+            start: self.start,
+            y: &self.y[..n],
+            censored: &self.censored[..n],
+            calendar: self.calendar,
+        }
+    }
+}
+
+impl Panel {
+    pub fn view(&self, i: usize) -> SeriesView<'_> {
+        let s = &self.series[i];
+        SeriesView {
+            start: s.start,
+            y: &self.values[s.offset..s.offset + s.len],
+            censored: &self.censored[s.offset..s.offset + s.len],
+            calendar: &self.calendar,
+        }
+    }
+}
+
+fn weekday_name(w: Weekday) -> String {
+    format!("{w:?}").to_lowercase()
+}
+
+/// Builds the panel up to `as_of` (inclusive). Demand after `as_of` is counted, not used.
+pub fn build(p: &Pipeline, ds: &Dataset, as_of: Day) -> Panel {
+    let span = tracing::info_span!("panel");
+    let _g = span.enter();
+    let mut first: BTreeMap<(u32, u32), Day> = BTreeMap::new();
+    let mut after = 0usize;
+    let mut after_units = 0.0;
+    let mut start = as_of;
+    for d in &ds.demand {
+        let day = day_of(d.at);
+        if day > as_of {
+            after += 1;
+            after_units += d.qty;
+            continue;
+        }
+        start = start.min(day);
+        let e = first.entry((d.sku, d.loc)).or_insert(day);
+        *e = (*e).min(day);
+    }
+    let ndays = (as_of - start + 1).max(1) as usize;
+
+    // Trading calendar: lines per day across everything sold.
+    let mut lines_per_day = vec![0usize; ndays];
+    for d in &ds.demand {
+        let day = day_of(d.at);
+        if day >= start && day <= as_of {
+            lines_per_day[(day - start) as usize] += 1;
+        }
+    }
+    let mut weekdays = p.closed_weekdays.clone();
+    let mut detected = Vec::new();
+    if p.calendar.detect_closed_days && ndays >= 56 {
+        let trade_share = lines_per_day.iter().filter(|&&n| n > 0).count() as f64 / ndays as f64;
+        for w in 0..7u32 {
+            let wd = Weekday::try_from(w as u8).unwrap_or(Weekday::Mon);
+            let idx: Vec<usize> = (0..ndays).filter(|&i| to_date(start + i as Day).weekday() == wd).collect();
+            let zero = idx.iter().filter(|&&i| lines_per_day[i] == 0).count();
+            // A weekday with (almost) no trading in a shop that otherwise trades most days.
+            if idx.len() >= 8 && zero as f64 >= 0.9 * idx.len() as f64 && trade_share >= 0.5 && !weekdays.contains(&wd) {
+                weekdays.push(wd);
+                detected.push(weekday_name(wd));
+            }
+        }
+    }
+    let mut holidays: Vec<Day> = p.holidays.iter().map(|d| from_date(*d)).collect();
+    holidays.sort();
+    let mut past_closed = vec![false; ndays];
+    let mut closed_dates = Vec::new();
+    let open_days = (0..ndays).filter(|&i| !weekdays.contains(&to_date(start + i as Day).weekday()));
+    let open_idx: Vec<usize> = open_days.collect();
+    let open_trade = open_idx.iter().filter(|&&i| lines_per_day[i] > 0).count() as f64 / open_idx.len().max(1) as f64;
+    for i in 0..ndays {
+        let d = start + i as Day;
+        if lines_per_day[i] > 0 {
+            continue; // a day with sales is a trading day, whatever the configuration says
+        }
+        let wd = to_date(d).weekday();
+        let holiday = holidays.binary_search(&d).is_ok();
+        // An open weekday without a single line, in a shop that trades ≥ 90 % of open days.
+        let gap = p.calendar.detect_closed_days && open_trade >= 0.9 && ndays >= 56;
+        if weekdays.contains(&wd) || holiday || gap {
+            past_closed[i] = true;
+            if !weekdays.contains(&wd) {
+                closed_dates.push(to_date(d));
+            }
+        }
+    }
+    let calendar = TradingCalendar {
+        start,
+        as_of,
+        closed_weekdays: weekdays.iter().map(|w| weekday_name(*w)).collect(),
+        detected_weekdays: detected,
+        closed_dates,
+        weekdays,
+        past_closed,
+        holidays,
+    };
+
+    // Series sorted by names so outputs never depend on interning order.
+    let mut keys: Vec<((u32, u32), Day)> = first.into_iter().collect();
+    keys.sort_by(|a, b| {
+        (ds.skus.name(a.0 .0), ds.locs.name(a.0 .1)).cmp(&(ds.skus.name(b.0 .0), ds.locs.name(b.0 .1)))
+    });
+    let mut series = Vec::with_capacity(keys.len());
+    let mut index: BTreeMap<(u32, u32), usize> = BTreeMap::new();
+    let mut offset = 0usize;
+    for (k, ((sku, loc), s)) in keys.into_iter().enumerate() {
+        let len = (as_of - s + 1) as usize;
+        series.push(SeriesMeta { sku, loc, start: s, offset, len, censored_days: 0, total_units: 0.0, last_sale: s });
+        index.insert((sku, loc), k);
+        offset += len;
+    }
+    let mut values = vec![0.0; offset];
+    let mut censored = vec![false; offset];
+    for d in &ds.demand {
+        let day = day_of(d.at);
+        if day > as_of {
+            continue;
+        }
+        if let Some(&k) = index.get(&(d.sku, d.loc)) {
+            let s = &mut series[k];
+            values[s.offset + (day - s.start) as usize] += d.qty;
+            s.total_units += d.qty;
+            s.last_sale = s.last_sale.max(day);
+        }
+    }
+    for r in &ds.stock {
+        if r.on_hand > 0.0 || r.day > as_of {
+            continue;
+        }
+        if let Some(&k) = index.get(&(r.sku, r.loc)) {
+            let s = &mut series[k];
+            if r.day >= s.start {
+                let i = s.offset + (r.day - s.start) as usize;
+                // A day with sales above zero stock still saw some demand: censored only
+                // means "demand may have been higher", which is exactly the case.
+                if !censored[i] {
+                    censored[i] = true;
+                    s.censored_days += 1;
+                }
+            }
+        }
+    }
+    tracing::info!(series = series.len(), days = ndays, after_as_of = after, "panel built");
+    Panel {
+        as_of,
+        calendar,
+        series,
+        values,
+        censored,
+        demand_lines_after_as_of: after,
+        demand_units_after_as_of: after_units,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_numbers_round_trip() {
+        let d = NaiveDate::from_ymd_opt(2011, 12, 9).unwrap();
+        assert_eq!(to_date(from_date(d)), d);
+        assert_eq!(from_date(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()), 0);
+    }
+}

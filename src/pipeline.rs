@@ -1,0 +1,216 @@
+//! Wires the stages: ingest → panel → params → forecast → replenish → export.
+//! Measures wall and CPU seconds per stage for the manifest.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::config::Pipeline;
+use crate::error::{Error, OutputError, Result};
+use crate::export::{self, RunDir};
+use crate::ingest::{self, day_of, Dataset, Day};
+use crate::panel::{self, from_date, to_date, Panel};
+use crate::{forecast, replenish};
+
+/// Process CPU seconds (user + system) so far.
+pub fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return 0.0;
+    }
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(ru.ru_utime) + t(ru.ru_stime)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageTime {
+    pub stage: &'static str,
+    pub wall_seconds: f64,
+    pub cpu_seconds: f64,
+}
+
+#[derive(Default)]
+pub struct Timer {
+    pub stages: Vec<StageTime>,
+}
+
+impl Timer {
+    pub fn time<T>(&mut self, stage: &'static str, f: impl FnOnce() -> T) -> T {
+        let (w, c) = (Instant::now(), cpu_seconds());
+        let r = f();
+        self.stages.push(StageTime {
+            stage,
+            wall_seconds: w.elapsed().as_secs_f64(),
+            cpu_seconds: cpu_seconds() - c,
+        });
+        r
+    }
+}
+
+/// The as-of date: configured, or the last day with demand.
+pub fn resolve_as_of(p: &Pipeline, ds: &Dataset) -> Result<Day> {
+    let last = ds.demand.iter().map(|d| day_of(d.at)).max();
+    let first = ds.demand.iter().map(|d| day_of(d.at)).min();
+    let (Some(first), Some(last)) = (first, last) else {
+        return Err(Error::Input(crate::error::InputError::Other {
+            input: "orders",
+            path: p.inputs.orders.path.clone().unwrap_or_default(),
+            detail: "no order line counts as demand (all were rejected; see `restock check`)".into(),
+        }));
+    };
+    let as_of = p.as_of.map(from_date).unwrap_or(last);
+    if as_of < first {
+        return Err(Error::Config(crate::error::ConfigError::Invalid {
+            key: "as_of".into(),
+            detail: format!("{} is before the first sale ({})", to_date(as_of), to_date(first)),
+        }));
+    }
+    Ok(as_of)
+}
+
+/// Everything a run computed, before it is written.
+pub struct Computed {
+    pub ds: Dataset,
+    pub panel: Panel,
+    pub params: Vec<replenish::SeriesParams>,
+    pub forecasts: Vec<forecast::SeriesForecast>,
+    pub proposals: Vec<replenish::Proposal>,
+    pub timer: Timer,
+}
+
+pub fn compute(p: &Pipeline) -> Result<Computed> {
+    let mut timer = Timer::default();
+    let ds = timer.time("ingest", || ingest::load(p))?;
+    let as_of = resolve_as_of(p, &ds)?;
+    let panel = timer.time("panel", || panel::build(p, &ds, as_of));
+    let params = replenish::resolve(p, &ds, &panel);
+    let windows: Vec<usize> = params.iter().map(|x| x.window_days).collect();
+    let forecasts = timer.time("forecast", || forecast::run(&panel, &p.forecast, p.horizon_days as usize, &windows));
+    let proposals = timer.time("replenish", || replenish::propose(p, &ds, &panel, &params, &forecasts));
+    Ok(Computed { ds, panel, params, forecasts, proposals, timer })
+}
+
+fn defaults_summary(c: &Computed) -> BTreeMap<&'static str, usize> {
+    let mut m = BTreeMap::new();
+    for l in &c.proposals {
+        for d in l.defaulted.split(',').filter(|s| !s.is_empty()) {
+            let key: &'static str = match d {
+                "product_master" => "product_master",
+                "supplier" => "supplier",
+                "lead_time_days" => "lead_time_days",
+                "moq" => "moq",
+                "pack_size" => "pack_size",
+                "service_level" => "service_level",
+                "unit_cost" => "unit_cost",
+                "on_hand" => "on_hand",
+                _ => "other",
+            };
+            *m.entry(key).or_insert(0) += 1;
+        }
+    }
+    m
+}
+
+pub struct RunOutcome {
+    pub dir: PathBuf,
+    pub run_id: String,
+    pub series: usize,
+    pub order_lines: usize,
+    pub rejects: usize,
+}
+
+/// `restock run`: compute, then write every output atomically.
+pub fn run(p: &Pipeline) -> Result<RunOutcome> {
+    let started = chrono::Utc::now();
+    let wall = Instant::now();
+    let mut c = compute(p)?;
+    let as_of = c.panel.as_of;
+    let run_id = format!("{}_{}", to_date(as_of), started.format("%Y%m%dT%H%M%SZ"));
+    let dir = RunDir::create(&p.out, &run_id)?;
+    let profile = export::profile(p.export.profile);
+    let orders: Vec<&replenish::Proposal> = c.proposals.iter().filter(|l| l.order_qty > 0.0).collect();
+    let all: Vec<&replenish::Proposal> = c.proposals.iter().collect();
+    let h = p.horizon_days as usize;
+    c.timer.time("export", || -> Result<(), OutputError> {
+        let pt = export::proposals_table(&orders);
+        pt.write_parquet(&dir.file("proposals.parquet"))?;
+        pt.write_csv(&dir.file("proposals.csv"), profile.as_ref())?;
+        export::proposals_table(&all).write_parquet(&dir.file("decisions.parquet"))?;
+        export::forecasts_table(&c.ds, &c.panel, &c.forecasts, h).write_parquet(&dir.file("forecasts.parquet"))?;
+        export::forecast_models_table(&c.ds, &c.panel, &c.forecasts, &p.forecast.models)
+            .write_parquet(&dir.file("forecast_models.parquet"))?;
+        export::rejects_table(&c.ds.rejects).write_parquet(&dir.file("rejects.parquet"))?;
+        Ok(())
+    })?;
+    let defaults = defaults_summary(&c);
+    for (k, v) in &defaults {
+        tracing::warn!(field = k, series = v, "master data missing: pipeline default used");
+    }
+    let fallbacks = c.forecasts.iter().filter(|f| f.fallback.is_some()).count();
+    let manifest = json!({
+        "run_id": dir.run_id(),
+        "pipeline": p.name,
+        "as_of": to_date(as_of).to_string(),
+        "restock_version": env!("CARGO_PKG_VERSION"),
+        "started_at": started.to_rfc3339(),
+        "finished_at": chrono::Utc::now().to_rfc3339(),
+        "wall_seconds": wall.elapsed().as_secs_f64(),
+        "threads": rayon::current_num_threads(),
+        "config": p,
+        "inputs": c.ds.files,
+        "counts": {
+            "skus": c.ds.skus.len(),
+            "locations": c.ds.locs.len(),
+            "series": c.panel.series.len(),
+            "decisions": c.proposals.len(),
+            "proposals": orders.len(),
+            "proposal_units": orders.iter().map(|l| l.order_qty).sum::<f64>(),
+            "rejects": c.ds.rejects.len(),
+            "demand_lines": c.ds.demand.len(),
+            "return_lines": c.ds.returns.len(),
+            "demand_lines_after_as_of": c.panel.demand_lines_after_as_of,
+            "forecast_fallbacks": fallbacks,
+        },
+        "order_lines": c.ds.order_classes,
+        "defaults_used": defaults,
+        "calendar": c.panel.calendar,
+        "stages": c.timer.stages,
+        "outputs": ["proposals.parquet", "proposals.csv", "decisions.parquet", "forecasts.parquet",
+                    "forecast_models.parquet", "rejects.parquet", "manifest.json"],
+    });
+    export::write_json(&dir.file("manifest.json"), &manifest)?;
+    let run_id = dir.run_id().to_string();
+    let dest = dir.commit()?;
+    tracing::info!(run = %run_id, dir = %dest.display(), proposals = orders.len(), "run complete");
+    Ok(RunOutcome { dir: dest, run_id, series: c.panel.series.len(), order_lines: orders.len(), rejects: c.ds.rejects.len() })
+}
+
+/// `restock forecast`: forecasts only, one Parquet file written atomically.
+pub fn forecast_only(p: &Pipeline, out_file: &Path) -> Result<usize> {
+    let ds = ingest::load(p)?;
+    let as_of = resolve_as_of(p, &ds)?;
+    let panel = panel::build(p, &ds, as_of);
+    let params = replenish::resolve(p, &ds, &panel);
+    let windows: Vec<usize> = params.iter().map(|x| x.window_days).collect();
+    let fc = forecast::run(&panel, &p.forecast, p.horizon_days as usize, &windows);
+    let t = export::forecasts_table(&ds, &panel, &fc, p.horizon_days as usize);
+    let dir = out_file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|source| OutputError::Io { path: dir.to_path_buf(), source })?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        out_file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let res = t.write_parquet(&tmp).and_then(|_| {
+        std::fs::rename(&tmp, out_file).map_err(|source| OutputError::Io { path: out_file.to_path_buf(), source })
+    });
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res?;
+    Ok(t.rows())
+}

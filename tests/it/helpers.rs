@@ -1,0 +1,57 @@
+//! Shared helpers: run the binary, read Parquet outputs, give each test its own folder.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use restock::ingest::Table;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_restock");
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn shared_data(rel: &str) -> PathBuf {
+    root().join("../shared/data").join(rel)
+}
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs restock from the repository root (pipelines use paths relative to it).
+pub fn restock(args: &[&str]) -> Out {
+    let o = Command::new(BIN)
+        .args(args)
+        .current_dir(root())
+        .env("RESTOCK_LOG", "warn")
+        .output()
+        .expect("spawn restock");
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+pub fn read(path: &Path) -> Table {
+    Table::read("test", path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+pub fn strs(t: &Table, c: &str) -> Vec<String> {
+    t.strings(c, "x", true).unwrap().unwrap().into_iter().map(|v| v.unwrap_or_default()).collect()
+}
+
+pub fn nums(t: &Table, c: &str) -> Vec<Option<f64>> {
+    t.f64s(c, "x", true).unwrap().unwrap()
+}
+
+/// Entries in a folder that look like run output (anything but hidden temp entries).
+pub fn visible_entries(dir: &Path) -> Vec<String> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect(),
+        Err(_) => vec![],
+    }
+}

@@ -1,0 +1,7 @@
+//! One integration-test binary: end-to-end runs of the `restock` binary.
+
+mod bad_input;
+mod helpers;
+mod libreoffice;
+mod online_retail;
+mod sample_run;

@@ -1,0 +1,145 @@
+//! The real UCI Online Retail export through `check` and `run`, and one proposal line
+//! recomputed by hand from the raw file.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+
+use crate::helpers::*;
+
+fn pipeline() -> &'static str {
+    "pipelines/online-retail.toml"
+}
+
+#[test]
+fn check_reports_the_known_quirks() {
+    assert!(shared_data("online-retail/online_retail.parquet").is_file(), "../shared/data must be present");
+    let d = tempfile::tempdir().unwrap();
+    let j = d.path().join("check.json");
+    let o = restock(&["check", "--pipeline", pipeline(), "--json", j.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    let r: serde_json::Value = serde_json::from_str(&fs::read_to_string(&j).unwrap()).unwrap();
+    let cls = &r["order_lines"];
+    // The README of the data set: 5,268 exact duplicates; 1,336 stock adjustments (negative,
+    // no "C"); non-product codes; the two huge orders cancelled within minutes.
+    assert_eq!(cls["duplicate"], 5268);
+    let adj = cls["stock_adjustment"].as_u64().unwrap();
+    assert!((1000..=1400).contains(&adj), "stock adjustments {adj}");
+    assert!(cls["non_product"].as_u64().unwrap() > 1000);
+    assert!(cls["cancelled_order"].as_u64().unwrap() >= 4);
+    assert!(cls["return"].as_u64().unwrap() > 1000);
+    assert_eq!(cls["excluded_order"], 3);
+    let codes: Vec<&str> = r["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    for c in ["no_master", "no_stock", "duplicate", "closed_dates", "closed_weekdays", "short_history", "zero_price"] {
+        assert!(codes.contains(&c), "finding {c} missing: {codes:?}");
+    }
+    assert_eq!(r["summary"]["closed_weekdays"], "sat");
+    assert!(o.stdout.contains("SUMMARY") && o.stdout.contains("no product master"));
+}
+
+#[test]
+fn run_end_to_end_and_recompute_one_line_by_hand() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("runs");
+    let o = restock(&["run", "--pipeline", pipeline(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let latest = out.join("latest");
+    let m: serde_json::Value = serde_json::from_str(&fs::read_to_string(latest.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["as_of"], "2011-12-09");
+    assert!(m["counts"]["series"].as_u64().unwrap() > 3500);
+    assert_eq!(m["defaults_used"]["on_hand"], m["counts"]["series"]);
+
+    // The huge cancelled orders are not demand: both lines are in rejects as cancelled.
+    let rej = read(&latest.join("rejects.parquet"));
+    let rsku = strs(&rej, "sku");
+    let rcode = strs(&rej, "reason_code");
+    let rrow = nums(&rej, "row");
+    let rq = nums(&rej, "quantity");
+    for (sku, q) in [("23843", 80995.0), ("23166", 74215.0)] {
+        let n = (0..rej.rows).filter(|&i| rsku[i] == sku && rcode[i] == "cancelled_order" && rq[i].unwrap().abs() == q).count();
+        assert_eq!(n, 2, "sale and cancellation of {sku} rejected");
+    }
+
+    // Hand computation for the best seller 85123A.
+    let sku = "85123A";
+    let dec = read(&latest.join("decisions.parquet"));
+    let i = strs(&dec, "sku").iter().position(|s| s == sku).unwrap();
+    let g = |c: &str| nums(&dec, c)[i].unwrap();
+    let dates = |c: &str| dec.datetimes(c, "x", true).unwrap().unwrap()[i].unwrap() / 86_400;
+    let as_of = restock::ingest::table::parse_datetime("2011-12-09").unwrap() / 86_400;
+    // Saturday 10.12. is closed: the order goes out Monday 12.12.; receipt = + 14 days lead time.
+    assert_eq!(dates("order_date"), as_of + 3);
+    assert_eq!(dates("expected_receipt_date"), as_of + 3 + 14);
+    assert_eq!(g("window_days"), 2.0 + 14.0 + 7.0);
+    assert_eq!((g("on_hand"), g("on_order"), g("inventory_position")), (0.0, 0.0, 0.0));
+    let mean = g("demand_mean");
+    let target = g("target_level");
+    assert!((g("safety_stock") - (target - mean)).abs() < 1e-3);
+    assert!((g("raw_need") - target).abs() < 1e-3, "position 0: need = target");
+    let qty = g("order_qty");
+    assert_eq!(qty, (target - 1e-9).ceil(), "MOQ 1, pack 1: round up to whole units");
+
+    // Demand mean over the window = sum of the daily forecast means in forecasts.parquet.
+    let fc = read(&latest.join("forecasts.parquet"));
+    let fsku = strs(&fc, "sku");
+    let fmean = nums(&fc, "mean");
+    let fdate = fc.datetimes("date", "x", true).unwrap().unwrap();
+    let window_end = as_of + 23;
+    let sum: f64 = (0..fc.rows)
+        .filter(|&k| fsku[k] == sku && fdate[k].unwrap() / 86_400 <= window_end)
+        .map(|k| fmean[k].unwrap())
+        .sum();
+    assert!((sum - mean).abs() < 1e-2, "window mean {mean} vs summed daily means {sum}");
+
+    // Daily demand from the raw file minus every rejected row, then the chosen model by hand.
+    let raw = read(&shared_data("online-retail/online_retail.parquet"));
+    let codes = strs(&raw, "StockCode");
+    let inv = strs(&raw, "InvoiceNo");
+    let qtys = nums(&raw, "Quantity");
+    let price = nums(&raw, "UnitPrice");
+    let at = raw.datetimes("InvoiceDate", "x", true).unwrap().unwrap();
+    let rejected: BTreeSet<usize> = (0..rej.rows).filter(|&k| strs(&rej, "input")[k] == "orders").map(|k| rrow[k].unwrap() as usize - 1).collect();
+    let mut daily: BTreeMap<i64, f64> = BTreeMap::new();
+    let mut trading: BTreeSet<i64> = BTreeSet::new();
+    let mut prices = Vec::new();
+    for k in 0..raw.rows {
+        if rejected.contains(&k) || inv[k].starts_with('C') {
+            continue;
+        }
+        trading.insert(at[k].unwrap() / 86_400);
+        if codes[k] == sku {
+            *daily.entry(at[k].unwrap() / 86_400).or_insert(0.0) += qtys[k].unwrap();
+            prices.push(price[k].unwrap());
+        }
+    }
+    let model = strs(&dec, "model")[i].clone();
+    // Open days of the window: not Saturday (1970-01-01 was a Thursday → Saturday ≡ 2 mod 7),
+    // not a configured holiday (24.12.–03.01.).
+    let xmas = restock::ingest::table::parse_datetime("2011-12-24").unwrap() / 86_400;
+    let open = |d: i64| (d - 2).rem_euclid(7) != 0 && !(xmas..=xmas + 10).contains(&d);
+    let expect: f64 = match model.as_str() {
+        "moving_average" => {
+            let last: Vec<i64> = trading.iter().rev().filter(|d| **d <= as_of).take(28).copied().collect();
+            let level = last.iter().map(|d| daily.get(d).copied().unwrap_or(0.0)).sum::<f64>() / 28.0;
+            (as_of + 1..=window_end).filter(|d| open(*d)).count() as f64 * level
+        }
+        "seasonal_naive" => (as_of + 1..=window_end)
+            .filter(|d| open(*d))
+            .map(|d| {
+                let mut r = d - 7;
+                while r > as_of || !trading.contains(&r) {
+                    r -= 7;
+                }
+                daily.get(&r).copied().unwrap_or(0.0)
+            })
+            .sum(),
+        other => panic!("unexpected model {other}"),
+    };
+    assert!((expect - mean).abs() < 1e-6, "{model}: hand {expect} vs run {mean}");
+
+    // Unit cost: 60 % of the median positive sales price, line value = cost × qty.
+    prices.retain(|p| *p > 0.0);
+    prices.sort_by(f64::total_cmp);
+    let cost = (prices[prices.len() / 2] * 0.6 * 100.0).round() / 100.0;
+    assert!((g("unit_cost") - cost).abs() < 1e-9);
+    assert!((g("line_value") - (cost * qty * 100.0).round() / 100.0).abs() < 1e-9);
+}
