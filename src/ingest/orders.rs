@@ -1,7 +1,7 @@
 //! Order lines → demand, returns, rejects.
 //!
 //! The order of the rules matters and is documented in the README ("What counts as
-//! demand"): invalid → cancelled status → non-product → excluded order id → duplicate →
+//! demand"): invalid → duplicate → cancelled status → non-product → excluded order id →
 //! return → adjustment/zero/negative price → cancellation matching → implausible size.
 
 use std::collections::HashMap;
@@ -103,6 +103,24 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
         let (Some(sku), Some(at), Some(qty)) = (sku, c.at[i], c.qty[i]) else {
             continue;
         };
+        if rules.drop_duplicates {
+            let key = (
+                c.order_id.as_ref().and_then(|v| v[i].as_deref()),
+                sku,
+                at,
+                qty.to_bits(),
+                opt(&c.price, i).map(f64::to_bits),
+                c.customer.as_ref().and_then(|v| v[i].as_deref()),
+                c.loc.as_ref().and_then(|v| v[i].as_deref()),
+                c.status.as_ref().and_then(|v| v[i].as_deref()),
+            );
+            if let Some(first) = seen.get(&key) {
+                rejects.push(mk("duplicate", format!("exact duplicate of row {}", first + 1)));
+                count("duplicate");
+                continue;
+            }
+            seen.insert(key, i);
+        }
         let status = opt(&c.status, i).map(|s| s.trim().to_lowercase());
         let price = opt(&c.price, i);
         if let Some(s) = &status {
@@ -123,24 +141,6 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
                 count("excluded_order");
                 continue;
             }
-        }
-        if rules.drop_duplicates {
-            let key = (
-                c.order_id.as_ref().and_then(|v| v[i].as_deref()),
-                sku,
-                at,
-                qty.to_bits(),
-                price.map(f64::to_bits),
-                c.customer.as_ref().and_then(|v| v[i].as_deref()),
-                c.loc.as_ref().and_then(|v| v[i].as_deref()),
-                c.status.as_ref().and_then(|v| v[i].as_deref()),
-            );
-            if let Some(first) = seen.get(&key) {
-                rejects.push(mk("duplicate", format!("exact duplicate of row {}", first + 1)));
-                count("duplicate");
-                continue;
-            }
-            seen.insert(key, i);
         }
         let is_return = rules
             .return_order_id_prefix
