@@ -58,7 +58,11 @@ impl Report {
 
     pub fn render(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "restock check — pipeline '{}', as of {}", self.pipeline, self.as_of);
+        let _ = writeln!(
+            s,
+            "restock check — pipeline '{}', as of {}",
+            self.pipeline, self.as_of
+        );
         let _ = writeln!(s, "\nINPUT       ROWS        FILE");
         for i in &self.inputs {
             let _ = writeln!(s, "{:<11} {:<11} {}", i.input, i.rows, i.path);
@@ -68,6 +72,10 @@ impl Report {
         }
         let _ = writeln!(s, "\nSUMMARY");
         for (k, v) in &self.summary {
+            let v = match v {
+                serde_json::Value::String(t) => t.clone(),
+                other => other.to_string(),
+            };
             let _ = writeln!(s, "  {k:<32} {v}");
         }
         let _ = writeln!(s, "\nORDER LINES BY CLASS");
@@ -75,14 +83,22 @@ impl Report {
             let _ = writeln!(s, "  {k:<32} {v}");
         }
         let _ = writeln!(s, "\nFINDINGS");
-        let _ = writeln!(s, "  {:<8} {:<9} {:<28} {:>8}  MESSAGE", "SEVERITY", "INPUT", "CODE", "COUNT");
+        let _ = writeln!(
+            s,
+            "  {:<8} {:<9} {:<28} {:>8}  MESSAGE",
+            "SEVERITY", "INPUT", "CODE", "COUNT"
+        );
         for f in &self.findings {
             let sev = match f.severity {
                 Severity::Info => "info",
                 Severity::Warning => "WARNING",
                 Severity::Error => "ERROR",
             };
-            let _ = writeln!(s, "  {sev:<8} {:<9} {:<28} {:>8}  {}", f.input, f.code, f.count, f.message);
+            let _ = writeln!(
+                s,
+                "  {sev:<8} {:<9} {:<28} {:>8}  {}",
+                f.input, f.code, f.count, f.message
+            );
         }
         s
     }
@@ -95,41 +111,138 @@ pub fn check(p: &Pipeline) -> Result<Report> {
     let mut f: Vec<Finding> = Vec::new();
     let mut add = |severity, input, code, count: usize, message: String| {
         if count > 0 || severity == Severity::Error {
-            f.push(Finding { severity, input, code, count, message });
+            f.push(Finding {
+                severity,
+                input,
+                code,
+                count,
+                message,
+            });
         }
     };
     use Severity::*;
 
     let cls = |k: &str| ds.order_classes.get(k).copied().unwrap_or(0);
-    add(Warning, "orders", "duplicate", cls("duplicate"), "exact duplicate lines; the first is kept, the rest are in rejects".into());
-    add(Info, "orders", "stock_adjustment", cls("stock_adjustment"), "negative lines that are not customer returns (stock corrections); not demand".into());
-    add(Info, "orders", "cancelled_order", cls("cancelled_order") / 2, "sales cancelled by a matching return soon after (both lines removed from demand)".into());
-    add(Info, "orders", "cancelled_status", cls("cancelled_status"), "lines with a cancelled status".into());
-    add(Info, "orders", "return", cls("return"), "customer return lines (supply, not negative demand)".into());
-    add(Info, "orders", "non_product", cls("non_product"), "fee/postage/discount lines (configured non-product codes)".into());
-    add(Info, "orders", "excluded_order", cls("excluded_order"), "lines of excluded order-id prefixes".into());
-    add(Warning, "orders", "zero_price", cls("zero_price"), "lines with unit price 0 (not counted as sales)".into());
-    add(Warning, "orders", "negative_price", cls("negative_price"), "lines with a negative unit price".into());
-    add(Warning, "orders", "zero_quantity", cls("zero_quantity"), "lines with quantity 0".into());
-    add(Warning, "orders", "invalid_row", cls("invalid_row"), "lines with an empty sku, date or quantity".into());
-    add(Warning, "orders", "return_positive_qty", cls("return_positive_qty"), "return lines with a positive quantity".into());
-    add(Warning, "orders", "above_max_line_quantity", cls("above_max_line_quantity"), "lines above max_line_quantity (rejected)".into());
+    add(
+        Warning,
+        "orders",
+        "duplicate",
+        cls("duplicate"),
+        "exact duplicate lines; the first is kept, the rest are in rejects".into(),
+    );
+    add(
+        Info,
+        "orders",
+        "stock_adjustment",
+        cls("stock_adjustment"),
+        "negative lines that are not customer returns (stock corrections); not demand".into(),
+    );
+    add(
+        Info,
+        "orders",
+        "cancelled_order",
+        cls("cancelled_order") / 2,
+        "sales cancelled by a matching return soon after (both lines removed from demand)".into(),
+    );
+    add(
+        Info,
+        "orders",
+        "cancelled_status",
+        cls("cancelled_status"),
+        "lines with a cancelled status".into(),
+    );
+    add(
+        Info,
+        "orders",
+        "return",
+        cls("return"),
+        "customer return lines (supply, not negative demand)".into(),
+    );
+    add(
+        Info,
+        "orders",
+        "non_product",
+        cls("non_product"),
+        "fee/postage/discount lines (configured non-product codes)".into(),
+    );
+    add(
+        Info,
+        "orders",
+        "excluded_order",
+        cls("excluded_order"),
+        "lines of excluded order-id prefixes".into(),
+    );
+    add(
+        Warning,
+        "orders",
+        "zero_price",
+        cls("zero_price"),
+        "lines with unit price 0 (not counted as sales)".into(),
+    );
+    add(
+        Warning,
+        "orders",
+        "negative_price",
+        cls("negative_price"),
+        "lines with a negative unit price".into(),
+    );
+    add(
+        Warning,
+        "orders",
+        "zero_quantity",
+        cls("zero_quantity"),
+        "lines with quantity 0".into(),
+    );
+    add(
+        Warning,
+        "orders",
+        "invalid_row",
+        cls("invalid_row"),
+        "lines with an empty sku, date or quantity".into(),
+    );
+    add(
+        Warning,
+        "orders",
+        "return_positive_qty",
+        cls("return_positive_qty"),
+        "return lines with a positive quantity".into(),
+    );
+    add(
+        Warning,
+        "orders",
+        "above_max_line_quantity",
+        cls("above_max_line_quantity"),
+        "lines above max_line_quantity (rejected)".into(),
+    );
     add(
         Warning,
         "orders",
         "absurd_quantity",
         ds.absurd_lines,
-        format!("demand lines above {}× their SKU's median line (kept; check them)", p.check.absurd_quantity_factor),
+        format!(
+            "demand lines above {}× their SKU's median line (kept; check them)",
+            p.check.absurd_quantity_factor
+        ),
     );
     add(
         Info,
         "orders",
         "after_as_of",
         panel.demand_lines_after_as_of,
-        format!("demand lines after the as-of date {} (not used)", to_date(as_of)),
+        format!(
+            "demand lines after the as-of date {} (not used)",
+            to_date(as_of)
+        ),
     );
     if ds.demand.is_empty() || cls("demand") * 2 < ds.orders_rows {
-        add(Error, "orders", "mostly_rejected", ds.orders_rows - cls("demand"), "more than half of all order lines are not demand: check the column mapping and rules".into());
+        add(
+            Error,
+            "orders",
+            "mostly_rejected",
+            ds.orders_rows - cls("demand"),
+            "more than half of all order lines are not demand: check the column mapping and rules"
+                .into(),
+        );
     }
 
     // Master coverage.
@@ -137,13 +250,38 @@ pub fn check(p: &Pipeline) -> Result<Report> {
     let has_products = p.inputs.products.path.is_some();
     if has_products {
         let missing = sold.iter().filter(|s| !ds.products.contains_key(s)).count();
-        add(Warning, "products", "sold_not_in_master", missing, "SKUs sold but missing in the product master (defaults used)".into());
+        add(
+            Warning,
+            "products",
+            "sold_not_in_master",
+            missing,
+            "SKUs sold but missing in the product master (defaults used)".into(),
+        );
         let unsold = ds.products.keys().filter(|s| !sold.contains(s)).count();
-        add(Info, "products", "master_never_sold", unsold, "SKUs in the master without a sale up to as-of (no forecast, no proposal)".into());
-        let sups: BTreeSet<&String> = ds.products.values().filter_map(|p| p.supplier_id.as_ref()).collect();
+        add(
+            Info,
+            "products",
+            "master_never_sold",
+            unsold,
+            "SKUs in the master without a sale up to as-of (no forecast, no proposal)".into(),
+        );
+        let sups: BTreeSet<&String> = ds
+            .products
+            .values()
+            .filter_map(|p| p.supplier_id.as_ref())
+            .collect();
         if p.inputs.suppliers.path.is_some() {
-            let unknown = sups.iter().filter(|s| !ds.suppliers.contains_key(s.as_str())).count();
-            add(Warning, "suppliers", "unknown_supplier", unknown, "suppliers named in the product master but missing in the supplier file".into());
+            let unknown = sups
+                .iter()
+                .filter(|s| !ds.suppliers.contains_key(s.as_str()))
+                .count();
+            add(
+                Warning,
+                "suppliers",
+                "unknown_supplier",
+                unknown,
+                "suppliers named in the product master but missing in the supplier file".into(),
+            );
         }
     } else {
         add(Warning, "products", "no_master", sold.len(), format!(
@@ -152,44 +290,138 @@ pub fn check(p: &Pipeline) -> Result<Report> {
         ));
     }
     if p.inputs.suppliers.path.is_none() {
-        add(Info, "suppliers", "no_suppliers", 1, "no supplier file: no order calendars or minimum order values".into());
+        add(
+            Info,
+            "suppliers",
+            "no_suppliers",
+            1,
+            "no supplier file: no order calendars or minimum order values".into(),
+        );
     }
     // Stock.
     if p.inputs.stock.path.is_none() {
-        add(Warning, "stock", "no_stock", panel.series.len(), "no stock snapshots: on hand is assumed 0 and stockout days cannot be detected".into());
+        add(
+            Warning,
+            "stock",
+            "no_stock",
+            panel.series.len(),
+            "no stock snapshots: on hand is assumed 0 and stockout days cannot be detected".into(),
+        );
     } else {
         let mut latest: BTreeMap<(u32, u32), i32> = BTreeMap::new();
         for r in ds.stock.iter().filter(|r| r.day <= as_of) {
             let e = latest.entry((r.sku, r.loc)).or_insert(r.day);
             *e = (*e).max(r.day);
         }
-        let without = panel.series.iter().filter(|s| !latest.contains_key(&(s.sku, s.loc))).count();
-        add(Warning, "stock", "series_without_snapshot", without, "series without a stock snapshot on or before as-of (on hand assumed 0)".into());
+        let without = panel
+            .series
+            .iter()
+            .filter(|s| !latest.contains_key(&(s.sku, s.loc)))
+            .count();
+        add(
+            Warning,
+            "stock",
+            "series_without_snapshot",
+            without,
+            "series without a stock snapshot on or before as-of (on hand assumed 0)".into(),
+        );
         let stale_limit = as_of - p.replenish.stale_snapshot_days as i32;
         let stale = latest.values().filter(|d| **d < stale_limit).count();
-        add(Warning, "stock", "stale_snapshot", stale, format!("series whose latest snapshot is older than {} days", p.replenish.stale_snapshot_days));
+        add(
+            Warning,
+            "stock",
+            "stale_snapshot",
+            stale,
+            format!(
+                "series whose latest snapshot is older than {} days",
+                p.replenish.stale_snapshot_days
+            ),
+        );
         let censored: usize = panel.series.iter().map(|s| s.censored_days).sum();
-        add(Info, "stock", "stockout_days", censored, "series-days with on hand <= 0 (censored: not used as zero demand)".into());
+        add(
+            Info,
+            "stock",
+            "stockout_days",
+            censored,
+            "series-days with on hand <= 0 (censored: not used as zero demand)".into(),
+        );
     }
     // Returns.
     let ret_unknown = ds.returns.iter().filter(|r| !sold.contains(&r.sku)).count();
-    add(Warning, "returns", "return_without_sale", ret_unknown, "return lines for SKUs never sold".into());
+    add(
+        Warning,
+        "returns",
+        "return_without_sale",
+        ret_unknown,
+        "return lines for SKUs never sold".into(),
+    );
     // Open POs.
-    let po_unknown = ds.open_pos.iter().filter(|po| !sold.contains(&po.sku)).count();
-    add(Info, "open_pos", "po_for_unsold_sku", po_unknown, "open PO lines for SKUs without sales".into());
-    let overdue = ds.open_pos.iter().filter(|po| po.expected_day <= as_of).count();
-    add(Warning, "open_pos", "overdue_po", overdue, "open PO lines whose expected date has passed (counted as on order)".into());
+    let po_unknown = ds
+        .open_pos
+        .iter()
+        .filter(|po| !sold.contains(&po.sku))
+        .count();
+    add(
+        Info,
+        "open_pos",
+        "po_for_unsold_sku",
+        po_unknown,
+        "open PO lines for SKUs without sales".into(),
+    );
+    let overdue = ds
+        .open_pos
+        .iter()
+        .filter(|po| po.expected_day <= as_of)
+        .count();
+    add(
+        Warning,
+        "open_pos",
+        "overdue_po",
+        overdue,
+        "open PO lines whose expected date has passed (counted as on order)".into(),
+    );
     // History.
-    let short = panel.series.iter().filter(|s| (s.len as u32) < p.check.min_history_days).count();
-    add(Info, "panel", "short_history", short, format!("series with less than {} days since first sale", p.check.min_history_days));
-    if !panel.calendar.detected_weekdays.is_empty() {
-        add(Info, "panel", "closed_weekdays", panel.calendar.detected_weekdays.len(), format!("detected closed weekdays: {}", panel.calendar.detected_weekdays.join(", ")));
+    let short = panel
+        .series
+        .iter()
+        .filter(|s| (s.len as u32) < p.check.min_history_days)
+        .count();
+    add(
+        Info,
+        "panel",
+        "short_history",
+        short,
+        format!(
+            "series with less than {} days since first sale",
+            p.check.min_history_days
+        ),
+    );
+    if !panel.calendar.closed_weekdays.is_empty() {
+        let detected = if panel.calendar.detected_weekdays.is_empty() {
+            "none".to_string()
+        } else {
+            panel.calendar.detected_weekdays.join(", ")
+        };
+        add(Info, "panel", "closed_weekdays", panel.calendar.closed_weekdays.len(), format!(
+            "closed weekdays: {} (detected from the data: {detected}); zero there is not zero demand",
+            panel.calendar.closed_weekdays.join(", ")
+        ));
     }
-    add(Info, "panel", "closed_dates", panel.calendar.closed_dates.len(), "dates without any trading on an open weekday (treated as closed, not zero demand)".into());
-    let other_rejects: BTreeMap<(&str, &str), usize> = ds.rejects.iter().filter(|r| r.input != "orders").fold(BTreeMap::new(), |mut m, r| {
-        *m.entry((r.input, r.reason_code)).or_insert(0) += 1;
-        m
-    });
+    add(
+        Info,
+        "panel",
+        "closed_dates",
+        panel.calendar.closed_dates.len(),
+        "dates without any trading on an open weekday (treated as closed, not zero demand)".into(),
+    );
+    let other_rejects: BTreeMap<(&str, &str), usize> = ds
+        .rejects
+        .iter()
+        .filter(|r| r.input != "orders")
+        .fold(BTreeMap::new(), |mut m, r| {
+            *m.entry((r.input, r.reason_code)).or_insert(0) += 1;
+            m
+        });
     for ((input, code), n) in other_rejects {
         let input: &'static str = match input {
             "products" => "products",
@@ -204,26 +436,52 @@ pub fn check(p: &Pipeline) -> Result<Report> {
             "zero_quantity" => "zero_quantity",
             _ => "non_positive_quantity",
         };
-        add(Warning, input, code, n, "rows rejected (see rejects.parquet of a run)".into());
+        add(
+            Warning,
+            input,
+            code,
+            n,
+            "rows rejected (see rejects.parquet of a run)".into(),
+        );
     }
-    f.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.input.cmp(b.input)).then(a.code.cmp(b.code)));
+    f.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.input.cmp(b.input))
+            .then(a.code.cmp(b.code))
+    });
 
     let days: Vec<i32> = ds.demand.iter().map(|d| day_of(d.at)).collect();
     let mut summary = BTreeMap::new();
 
-    summary.insert("orders_date_from", serde_json::json!(days.iter().min().map(|d| to_date(*d).to_string())));
-    summary.insert("orders_date_to", serde_json::json!(days.iter().max().map(|d| to_date(*d).to_string())));
+    summary.insert(
+        "orders_date_from",
+        serde_json::json!(days.iter().min().map(|d| to_date(*d).to_string())),
+    );
+    summary.insert(
+        "orders_date_to",
+        serde_json::json!(days.iter().max().map(|d| to_date(*d).to_string())),
+    );
     summary.insert("skus_sold", serde_json::json!(sold.len()));
     summary.insert("locations", serde_json::json!(ds.locs.len()));
     summary.insert("series", serde_json::json!(panel.series.len()));
-    summary.insert("demand_units", serde_json::json!(ds.demand.iter().map(|d| d.qty).sum::<f64>()));
-    summary.insert("return_units", serde_json::json!(ds.returns.iter().map(|r| r.qty).sum::<f64>()));
+    summary.insert(
+        "demand_units",
+        serde_json::json!(ds.demand.iter().map(|d| d.qty).sum::<f64>()),
+    );
+    summary.insert(
+        "return_units",
+        serde_json::json!(ds.returns.iter().map(|r| r.qty).sum::<f64>()),
+    );
     summary.insert("products_in_master", serde_json::json!(ds.products.len()));
     summary.insert("suppliers", serde_json::json!(ds.suppliers.len()));
     summary.insert("stock_snapshot_rows", serde_json::json!(ds.stock.len()));
     summary.insert("open_po_lines", serde_json::json!(ds.open_pos.len()));
     summary.insert("rejected_rows", serde_json::json!(ds.rejects.len()));
-    summary.insert("closed_weekdays", serde_json::json!(panel.calendar.closed_weekdays.join(",")));
+    summary.insert(
+        "closed_weekdays",
+        serde_json::json!(panel.calendar.closed_weekdays.join(",")),
+    );
     let configured = [
         ("returns", &p.inputs.returns.path),
         ("stock", &p.inputs.stock.path),
@@ -237,9 +495,18 @@ pub fn check(p: &Pipeline) -> Result<Report> {
         inputs: ds
             .files
             .iter()
-            .map(|i| InputSummary { input: i.input, path: i.path.display().to_string(), rows: i.rows, sha256: i.sha256.clone() })
+            .map(|i| InputSummary {
+                input: i.input,
+                path: i.path.display().to_string(),
+                rows: i.rows,
+                sha256: i.sha256.clone(),
+            })
             .collect(),
-        missing_inputs: configured.iter().filter(|(_, p)| p.is_none()).map(|(n, _)| *n).collect(),
+        missing_inputs: configured
+            .iter()
+            .filter(|(_, p)| p.is_none())
+            .map(|(n, _)| *n)
+            .collect(),
         summary,
         order_lines: ds.order_classes.clone(),
         findings: f,

@@ -9,7 +9,11 @@ use crate::config::{CsvProfile, Overrides, Pipeline, RawPipeline};
 use crate::error::{ConfigError, Result};
 
 #[derive(Debug, Parser)]
-#[command(name = "restock", version, about = "What to reorder tonight: forecasts with quantiles and ERP-ready order proposals")]
+#[command(
+    name = "restock",
+    version,
+    about = "What to reorder tonight: forecasts with quantiles and ERP-ready order proposals"
+)]
 pub struct Cli {
     /// Log format on stderr (json for log collectors).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -111,7 +115,9 @@ fn apply_set(root: &mut toml::Table, kv: &str) -> Result<(), ConfigError> {
     let parts: Vec<&str> = key.trim().split('.').collect();
     let mut cur = root;
     for p in &parts[..parts.len() - 1] {
-        let entry = cur.entry(p.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = cur
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         cur = entry.as_table_mut().ok_or_else(|| ConfigError::Invalid {
             key: key.to_string(),
             detail: format!("'{p}' is not a table"),
@@ -125,8 +131,14 @@ impl Common {
     pub fn pipeline(&self, out: Option<PathBuf>) -> Result<Pipeline> {
         let (path, mut table) = match &self.pipeline {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Io { path: p.clone(), source })?;
-                let t: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse { path: p.clone(), detail: e.to_string() })?;
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Io {
+                    path: p.clone(),
+                    source,
+                })?;
+                let t: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: p.clone(),
+                    detail: e.to_string(),
+                })?;
                 (p.clone(), t)
             }
             None => (PathBuf::from("adhoc.toml"), toml::Table::new()),
@@ -134,7 +146,10 @@ impl Common {
         for kv in &self.set {
             apply_set(&mut table, kv)?;
         }
-        let text = toml::to_string(&table).map_err(|e| ConfigError::Parse { path: path.clone(), detail: e.to_string() })?;
+        let text = toml::to_string(&table).map_err(|e| ConfigError::Parse {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
         let raw = RawPipeline::from_toml(&path, &text)?;
         let o = Overrides {
             orders: self.orders.clone(),

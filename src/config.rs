@@ -370,7 +370,10 @@ fn parse_weekday(key: &str, s: &str) -> Result<Weekday, ConfigError> {
 /// Weekday lists as suppliers write them: "mon,thu", "Mo;Do", "1,4" (ISO numbers).
 pub fn parse_weekday_list(key: &str, s: &str) -> Result<Vec<Weekday>, ConfigError> {
     let mut out = Vec::new();
-    for part in s.split([',', ';', ' ', '|']).filter(|p| !p.trim().is_empty()) {
+    for part in s
+        .split([',', ';', ' ', '|'])
+        .filter(|p| !p.trim().is_empty())
+    {
         let p = part.trim();
         let w = match p.parse::<u32>() {
             Ok(n @ 1..=7) => Weekday::try_from((n - 1) as u8).map_err(|_| invalid(key, p))?,
@@ -389,7 +392,10 @@ pub fn check_service_level(key: &str, v: f64) -> Result<(), ConfigError> {
     if v.is_finite() && v > 0.0 && v < 1.0 {
         Ok(())
     } else {
-        Err(invalid(key, format!("{v} must lie strictly between 0 and 1")))
+        Err(invalid(
+            key,
+            format!("{v} must lie strictly between 0 and 1"),
+        ))
     }
 }
 
@@ -470,7 +476,10 @@ impl RawPipeline {
         };
         let horizon_days = self.horizon_days.unwrap_or(28);
         if !(1..=730).contains(&horizon_days) {
-            return Err(invalid("horizon_days", format!("{horizon_days} must be 1..=730")));
+            return Err(invalid(
+                "horizon_days",
+                format!("{horizon_days} must be 1..=730"),
+            ));
         }
         let d = &self.defaults;
         non_negative("defaults.lead_time_days", d.lead_time_days)?;
@@ -493,7 +502,10 @@ impl RawPipeline {
             return Err(invalid("defaults.location", "must not be empty"));
         }
         let r = &self.inputs.orders.rules;
-        non_negative("inputs.orders.rules.cancel_match_hours", r.cancel_match_hours)?;
+        non_negative(
+            "inputs.orders.rules.cancel_match_hours",
+            r.cancel_match_hours,
+        )?;
         if let Some(m) = r.max_line_quantity {
             positive("inputs.orders.rules.max_line_quantity", m)?;
         }
@@ -510,7 +522,10 @@ impl RawPipeline {
             }
         }
         if f.moving_average_window_days == 0 || f.moving_average_window_days > 365 {
-            return Err(invalid("forecast.moving_average_window_days", "must be 1..=365"));
+            return Err(invalid(
+                "forecast.moving_average_window_days",
+                "must be 1..=365",
+            ));
         }
         if f.cv_windows == 0 || f.cv_windows > 200 {
             return Err(invalid("forecast.cv_windows", "must be 1..=200"));
@@ -518,7 +533,10 @@ impl RawPipeline {
         if f.cv_step_days == 0 || f.cv_step_days > 365 {
             return Err(invalid("forecast.cv_step_days", "must be 1..=365"));
         }
-        positive("check.absurd_quantity_factor", self.check.absurd_quantity_factor)?;
+        positive(
+            "check.absurd_quantity_factor",
+            self.check.absurd_quantity_factor,
+        )?;
         let mut closed_weekdays = Vec::new();
         for w in &self.calendar.closed_weekdays {
             let wd = parse_weekday("calendar.closed_weekdays", w)?;
@@ -527,7 +545,10 @@ impl RawPipeline {
             }
         }
         if closed_weekdays.len() >= 7 {
-            return Err(invalid("calendar.closed_weekdays", "every weekday is closed"));
+            return Err(invalid(
+                "calendar.closed_weekdays",
+                "every weekday is closed",
+            ));
         }
         let mut holidays = Vec::new();
         for h in &self.calendar.holidays {
@@ -595,7 +616,10 @@ mod tests {
                 ..Default::default()
             })
             .unwrap();
-        assert_eq!(p.inputs.orders.path.as_deref(), Some(Path::new("b.parquet")));
+        assert_eq!(
+            p.inputs.orders.path.as_deref(),
+            Some(Path::new("b.parquet"))
+        );
         assert_eq!(p.horizon_days, 9);
         assert_eq!(p.as_of, NaiveDate::from_ymd_opt(2020, 1, 1));
     }

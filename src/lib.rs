@@ -5,6 +5,9 @@
 //! [`ingest`] → [`panel`] → [`forecast`] → [`replenish`] → [`export`], wired by [`pipeline`].
 //! Only `ingest` reads files and only `export` (and `sample`) write them.
 
+// Row-indexed loops over parallel column vectors read more clearly than zipped iterators.
+#![allow(clippy::needless_range_loop)]
+
 pub mod check;
 pub mod cli;
 pub mod config;

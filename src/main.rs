@@ -11,7 +11,10 @@ use restock::error::exit;
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RESTOCK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
     match format {
         LogFormat::Json => b.json().init(),
         LogFormat::Text => b.init(),
@@ -33,12 +36,17 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
             );
             Ok(exit::OK)
         }
-        Command::Check { common, json, strict } => {
+        Command::Check {
+            common,
+            json,
+            strict,
+        } => {
             let p = common.pipeline(None)?;
             let r = restock::check::check(&p)?;
             print!("{}", r.render());
             if let Some(path) = json {
-                let v = serde_json::to_value(&r).map_err(|e| restock::Error::Internal(e.to_string()))?;
+                let v = serde_json::to_value(&r)
+                    .map_err(|e| restock::Error::Internal(e.to_string()))?;
                 restock::export::write_json(&path, &v)?;
             }
             use restock::check::Severity;
@@ -57,7 +65,10 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
         }
         Command::Sample { out, seed, skus } => {
             let (lines, n) = restock::sample::generate(&out, seed, skus)?;
-            println!("sample written to {}: {n} SKUs, {lines} order lines", out.display());
+            println!(
+                "sample written to {}: {n} SKUs, {lines} order lines",
+                out.display()
+            );
             Ok(exit::OK)
         }
     }

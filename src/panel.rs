@@ -42,7 +42,9 @@ impl TradingCalendar {
     /// A calendar with the given closed weekdays and no other closures (tests, synthetic data).
     pub fn with_weekdays(start: Day, as_of: Day, closed: Vec<Weekday>) -> Self {
         let n = (as_of - start + 1).max(0) as usize;
-        let past_closed = (0..n).map(|i| closed.contains(&to_date(start + i as Day).weekday())).collect();
+        let past_closed = (0..n)
+            .map(|i| closed.contains(&to_date(start + i as Day).weekday()))
+            .collect();
         TradingCalendar {
             start,
             as_of,
@@ -163,10 +165,16 @@ pub fn build(p: &Pipeline, ds: &Dataset, as_of: Day) -> Panel {
         let trade_share = lines_per_day.iter().filter(|&&n| n > 0).count() as f64 / ndays as f64;
         for w in 0..7u32 {
             let wd = Weekday::try_from(w as u8).unwrap_or(Weekday::Mon);
-            let idx: Vec<usize> = (0..ndays).filter(|&i| to_date(start + i as Day).weekday() == wd).collect();
+            let idx: Vec<usize> = (0..ndays)
+                .filter(|&i| to_date(start + i as Day).weekday() == wd)
+                .collect();
             let zero = idx.iter().filter(|&&i| lines_per_day[i] == 0).count();
             // A weekday with (almost) no trading in a shop that otherwise trades most days.
-            if idx.len() >= 8 && zero as f64 >= 0.9 * idx.len() as f64 && trade_share >= 0.5 && !weekdays.contains(&wd) {
+            if idx.len() >= 8
+                && zero as f64 >= 0.9 * idx.len() as f64
+                && trade_share >= 0.5
+                && !weekdays.contains(&wd)
+            {
                 weekdays.push(wd);
                 detected.push(weekday_name(wd));
             }
@@ -176,9 +184,11 @@ pub fn build(p: &Pipeline, ds: &Dataset, as_of: Day) -> Panel {
     holidays.sort();
     let mut past_closed = vec![false; ndays];
     let mut closed_dates = Vec::new();
-    let open_days = (0..ndays).filter(|&i| !weekdays.contains(&to_date(start + i as Day).weekday()));
+    let open_days =
+        (0..ndays).filter(|&i| !weekdays.contains(&to_date(start + i as Day).weekday()));
     let open_idx: Vec<usize> = open_days.collect();
-    let open_trade = open_idx.iter().filter(|&&i| lines_per_day[i] > 0).count() as f64 / open_idx.len().max(1) as f64;
+    let open_trade = open_idx.iter().filter(|&&i| lines_per_day[i] > 0).count() as f64
+        / open_idx.len().max(1) as f64;
     for i in 0..ndays {
         let d = start + i as Day;
         if lines_per_day[i] > 0 {
@@ -209,14 +219,24 @@ pub fn build(p: &Pipeline, ds: &Dataset, as_of: Day) -> Panel {
     // Series sorted by names so outputs never depend on interning order.
     let mut keys: Vec<((u32, u32), Day)> = first.into_iter().collect();
     keys.sort_by(|a, b| {
-        (ds.skus.name(a.0 .0), ds.locs.name(a.0 .1)).cmp(&(ds.skus.name(b.0 .0), ds.locs.name(b.0 .1)))
+        (ds.skus.name(a.0 .0), ds.locs.name(a.0 .1))
+            .cmp(&(ds.skus.name(b.0 .0), ds.locs.name(b.0 .1)))
     });
     let mut series = Vec::with_capacity(keys.len());
     let mut index: BTreeMap<(u32, u32), usize> = BTreeMap::new();
     let mut offset = 0usize;
     for (k, ((sku, loc), s)) in keys.into_iter().enumerate() {
         let len = (as_of - s + 1) as usize;
-        series.push(SeriesMeta { sku, loc, start: s, offset, len, censored_days: 0, total_units: 0.0, last_sale: s });
+        series.push(SeriesMeta {
+            sku,
+            loc,
+            start: s,
+            offset,
+            len,
+            censored_days: 0,
+            total_units: 0.0,
+            last_sale: s,
+        });
         index.insert((sku, loc), k);
         offset += len;
     }
@@ -251,7 +271,12 @@ pub fn build(p: &Pipeline, ds: &Dataset, as_of: Day) -> Panel {
             }
         }
     }
-    tracing::info!(series = series.len(), days = ndays, after_as_of = after, "panel built");
+    tracing::info!(
+        series = series.len(),
+        days = ndays,
+        after_as_of = after,
+        "panel built"
+    );
     Panel {
         as_of,
         calendar,

@@ -59,14 +59,19 @@ pub fn resolve_as_of(p: &Pipeline, ds: &Dataset) -> Result<Day> {
         return Err(Error::Input(crate::error::InputError::Other {
             input: "orders",
             path: p.inputs.orders.path.clone().unwrap_or_default(),
-            detail: "no order line counts as demand (all were rejected; see `restock check`)".into(),
+            detail: "no order line counts as demand (all were rejected; see `restock check`)"
+                .into(),
         }));
     };
     let as_of = p.as_of.map(from_date).unwrap_or(last);
     if as_of < first {
         return Err(Error::Config(crate::error::ConfigError::Invalid {
             key: "as_of".into(),
-            detail: format!("{} is before the first sale ({})", to_date(as_of), to_date(first)),
+            detail: format!(
+                "{} is before the first sale ({})",
+                to_date(as_of),
+                to_date(first)
+            ),
         }));
     }
     Ok(as_of)
@@ -89,9 +94,20 @@ pub fn compute(p: &Pipeline) -> Result<Computed> {
     let panel = timer.time("panel", || panel::build(p, &ds, as_of));
     let params = replenish::resolve(p, &ds, &panel);
     let windows: Vec<usize> = params.iter().map(|x| x.window_days).collect();
-    let forecasts = timer.time("forecast", || forecast::run(&panel, &p.forecast, p.horizon_days as usize, &windows));
-    let proposals = timer.time("replenish", || replenish::propose(p, &ds, &panel, &params, &forecasts));
-    Ok(Computed { ds, panel, params, forecasts, proposals, timer })
+    let forecasts = timer.time("forecast", || {
+        forecast::run(&panel, &p.forecast, p.horizon_days as usize, &windows)
+    });
+    let proposals = timer.time("replenish", || {
+        replenish::propose(p, &ds, &panel, &params, &forecasts)
+    });
+    Ok(Computed {
+        ds,
+        panel,
+        params,
+        forecasts,
+        proposals,
+        timer,
+    })
 }
 
 fn defaults_summary(c: &Computed) -> BTreeMap<&'static str, usize> {
@@ -132,7 +148,8 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
     let run_id = format!("{}_{}", to_date(as_of), started.format("%Y%m%dT%H%M%SZ"));
     let dir = RunDir::create(&p.out, &run_id)?;
     let profile = export::profile(p.export.profile);
-    let orders: Vec<&replenish::Proposal> = c.proposals.iter().filter(|l| l.order_qty > 0.0).collect();
+    let orders: Vec<&replenish::Proposal> =
+        c.proposals.iter().filter(|l| l.order_qty > 0.0).collect();
     let all: Vec<&replenish::Proposal> = c.proposals.iter().collect();
     let h = p.horizon_days as usize;
     c.timer.time("export", || -> Result<(), OutputError> {
@@ -140,7 +157,8 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
         pt.write_parquet(&dir.file("proposals.parquet"))?;
         pt.write_csv(&dir.file("proposals.csv"), profile.as_ref())?;
         export::proposals_table(&all).write_parquet(&dir.file("decisions.parquet"))?;
-        export::forecasts_table(&c.ds, &c.panel, &c.forecasts, h).write_parquet(&dir.file("forecasts.parquet"))?;
+        export::forecasts_table(&c.ds, &c.panel, &c.forecasts, h)
+            .write_parquet(&dir.file("forecasts.parquet"))?;
         export::forecast_models_table(&c.ds, &c.panel, &c.forecasts, &p.forecast.models)
             .write_parquet(&dir.file("forecast_models.parquet"))?;
         export::rejects_table(&c.ds.rejects).write_parquet(&dir.file("rejects.parquet"))?;
@@ -148,7 +166,11 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
     })?;
     let defaults = defaults_summary(&c);
     for (k, v) in &defaults {
-        tracing::warn!(field = k, series = v, "master data missing: pipeline default used");
+        tracing::warn!(
+            field = k,
+            series = v,
+            "master data missing: pipeline default used"
+        );
     }
     let fallbacks = c.forecasts.iter().filter(|f| f.fallback.is_some()).count();
     let manifest = json!({
@@ -186,7 +208,13 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
     let run_id = dir.run_id().to_string();
     let dest = dir.commit()?;
     tracing::info!(run = %run_id, dir = %dest.display(), proposals = orders.len(), "run complete");
-    Ok(RunOutcome { dir: dest, run_id, series: c.panel.series.len(), order_lines: orders.len(), rejects: c.ds.rejects.len() })
+    Ok(RunOutcome {
+        dir: dest,
+        run_id,
+        series: c.panel.series.len(),
+        order_lines: orders.len(),
+        rejects: c.ds.rejects.len(),
+    })
 }
 
 /// `restock forecast`: forecasts only, one Parquet file written atomically.
@@ -198,15 +226,27 @@ pub fn forecast_only(p: &Pipeline, out_file: &Path) -> Result<usize> {
     let windows: Vec<usize> = params.iter().map(|x| x.window_days).collect();
     let fc = forecast::run(&panel, &p.forecast, p.horizon_days as usize, &windows);
     let t = export::forecasts_table(&ds, &panel, &fc, p.horizon_days as usize);
-    let dir = out_file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|source| OutputError::Io { path: dir.to_path_buf(), source })?;
+    let dir = out_file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
-        out_file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        out_file
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         std::process::id()
     ));
     let res = t.write_parquet(&tmp).and_then(|_| {
-        std::fs::rename(&tmp, out_file).map_err(|source| OutputError::Io { path: out_file.to_path_buf(), source })
+        std::fs::rename(&tmp, out_file).map_err(|source| OutputError::Io {
+            path: out_file.to_path_buf(),
+            source,
+        })
     });
     if res.is_err() {
         let _ = std::fs::remove_file(&tmp);

@@ -40,7 +40,10 @@ fn next_order_day(from: Day, weekdays: &[Weekday]) -> Day {
     if weekdays.is_empty() {
         return from;
     }
-    (0..7).map(|k| from + k).find(|d| weekdays.contains(&to_date(*d).weekday())).unwrap_or(from)
+    (0..7)
+        .map(|k| from + k)
+        .find(|d| weekdays.contains(&to_date(*d).weekday()))
+        .unwrap_or(from)
 }
 
 /// Looks up product → supplier → pipeline defaults for every series in the panel.
@@ -61,7 +64,10 @@ pub fn resolve(p: &Pipeline, ds: &Dataset, panel: &Panel) -> Vec<SeriesParams> {
             if sup_id.is_none() {
                 defaulted.push("supplier");
             }
-            let lead = match (prod.lead_time_days, sup.as_ref().and_then(|s| s.lead_time_days)) {
+            let lead = match (
+                prod.lead_time_days,
+                sup.as_ref().and_then(|s| s.lead_time_days),
+            ) {
                 (Some(l), _) | (None, Some(l)) => l,
                 _ => {
                     defaulted.push("lead_time_days");
@@ -84,14 +90,22 @@ pub fn resolve(p: &Pipeline, ds: &Dataset, panel: &Panel) -> Vec<SeriesParams> {
                 Some(c) => Some(c),
                 None => {
                     defaulted.push("unit_cost");
-                    d.unit_cost_share_of_price
-                        .and_then(|share| ds.median_price.get(&s.sku).map(|p| (p * share * 100.0).round() / 100.0))
+                    d.unit_cost_share_of_price.and_then(|share| {
+                        ds.median_price
+                            .get(&s.sku)
+                            .map(|p| (p * share * 100.0).round() / 100.0)
+                    })
                 }
             };
-            let weekdays: &[Weekday] = sup.as_ref().map(|s| s.order_weekdays.as_slice()).unwrap_or(&[]);
+            let weekdays: &[Weekday] = sup
+                .as_ref()
+                .map(|s| s.order_weekdays.as_slice())
+                .unwrap_or(&[]);
             // Without a supplier calendar, order on the next day the business trades.
             let order_date = if weekdays.is_empty() {
-                (panel.as_of + 1..panel.as_of + 15).find(|d| !panel.calendar.is_closed(*d)).unwrap_or(panel.as_of + 1)
+                (panel.as_of + 1..panel.as_of + 15)
+                    .find(|d| !panel.calendar.is_closed(*d))
+                    .unwrap_or(panel.as_of + 1)
             } else {
                 next_order_day(panel.as_of + 1, weekdays)
             };
@@ -105,7 +119,9 @@ pub fn resolve(p: &Pipeline, ds: &Dataset, panel: &Panel) -> Vec<SeriesParams> {
             SeriesParams {
                 supplier_id: sup_id.unwrap_or_else(|| d.supplier_id.clone()),
                 unit_cost,
-                currency: sup.and_then(|s| s.currency).unwrap_or_else(|| d.currency.clone()),
+                currency: sup
+                    .and_then(|s| s.currency)
+                    .unwrap_or_else(|| d.currency.clone()),
                 lead_time_days: lead,
                 moq,
                 pack_size: pack,
@@ -162,7 +178,12 @@ pub struct Proposal {
 }
 
 /// MOQ, then pack rounding. Returns (final qty, MOQ adjustment, pack adjustment).
-pub fn round_order(need_units: f64, moq: f64, pack: f64, rounding: PackRounding) -> (f64, f64, f64) {
+pub fn round_order(
+    need_units: f64,
+    moq: f64,
+    pack: f64,
+    rounding: PackRounding,
+) -> (f64, f64, f64) {
     if need_units <= 0.0 {
         return (0.0, 0.0, 0.0);
     }
@@ -181,7 +202,11 @@ pub fn round_order(need_units: f64, moq: f64, pack: f64, rounding: PackRounding)
 }
 
 fn fmt(v: f64, lang: Language) -> String {
-    let s = if (v - v.round()).abs() < 1e-9 { format!("{}", v.round() as i64) } else { format!("{v:.1}") };
+    let s = if (v - v.round()).abs() < 1e-9 {
+        format!("{}", v.round() as i64)
+    } else {
+        format!("{v:.1}")
+    };
     match lang {
         Language::De => s.replace('.', ","),
         Language::En => s,
@@ -208,7 +233,9 @@ pub fn propose(
     }
     let mut pos: BTreeMap<(u32, u32), Vec<(Day, f64)>> = BTreeMap::new();
     for po in &ds.open_pos {
-        pos.entry((po.sku, po.loc)).or_default().push((po.expected_day, po.qty));
+        pos.entry((po.sku, po.loc))
+            .or_default()
+            .push((po.expected_day, po.qty));
     }
     let lang = p.export.language;
     let mut out = Vec::with_capacity(panel.series.len());
@@ -224,8 +251,16 @@ pub fn propose(
         let window_end = as_of + prm.window_days as Day;
         let empty = Vec::new();
         let my_pos = pos.get(&(s.sku, s.loc)).unwrap_or(&empty);
-        let on_order: f64 = my_pos.iter().filter(|(d, _)| *d <= window_end).map(|(_, q)| q).sum();
-        let on_order_later: f64 = my_pos.iter().filter(|(d, _)| *d > window_end).map(|(_, q)| q).sum();
+        let on_order: f64 = my_pos
+            .iter()
+            .filter(|(d, _)| *d <= window_end)
+            .map(|(_, q)| q)
+            .sum();
+        let on_order_later: f64 = my_pos
+            .iter()
+            .filter(|(d, _)| *d > window_end)
+            .map(|(_, q)| q)
+            .sum();
         let backorders = 0.0;
         let position = on_hand + on_order - backorders;
         let q = f.window_quantile(prm.service_level);
@@ -233,18 +268,31 @@ pub fn propose(
         let target = q;
         let raw_need = (target - position).max(0.0);
         let need_units = (raw_need - 1e-9).ceil().max(0.0);
-        let (mut qty, mut moq_adj, mut pack_adj) =
-            round_order(need_units, prm.moq, prm.pack_size, p.replenish.pack_rounding);
+        let (mut qty, mut moq_adj, mut pack_adj) = round_order(
+            need_units,
+            prm.moq,
+            prm.pack_size,
+            p.replenish.pack_rounding,
+        );
 
         // Stockout date without a new order: walk the daily means against stock + arrivals.
-        let mut stock = on_hand + my_pos.iter().filter(|(d, _)| *d <= as_of).map(|(_, q)| q).sum::<f64>();
+        let mut stock = on_hand
+            + my_pos
+                .iter()
+                .filter(|(d, _)| *d <= as_of)
+                .map(|(_, q)| q)
+                .sum::<f64>();
         let mut stockout = None;
         if stock <= 0.0 && f.mean.first().is_some_and(|m| *m > 0.0) {
             stockout = Some(as_of + 1);
         } else {
             for (j, m) in f.mean.iter().enumerate() {
                 let day = as_of + 1 + j as Day;
-                stock += my_pos.iter().filter(|(d, _)| *d == day).map(|(_, q)| q).sum::<f64>();
+                stock += my_pos
+                    .iter()
+                    .filter(|(d, _)| *d == day)
+                    .map(|(_, q)| q)
+                    .sum::<f64>();
                 stock -= m;
                 if stock < -1e-9 {
                     stockout = Some(day);
@@ -275,19 +323,48 @@ pub fn propose(
         } else if qty > 0.0 {
             reason_code = "BELOW_TARGET";
             reason_text = match lang {
-                Language::En => format!("order {}: {basis}; need {}", fmt(qty, lang), fmt(need_units, lang)),
-                Language::De => format!("Bestellen {}: {basis}; Bedarf {}", fmt(qty, lang), fmt(need_units, lang)),
+                Language::En => format!(
+                    "order {}: {basis}; need {}",
+                    fmt(qty, lang),
+                    fmt(need_units, lang)
+                ),
+                Language::De => format!(
+                    "Bestellen {}: {basis}; Bedarf {}",
+                    fmt(qty, lang),
+                    fmt(need_units, lang)
+                ),
             };
             if moq_adj > 0.0 {
                 reason_text += &match lang {
-                    Language::En => format!("; raised by {} to MOQ {}", fmt(moq_adj, lang), fmt(prm.moq, lang)),
-                    Language::De => format!("; um {} auf Mindestmenge {} erhöht", fmt(moq_adj, lang), fmt(prm.moq, lang)),
+                    Language::En => format!(
+                        "; raised by {} to MOQ {}",
+                        fmt(moq_adj, lang),
+                        fmt(prm.moq, lang)
+                    ),
+                    Language::De => format!(
+                        "; um {} auf Mindestmenge {} erhöht",
+                        fmt(moq_adj, lang),
+                        fmt(prm.moq, lang)
+                    ),
                 };
             }
             if pack_adj.abs() > 0.0 {
                 reason_text += &match lang {
-                    Language::En => format!("; {} by {} to packs of {}", if pack_adj > 0.0 { "rounded up" } else { "rounded down" }, fmt(pack_adj.abs(), lang), fmt(prm.pack_size, lang)),
-                    Language::De => format!("; um {} auf Verpackungseinheit {} gerundet", fmt(pack_adj, lang), fmt(prm.pack_size, lang)),
+                    Language::En => format!(
+                        "; {} by {} to packs of {}",
+                        if pack_adj > 0.0 {
+                            "rounded up"
+                        } else {
+                            "rounded down"
+                        },
+                        fmt(pack_adj.abs(), lang),
+                        fmt(prm.pack_size, lang)
+                    ),
+                    Language::De => format!(
+                        "; um {} auf Verpackungseinheit {} gerundet",
+                        fmt(pack_adj, lang),
+                        fmt(prm.pack_size, lang)
+                    ),
                 };
             }
         } else if target <= 0.0 {
@@ -349,7 +426,10 @@ pub fn propose(
             defaulted: defaulted.join(","),
         });
     }
-    tracing::info!(lines = out.iter().filter(|l| l.order_qty > 0.0).count(), "replenish done");
+    tracing::info!(
+        lines = out.iter().filter(|l| l.order_qty > 0.0).count(),
+        "replenish done"
+    );
     out
 }
 
@@ -359,11 +439,23 @@ mod tests {
 
     #[test]
     fn moq_then_pack_up() {
-        assert_eq!(round_order(0.0, 10.0, 6.0, PackRounding::Up), (0.0, 0.0, 0.0));
+        assert_eq!(
+            round_order(0.0, 10.0, 6.0, PackRounding::Up),
+            (0.0, 0.0, 0.0)
+        );
         // need 3 → MOQ 10 (+7) → packs of 6 → 12 (+2)
-        assert_eq!(round_order(3.0, 10.0, 6.0, PackRounding::Up), (12.0, 7.0, 2.0));
-        assert_eq!(round_order(13.0, 1.0, 6.0, PackRounding::Up), (18.0, 0.0, 5.0));
-        assert_eq!(round_order(12.0, 1.0, 6.0, PackRounding::Up), (12.0, 0.0, 0.0));
+        assert_eq!(
+            round_order(3.0, 10.0, 6.0, PackRounding::Up),
+            (12.0, 7.0, 2.0)
+        );
+        assert_eq!(
+            round_order(13.0, 1.0, 6.0, PackRounding::Up),
+            (18.0, 0.0, 5.0)
+        );
+        assert_eq!(
+            round_order(12.0, 1.0, 6.0, PackRounding::Up),
+            (12.0, 0.0, 0.0)
+        );
     }
 
     #[test]

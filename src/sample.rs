@@ -93,14 +93,50 @@ struct Sup {
 }
 
 const SUPPLIERS: [Sup; 5] = [
-    Sup { id: "SUP-NORD", lead: 5.0, lead_sd: 1.0, weekdays: "Mon,Thu", mov: 250.0 },
-    Sup { id: "SUP-SUED", lead: 10.0, lead_sd: 2.0, weekdays: "Tue", mov: 500.0 },
-    Sup { id: "SUP-ASIA", lead: 35.0, lead_sd: 7.0, weekdays: "Wed", mov: 2000.0 },
-    Sup { id: "SUP-LOKAL", lead: 2.0, lead_sd: 0.5, weekdays: "Mon,Tue,Wed,Thu,Fri", mov: 0.0 },
-    Sup { id: "SUP-EU", lead: 14.0, lead_sd: 3.0, weekdays: "Fri", mov: 800.0 },
+    Sup {
+        id: "SUP-NORD",
+        lead: 5.0,
+        lead_sd: 1.0,
+        weekdays: "Mon,Thu",
+        mov: 250.0,
+    },
+    Sup {
+        id: "SUP-SUED",
+        lead: 10.0,
+        lead_sd: 2.0,
+        weekdays: "Tue",
+        mov: 500.0,
+    },
+    Sup {
+        id: "SUP-ASIA",
+        lead: 35.0,
+        lead_sd: 7.0,
+        weekdays: "Wed",
+        mov: 2000.0,
+    },
+    Sup {
+        id: "SUP-LOKAL",
+        lead: 2.0,
+        lead_sd: 0.5,
+        weekdays: "Mon,Tue,Wed,Thu,Fri",
+        mov: 0.0,
+    },
+    Sup {
+        id: "SUP-EU",
+        lead: 14.0,
+        lead_sd: 3.0,
+        weekdays: "Fri",
+        mov: 800.0,
+    },
 ];
 
-const CATEGORIES: [(&str, f64); 5] = [("fashion", 0.30), ("home", 0.08), ("garden", 0.05), ("toys", 0.10), ("food", 0.01)];
+const CATEGORIES: [(&str, f64); 5] = [
+    ("fashion", 0.30),
+    ("home", 0.08),
+    ("garden", 0.05),
+    ("toys", 0.10),
+    ("food", 0.01),
+];
 
 pub const SAMPLE_START: (i32, u32, u32) = (2023, 1, 1);
 pub const SAMPLE_END: (i32, u32, u32) = (2024, 12, 31);
@@ -122,18 +158,40 @@ fn skus(rng: &mut Rng, n: usize, start: Day, end: Day) -> Vec<Sku> {
         };
         let (category, return_rate) = CATEGORIES[i % CATEGORIES.len()];
         // ~8 % new items, ~6 % discontinued.
-        let s = if i % 13 == 5 { start + 400 + (rng.uniform() * 250.0) as Day } else { start };
-        let e = if i % 17 == 3 { start + 300 + (rng.uniform() * 250.0) as Day } else { end };
+        let s = if i % 13 == 5 {
+            start + 400 + (rng.uniform() * 250.0) as Day
+        } else {
+            start
+        };
+        let e = if i % 17 == 3 {
+            start + 300 + (rng.uniform() * 250.0) as Day
+        } else {
+            end
+        };
         let supplier = i % SUPPLIERS.len();
         let pack = *rng.pick(&[1.0, 1.0, 6.0, 10.0, 12.0, 24.0]);
-        let moq = if rng.uniform() < 0.4 { pack * (1.0 + (rng.uniform() * 4.0).floor()) } else { 1.0 };
-        let locs = if kind == Kind::Fast && i % 2 == 0 { vec!["WH-BER", "WH-MUC"] } else { vec!["WH-BER"] };
+        let moq = if rng.uniform() < 0.4 {
+            pack * (1.0 + (rng.uniform() * 4.0).floor())
+        } else {
+            1.0
+        };
+        let locs = if kind == Kind::Fast && i % 2 == 0 {
+            vec!["WH-BER", "WH-MUC"]
+        } else {
+            vec!["WH-BER"]
+        };
         v.push(Sku {
             id: format!("SKU-{:05}", 10_000 + i * 7),
             kind,
             base,
             trend: (rng.uniform() - 0.4) * 0.8 / 365.0,
-            yearly_amp: if category == "garden" { 0.7 } else if category == "toys" { 0.5 } else { 0.15 * rng.uniform() },
+            yearly_amp: if category == "garden" {
+                0.7
+            } else if category == "toys" {
+                0.5
+            } else {
+                0.15 * rng.uniform()
+            },
             start: s,
             end: e,
             price: ((2.0 + 80.0 * rng.uniform() * rng.uniform()) * 100.0).round() / 100.0,
@@ -158,22 +216,65 @@ fn strs(v: Vec<String>) -> ColData {
 
 /// Generates the sample into `dir`. Returns (order lines, SKUs).
 pub fn generate(dir: &Path, seed: u64, n_skus: usize) -> Result<(usize, usize), OutputError> {
-    std::fs::create_dir_all(dir).map_err(|source| OutputError::Io { path: dir.to_path_buf(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| OutputError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let mut rng = Rng::new(seed);
-    let start = from_date(NaiveDate::from_ymd_opt(SAMPLE_START.0, SAMPLE_START.1, SAMPLE_START.2).unwrap_or_default());
-    let end = from_date(NaiveDate::from_ymd_opt(SAMPLE_END.0, SAMPLE_END.1, SAMPLE_END.2).unwrap_or_default());
+    let start = from_date(
+        NaiveDate::from_ymd_opt(SAMPLE_START.0, SAMPLE_START.1, SAMPLE_START.2).unwrap_or_default(),
+    );
+    let end = from_date(
+        NaiveDate::from_ymd_opt(SAMPLE_END.0, SAMPLE_END.1, SAMPLE_END.2).unwrap_or_default(),
+    );
     let items = skus(&mut rng, n_skus, start, end);
     // Public holidays: the shop ships nothing, but online orders still arrive → not closed;
     // the warehouse is closed on Sundays for receipts only. Promotions: 3 per year per SKU.
-    let (mut o_id, mut o_date, mut o_sku, mut o_loc, mut o_qty, mut o_price, mut o_chan, mut o_status) =
-        (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-    let (mut r_date, mut r_sku, mut r_qty, mut r_oid, mut r_odate, mut r_loc, mut r_rest, mut r_reason) =
-        (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (
+        mut o_id,
+        mut o_date,
+        mut o_sku,
+        mut o_loc,
+        mut o_qty,
+        mut o_price,
+        mut o_chan,
+        mut o_status,
+    ) = (
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+    );
+    let (
+        mut r_date,
+        mut r_sku,
+        mut r_qty,
+        mut r_oid,
+        mut r_odate,
+        mut r_loc,
+        mut r_rest,
+        mut r_reason,
+    ) = (
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+    );
     let (mut s_date, mut s_sku, mut s_loc, mut s_oh) = (vec![], vec![], vec![], vec![]);
     let (mut p_sku, mut p_loc, mut p_qty, mut p_date) = (vec![], vec![], vec![], vec![]);
     let mut order_no = 100_000u64;
     for it in &items {
-        let promo_days: Vec<Day> = (0..6).map(|_| start + (rng.uniform() * (end - start) as f64) as Day).collect();
+        let promo_days: Vec<Day> = (0..6)
+            .map(|_| start + (rng.uniform() * (end - start) as f64) as Day)
+            .collect();
         for (li, loc) in it.locs.iter().enumerate() {
             let share = if li == 0 { 1.0 } else { 0.45 };
             let sup = &SUPPLIERS[it.supplier];
@@ -198,10 +299,21 @@ pub fn generate(dir: &Path, seed: u64, n_skus: usize) -> Result<(usize, usize), 
                 if active {
                     let date = to_date(d);
                     let t = (d - start) as f64;
-                    let dow = [1.15, 1.05, 1.0, 1.0, 1.1, 0.85, 0.85][date.weekday().num_days_from_monday() as usize];
-                    let yearly = 1.0 + it.yearly_amp * (2.0 * std::f64::consts::PI * (date.ordinal() as f64 - 120.0) / 365.25).sin();
-                    let promo = if promo_days.iter().any(|p| d >= *p && d < p + 7) { 2.2 } else { 1.0 };
-                    let level = (it.base * share * (1.0 + it.trend * t).max(0.2) * dow * yearly * promo).max(0.0);
+                    let dow = [1.15, 1.05, 1.0, 1.0, 1.1, 0.85, 0.85]
+                        [date.weekday().num_days_from_monday() as usize];
+                    let yearly = 1.0
+                        + it.yearly_amp
+                            * (2.0 * std::f64::consts::PI * (date.ordinal() as f64 - 120.0)
+                                / 365.25)
+                                .sin();
+                    let promo = if promo_days.iter().any(|p| d >= *p && d < p + 7) {
+                        2.2
+                    } else {
+                        1.0
+                    };
+                    let level =
+                        (it.base * share * (1.0 + it.trend * t).max(0.2) * dow * yearly * promo)
+                            .max(0.0);
                     let demand = match it.kind {
                         Kind::Fast | Kind::Slow | Kind::Intermittent => rng.poisson(level) as f64,
                         Kind::Lumpy => {
@@ -217,12 +329,24 @@ pub fn generate(dir: &Path, seed: u64, n_skus: usize) -> Result<(usize, usize), 
                     // Split the day's units into order lines.
                     let mut left = sold;
                     while left > 0.0 {
-                        let q = if it.kind == Kind::Lumpy { left } else { left.min(1.0 + (rng.uniform() * 3.0).floor()) };
+                        let q = if it.kind == Kind::Lumpy {
+                            left
+                        } else {
+                            left.min(1.0 + (rng.uniform() * 3.0).floor())
+                        };
                         left -= q;
                         order_no += 1;
                         let oid = format!("SO{order_no}");
-                        let chan = if rng.uniform() < 0.7 { "shop" } else { "marketplace" };
-                        let price = if promo > 1.0 { it.price * 0.8 } else { it.price };
+                        let chan = if rng.uniform() < 0.7 {
+                            "shop"
+                        } else {
+                            "marketplace"
+                        };
+                        let price = if promo > 1.0 {
+                            it.price * 0.8
+                        } else {
+                            it.price
+                        };
                         let cancelled = rng.uniform() < 0.01;
                         o_id.push(oid.clone());
                         o_date.push(d);
@@ -248,7 +372,15 @@ pub fn generate(dir: &Path, seed: u64, n_skus: usize) -> Result<(usize, usize), 
                                 r_loc.push(loc.to_string());
                                 let restockable = rng.uniform() < 0.85;
                                 r_rest.push(if restockable { "true" } else { "false" }.to_string());
-                                r_reason.push(rng.pick(&["size", "not_as_described", "damaged", "changed_mind"]).to_string());
+                                r_reason.push(
+                                    rng.pick(&[
+                                        "size",
+                                        "not_as_described",
+                                        "damaged",
+                                        "changed_mind",
+                                    ])
+                                    .to_string(),
+                                );
                                 if restockable {
                                     pipeline.push((rd, q));
                                 }
@@ -299,44 +431,84 @@ pub fn generate(dir: &Path, seed: u64, n_skus: usize) -> Result<(usize, usize), 
     }
     let mut t = OutTable::default();
     t.push("order_id", strs(o_id))
-        .push("order_date", ColData::Date(o_date.into_iter().map(Some).collect()))
+        .push(
+            "order_date",
+            ColData::Date(o_date.into_iter().map(Some).collect()),
+        )
         .push("sku", strs(o_sku))
         .push("location", strs(o_loc))
-        .push("quantity", ColData::F64(o_qty.into_iter().map(Some).collect()))
-        .push("unit_price", ColData::F64(o_price.into_iter().map(Some).collect()))
+        .push(
+            "quantity",
+            ColData::F64(o_qty.into_iter().map(Some).collect()),
+        )
+        .push(
+            "unit_price",
+            ColData::F64(o_price.into_iter().map(Some).collect()),
+        )
         .push("channel", strs(o_chan))
         .push("status", strs(o_status));
     let total_lines = t.rows();
     write(&t, dir, "orders.parquet")?;
 
     let mut t = OutTable::default();
-    t.push("return_date", ColData::Date(r_date.into_iter().map(Some).collect()))
-        .push("sku", strs(r_sku))
-        .push("quantity", ColData::F64(r_qty.into_iter().map(Some).collect()))
-        .push("order_id", strs(r_oid))
-        .push("order_date", ColData::Date(r_odate.into_iter().map(Some).collect()))
-        .push("location", strs(r_loc))
-        .push("restockable", strs(r_rest))
-        .push("reason", strs(r_reason));
+    t.push(
+        "return_date",
+        ColData::Date(r_date.into_iter().map(Some).collect()),
+    )
+    .push("sku", strs(r_sku))
+    .push(
+        "quantity",
+        ColData::F64(r_qty.into_iter().map(Some).collect()),
+    )
+    .push("order_id", strs(r_oid))
+    .push(
+        "order_date",
+        ColData::Date(r_odate.into_iter().map(Some).collect()),
+    )
+    .push("location", strs(r_loc))
+    .push("restockable", strs(r_rest))
+    .push("reason", strs(r_reason));
     write(&t, dir, "returns.parquet")?;
 
     // Weekly stock snapshots (Sundays) plus the last day keep the file small; stockouts
     // inside a week show up as on_hand 0 on the snapshot day.
     let keep: Vec<usize> = (0..s_date.len())
-        .filter(|&i| to_date(s_date[i]).weekday().num_days_from_monday() == 6 || s_date[i] == end || s_oh[i] <= 0.0)
+        .filter(|&i| {
+            to_date(s_date[i]).weekday().num_days_from_monday() == 6
+                || s_date[i] == end
+                || s_oh[i] <= 0.0
+        })
         .collect();
     let mut t = OutTable::default();
-    t.push("snapshot_date", ColData::Date(keep.iter().map(|&i| Some(s_date[i])).collect()))
-        .push("sku", ColData::Str(keep.iter().map(|&i| Some(s_sku[i].clone())).collect()))
-        .push("location", ColData::Str(keep.iter().map(|&i| Some(s_loc[i].clone())).collect()))
-        .push("on_hand", ColData::F64(keep.iter().map(|&i| Some(s_oh[i])).collect()));
+    t.push(
+        "snapshot_date",
+        ColData::Date(keep.iter().map(|&i| Some(s_date[i])).collect()),
+    )
+    .push(
+        "sku",
+        ColData::Str(keep.iter().map(|&i| Some(s_sku[i].clone())).collect()),
+    )
+    .push(
+        "location",
+        ColData::Str(keep.iter().map(|&i| Some(s_loc[i].clone())).collect()),
+    )
+    .push(
+        "on_hand",
+        ColData::F64(keep.iter().map(|&i| Some(s_oh[i])).collect()),
+    );
     write(&t, dir, "stock.parquet")?;
 
     let mut t = OutTable::default();
     t.push("sku", strs(p_sku))
         .push("location", strs(p_loc))
-        .push("quantity", ColData::F64(p_qty.into_iter().map(Some).collect()))
-        .push("expected_date", ColData::Date(p_date.into_iter().map(Some).collect()));
+        .push(
+            "quantity",
+            ColData::F64(p_qty.into_iter().map(Some).collect()),
+        )
+        .push(
+            "expected_date",
+            ColData::Date(p_date.into_iter().map(Some).collect()),
+        );
     write(&t, dir, "open_pos.parquet")?;
 
     // Master: 3 sold SKUs missing, 5 listed but never sold, some fields left empty.
@@ -346,25 +518,152 @@ pub fn generate(dir: &Path, seed: u64, n_skus: usize) -> Result<(usize, usize), 
     let never: Vec<String> = (0..5).map(|k| format!("SKU-9{k:04}")).collect();
     let n = ms.len() + never.len();
     let idx = |i: usize| i < ms.len();
-    t.push("sku", strs(ms.iter().map(|s| s.id.clone()).chain(never.iter().cloned()).collect()))
-        .push("supplier_id", strs((0..n).map(|i| if idx(i) { SUPPLIERS[ms[i].supplier].id } else { "SUP-NORD" }.to_string()).collect()))
-        .push("unit_cost", ColData::F64((0..n).map(|i| Some(if idx(i) { (ms[i].price * 0.55 * 100.0).round() / 100.0 } else { 3.5 })).collect()))
-        .push("lead_time_days", ColData::F64((0..n).map(|i| if idx(i) && i % 4 == 0 { Some(SUPPLIERS[ms[i].supplier].lead + 1.0) } else { None }).collect()))
-        .push("moq", ColData::F64((0..n).map(|i| Some(if idx(i) { ms[i].moq } else { 1.0 })).collect()))
-        .push("pack_size", ColData::F64((0..n).map(|i| Some(if idx(i) { ms[i].pack } else { 1.0 })).collect()))
-        .push("service_level", ColData::F64((0..n).map(|i| if idx(i) && ms[i].kind == Kind::Fast { Some(0.97) } else { None }).collect()))
-        .push("category", strs((0..n).map(|i| if idx(i) { ms[i].category } else { "home" }.to_string()).collect()))
-        .push("shelf_life_days", ColData::F64((0..n).map(|i| if idx(i) && ms[i].category == "food" { Some(180.0) } else { None }).collect()))
-        .push("active", strs((0..n).map(|i| if idx(i) && ms[i].end < end { "false" } else { "true" }.to_string()).collect()));
+    t.push(
+        "sku",
+        strs(
+            ms.iter()
+                .map(|s| s.id.clone())
+                .chain(never.iter().cloned())
+                .collect(),
+        ),
+    )
+    .push(
+        "supplier_id",
+        strs(
+            (0..n)
+                .map(|i| {
+                    if idx(i) {
+                        SUPPLIERS[ms[i].supplier].id
+                    } else {
+                        "SUP-NORD"
+                    }
+                    .to_string()
+                })
+                .collect(),
+        ),
+    )
+    .push(
+        "unit_cost",
+        ColData::F64(
+            (0..n)
+                .map(|i| {
+                    Some(if idx(i) {
+                        (ms[i].price * 0.55 * 100.0).round() / 100.0
+                    } else {
+                        3.5
+                    })
+                })
+                .collect(),
+        ),
+    )
+    .push(
+        "lead_time_days",
+        ColData::F64(
+            (0..n)
+                .map(|i| {
+                    if idx(i) && i % 4 == 0 {
+                        Some(SUPPLIERS[ms[i].supplier].lead + 1.0)
+                    } else {
+                        None
+                    }
+                })
+                .collect(),
+        ),
+    )
+    .push(
+        "moq",
+        ColData::F64(
+            (0..n)
+                .map(|i| Some(if idx(i) { ms[i].moq } else { 1.0 }))
+                .collect(),
+        ),
+    )
+    .push(
+        "pack_size",
+        ColData::F64(
+            (0..n)
+                .map(|i| Some(if idx(i) { ms[i].pack } else { 1.0 }))
+                .collect(),
+        ),
+    )
+    .push(
+        "service_level",
+        ColData::F64(
+            (0..n)
+                .map(|i| {
+                    if idx(i) && ms[i].kind == Kind::Fast {
+                        Some(0.97)
+                    } else {
+                        None
+                    }
+                })
+                .collect(),
+        ),
+    )
+    .push(
+        "category",
+        strs(
+            (0..n)
+                .map(|i| if idx(i) { ms[i].category } else { "home" }.to_string())
+                .collect(),
+        ),
+    )
+    .push(
+        "shelf_life_days",
+        ColData::F64(
+            (0..n)
+                .map(|i| {
+                    if idx(i) && ms[i].category == "food" {
+                        Some(180.0)
+                    } else {
+                        None
+                    }
+                })
+                .collect(),
+        ),
+    )
+    .push(
+        "active",
+        strs(
+            (0..n)
+                .map(|i| {
+                    if idx(i) && ms[i].end < end {
+                        "false"
+                    } else {
+                        "true"
+                    }
+                    .to_string()
+                })
+                .collect(),
+        ),
+    );
     write(&t, dir, "products.parquet")?;
 
     let mut t = OutTable::default();
-    t.push("supplier_id", strs(SUPPLIERS.iter().map(|s| s.id.to_string()).collect()))
-        .push("lead_time_days", ColData::F64(SUPPLIERS.iter().map(|s| Some(s.lead)).collect()))
-        .push("lead_time_sd_days", ColData::F64(SUPPLIERS.iter().map(|s| Some(s.lead_sd)).collect()))
-        .push("order_weekdays", strs(SUPPLIERS.iter().map(|s| s.weekdays.to_string()).collect()))
-        .push("min_order_value", ColData::F64(SUPPLIERS.iter().map(|s| Some(s.mov)).collect()))
-        .push("currency", strs(SUPPLIERS.iter().map(|_| "EUR".to_string()).collect()));
+    t.push(
+        "supplier_id",
+        strs(SUPPLIERS.iter().map(|s| s.id.to_string()).collect()),
+    )
+    .push(
+        "lead_time_days",
+        ColData::F64(SUPPLIERS.iter().map(|s| Some(s.lead)).collect()),
+    )
+    .push(
+        "lead_time_sd_days",
+        ColData::F64(SUPPLIERS.iter().map(|s| Some(s.lead_sd)).collect()),
+    )
+    .push(
+        "order_weekdays",
+        strs(SUPPLIERS.iter().map(|s| s.weekdays.to_string()).collect()),
+    )
+    .push(
+        "min_order_value",
+        ColData::F64(SUPPLIERS.iter().map(|s| Some(s.mov)).collect()),
+    )
+    .push(
+        "currency",
+        strs(SUPPLIERS.iter().map(|_| "EUR".to_string()).collect()),
+    );
     write(&t, dir, "suppliers.parquet")?;
     Ok((total_lines, items.len()))
 }

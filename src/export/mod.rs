@@ -38,39 +38,111 @@ pub fn proposals_table(lines: &[&Proposal]) -> OutTable {
     let mut t = OutTable::default();
     t.push("sku", s(lines.iter().map(|l| l.sku.clone())))
         .push("location", s(lines.iter().map(|l| l.location.clone())))
-        .push("supplier_id", s(lines.iter().map(|l| l.supplier_id.clone())))
+        .push(
+            "supplier_id",
+            s(lines.iter().map(|l| l.supplier_id.clone())),
+        )
         .push("order_qty", f(lines.iter().map(|l| l.order_qty)))
-        .push("order_date", ColData::Date(lines.iter().map(|l| Some(l.order_date)).collect()))
-        .push("expected_receipt_date", ColData::Date(lines.iter().map(|l| Some(l.expected_receipt_date)).collect()))
-        .push("unit_cost", ColData::F64(lines.iter().map(|l| l.unit_cost).collect()))
-        .push("line_value", ColData::F64(lines.iter().map(|l| l.line_value).collect()))
+        .push(
+            "order_date",
+            ColData::Date(lines.iter().map(|l| Some(l.order_date)).collect()),
+        )
+        .push(
+            "expected_receipt_date",
+            ColData::Date(
+                lines
+                    .iter()
+                    .map(|l| Some(l.expected_receipt_date))
+                    .collect(),
+            ),
+        )
+        .push(
+            "unit_cost",
+            ColData::F64(lines.iter().map(|l| l.unit_cost).collect()),
+        )
+        .push(
+            "line_value",
+            ColData::F64(lines.iter().map(|l| l.line_value).collect()),
+        )
         .push("currency", s(lines.iter().map(|l| l.currency.clone())))
-        .push("priority", ColData::I64(lines.iter().map(|l| Some(l.priority as i64)).collect()))
-        .push("stockout_date_if_not_ordered", ColData::Date(lines.iter().map(|l| l.stockout_date_if_not_ordered).collect()))
+        .push(
+            "priority",
+            ColData::I64(lines.iter().map(|l| Some(l.priority as i64)).collect()),
+        )
+        .push(
+            "stockout_date_if_not_ordered",
+            ColData::Date(
+                lines
+                    .iter()
+                    .map(|l| l.stockout_date_if_not_ordered)
+                    .collect(),
+            ),
+        )
         .push("on_hand", f(lines.iter().map(|l| l.on_hand)))
-        .push("stock_snapshot_date", ColData::Date(lines.iter().map(|l| l.stock_snapshot_date).collect()))
+        .push(
+            "stock_snapshot_date",
+            ColData::Date(lines.iter().map(|l| l.stock_snapshot_date).collect()),
+        )
         .push("on_order", f(lines.iter().map(|l| l.on_order)))
         .push("on_order_later", f(lines.iter().map(|l| l.on_order_later)))
         .push("backorders", f(lines.iter().map(|l| l.backorders)))
-        .push("inventory_position", f(lines.iter().map(|l| l.inventory_position)))
-        .push("window_days", ColData::I64(lines.iter().map(|l| Some(l.window_days as i64)).collect()))
+        .push(
+            "inventory_position",
+            f(lines.iter().map(|l| l.inventory_position)),
+        )
+        .push(
+            "window_days",
+            ColData::I64(lines.iter().map(|l| Some(l.window_days as i64)).collect()),
+        )
         .push("lead_time_days", f(lines.iter().map(|l| l.lead_time_days)))
-        .push("review_period_days", ColData::I64(lines.iter().map(|l| Some(l.review_period_days as i64)).collect()))
-        .push("demand_mean", f(lines.iter().map(|l| round4(l.demand_mean))))
-        .push("demand_quantile", f(lines.iter().map(|l| round4(l.demand_quantile))))
+        .push(
+            "review_period_days",
+            ColData::I64(
+                lines
+                    .iter()
+                    .map(|l| Some(l.review_period_days as i64))
+                    .collect(),
+            ),
+        )
+        .push(
+            "demand_mean",
+            f(lines.iter().map(|l| round4(l.demand_mean))),
+        )
+        .push(
+            "demand_quantile",
+            f(lines.iter().map(|l| round4(l.demand_quantile))),
+        )
         .push("service_level", f(lines.iter().map(|l| l.service_level)))
-        .push("safety_stock", f(lines.iter().map(|l| round4(l.safety_stock))))
-        .push("target_level", f(lines.iter().map(|l| round4(l.target_level))))
+        .push(
+            "safety_stock",
+            f(lines.iter().map(|l| round4(l.safety_stock))),
+        )
+        .push(
+            "target_level",
+            f(lines.iter().map(|l| round4(l.target_level))),
+        )
         .push("raw_need", f(lines.iter().map(|l| round4(l.raw_need))))
         .push("moq", f(lines.iter().map(|l| l.moq)))
         .push("pack_size", f(lines.iter().map(|l| l.pack_size)))
         .push("moq_adjustment", f(lines.iter().map(|l| l.moq_adjustment)))
-        .push("pack_adjustment", f(lines.iter().map(|l| l.pack_adjustment)))
+        .push(
+            "pack_adjustment",
+            f(lines.iter().map(|l| l.pack_adjustment)),
+        )
         .push("model", s(lines.iter().map(|l| l.model.clone())))
-        .push("quantile_method", s(lines.iter().map(|l| l.quantile_method.clone())))
+        .push(
+            "quantile_method",
+            s(lines.iter().map(|l| l.quantile_method.clone())),
+        )
         .push("policy", s(lines.iter().map(|l| l.policy.to_string())))
-        .push("reason_code", s(lines.iter().map(|l| l.reason_code.to_string())))
-        .push("reason_text", s(lines.iter().map(|l| l.reason_text.clone())))
+        .push(
+            "reason_code",
+            s(lines.iter().map(|l| l.reason_code.to_string())),
+        )
+        .push(
+            "reason_text",
+            s(lines.iter().map(|l| l.reason_text.clone())),
+        )
         .push("defaulted", s(lines.iter().map(|l| l.defaulted.clone())));
     t
 }
@@ -83,9 +155,14 @@ fn round4(x: f64) -> f64 {
 
 pub fn forecasts_table(ds: &Dataset, panel: &Panel, fc: &[SeriesForecast], h: usize) -> OutTable {
     let n = fc.len() * h;
-    let (mut sku, mut loc, mut date, mut model, mut mean) =
-        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-    let mut qs: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(n); 7];
+    let (mut sku, mut loc, mut date, mut model, mut mean) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let mut qs: Vec<Vec<Option<f64>>> = (0..7).map(|_| Vec::with_capacity(n)).collect();
     for (sm, f) in panel.series.iter().zip(fc) {
         let sk = ds.skus.name(sm.sku);
         let lc = ds.locs.name(sm.loc);
@@ -113,36 +190,89 @@ pub fn forecasts_table(ds: &Dataset, panel: &Panel, fc: &[SeriesForecast], h: us
 }
 
 /// One row per series: chosen model, CV score of each candidate, quantile method, fallback.
-pub fn forecast_models_table(ds: &Dataset, panel: &Panel, fc: &[SeriesForecast], candidates: &[String]) -> OutTable {
+pub fn forecast_models_table(
+    ds: &Dataset,
+    panel: &Panel,
+    fc: &[SeriesForecast],
+    candidates: &[String],
+) -> OutTable {
     let mut t = OutTable::default();
-    t.push("sku", s(panel.series.iter().map(|m| ds.skus.name(m.sku).to_string())))
-        .push("location", s(panel.series.iter().map(|m| ds.locs.name(m.loc).to_string())))
-        .push("first_sale", ColData::Date(panel.series.iter().map(|m| Some(m.start)).collect()))
-        .push("history_days", ColData::I64(panel.series.iter().map(|m| Some(m.len as i64)).collect()))
-        .push("censored_days", ColData::I64(panel.series.iter().map(|m| Some(m.censored_days as i64)).collect()))
-        .push("total_units", f(panel.series.iter().map(|m| m.total_units)))
-        .push("model", s(fc.iter().map(|f| f.model.to_string())))
-        .push("cv_origins", ColData::I64(fc.iter().map(|f| Some(f.cv_origins as i64)).collect()))
-        .push("window_days", ColData::I64(fc.iter().map(|f| Some(f.window_days as i64)).collect()))
-        .push("window_method", s(fc.iter().map(|f| f.window_method.to_string())));
+    t.push(
+        "sku",
+        s(panel.series.iter().map(|m| ds.skus.name(m.sku).to_string())),
+    )
+    .push(
+        "location",
+        s(panel.series.iter().map(|m| ds.locs.name(m.loc).to_string())),
+    )
+    .push(
+        "first_sale",
+        ColData::Date(panel.series.iter().map(|m| Some(m.start)).collect()),
+    )
+    .push(
+        "history_days",
+        ColData::I64(panel.series.iter().map(|m| Some(m.len as i64)).collect()),
+    )
+    .push(
+        "censored_days",
+        ColData::I64(
+            panel
+                .series
+                .iter()
+                .map(|m| Some(m.censored_days as i64))
+                .collect(),
+        ),
+    )
+    .push("total_units", f(panel.series.iter().map(|m| m.total_units)))
+    .push("model", s(fc.iter().map(|f| f.model.to_string())))
+    .push(
+        "cv_origins",
+        ColData::I64(fc.iter().map(|f| Some(f.cv_origins as i64)).collect()),
+    )
+    .push(
+        "window_days",
+        ColData::I64(fc.iter().map(|f| Some(f.window_days as i64)).collect()),
+    )
+    .push(
+        "window_method",
+        s(fc.iter().map(|f| f.window_method.to_string())),
+    );
     for c in candidates {
         let col = fc
             .iter()
-            .map(|f| f.scores.iter().find(|sc| sc.model == c.as_str()).and_then(|sc| sc.mae).map(round4))
+            .map(|f| {
+                f.scores
+                    .iter()
+                    .find(|sc| sc.model == c.as_str())
+                    .and_then(|sc| sc.mae)
+                    .map(round4)
+            })
             .collect();
         t.push(format!("mae_{c}"), ColData::F64(col));
     }
-    t.push("fallback", ColData::Str(fc.iter().map(|f| f.fallback.clone()).collect()));
+    t.push(
+        "fallback",
+        ColData::Str(fc.iter().map(|f| f.fallback.clone()).collect()),
+    );
     t
 }
 
 pub fn rejects_table(rejects: &[Reject]) -> OutTable {
     let mut t = OutTable::default();
     t.push("input", s(rejects.iter().map(|r| r.input.to_string())))
-        .push("row", ColData::I64(rejects.iter().map(|r| Some(r.row as i64)).collect()))
-        .push("reason_code", s(rejects.iter().map(|r| r.reason_code.to_string())))
+        .push(
+            "row",
+            ColData::I64(rejects.iter().map(|r| Some(r.row as i64)).collect()),
+        )
+        .push(
+            "reason_code",
+            s(rejects.iter().map(|r| r.reason_code.to_string())),
+        )
         .push("reason", s(rejects.iter().map(|r| r.reason.clone())))
-        .push("sku", ColData::Str(rejects.iter().map(|r| r.sku.clone()).collect()))
+        .push(
+            "sku",
+            ColData::Str(rejects.iter().map(|r| r.sku.clone()).collect()),
+        )
         .push(
             "timestamp",
             ColData::Str(
@@ -152,20 +282,37 @@ pub fn rejects_table(rejects: &[Reject]) -> OutTable {
                         r.at.map(|a| {
                             let d = to_date(a.div_euclid(86_400) as i32);
                             let secs = a.rem_euclid(86_400);
-                            format!("{d}T{:02}:{:02}:{:02}", secs / 3600, (secs / 60) % 60, secs % 60)
+                            format!(
+                                "{d}T{:02}:{:02}:{:02}",
+                                secs / 3600,
+                                (secs / 60) % 60,
+                                secs % 60
+                            )
                         })
                     })
                     .collect(),
             ),
         )
-        .push("quantity", ColData::F64(rejects.iter().map(|r| r.quantity).collect()))
-        .push("order_id", ColData::Str(rejects.iter().map(|r| r.order_id.clone()).collect()));
+        .push(
+            "quantity",
+            ColData::F64(rejects.iter().map(|r| r.quantity).collect()),
+        )
+        .push(
+            "order_id",
+            ColData::Str(rejects.iter().map(|r| r.order_id.clone()).collect()),
+        );
     t
 }
 
 pub fn write_json(path: &Path, v: &serde_json::Value) -> Result<(), OutputError> {
-    let text = serde_json::to_string_pretty(v).map_err(|e| OutputError::Encode { path: path.to_path_buf(), detail: e.to_string() })?;
-    let io = |source| OutputError::Io { path: path.to_path_buf(), source };
+    let text = serde_json::to_string_pretty(v).map_err(|e| OutputError::Encode {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    let io = |source| OutputError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut f = std::fs::File::create(path).map_err(io)?;
     std::io::Write::write_all(&mut f, text.as_bytes()).map_err(io)?;
     std::io::Write::write_all(&mut f, b"\n").map_err(io)?;

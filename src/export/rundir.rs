@@ -14,7 +14,10 @@ pub struct RunDir {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
-    move |source| OutputError::Io { path: path.to_path_buf(), source }
+    move |source| OutputError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 fn pid_alive(pid: i32) -> bool {
@@ -29,7 +32,11 @@ fn sweep_stale(out: &Path) {
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if let Some(rest) = name.strip_prefix(".tmp-") {
-            let pid = rest.rsplit('-').next().and_then(|p| p.parse::<i32>().ok()).unwrap_or(0);
+            let pid = rest
+                .rsplit('-')
+                .next()
+                .and_then(|p| p.parse::<i32>().ok())
+                .unwrap_or(0);
             if !pid_alive(pid) {
                 tracing::warn!(folder = %name, "removing temporary folder of an interrupted run");
                 let _ = fs::remove_dir_all(e.path());
@@ -44,7 +51,12 @@ impl RunDir {
         sweep_stale(out);
         let tmp = out.join(format!(".tmp-{run_id}-{}", std::process::id()));
         fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-        Ok(RunDir { out: out.to_path_buf(), tmp, run_id: run_id.to_string(), committed: false })
+        Ok(RunDir {
+            out: out.to_path_buf(),
+            tmp,
+            run_id: run_id.to_string(),
+            committed: false,
+        })
     }
 
     pub fn file(&self, name: &str) -> PathBuf {

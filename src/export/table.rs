@@ -69,21 +69,36 @@ impl OutTable {
     }
 
     pub fn write_parquet(&self, path: &Path) -> Result<(), OutputError> {
-        let enc = |e: String| OutputError::Encode { path: path.to_path_buf(), detail: e };
+        let enc = |e: String| OutputError::Encode {
+            path: path.to_path_buf(),
+            detail: e,
+        };
         let batch = self.to_batch().map_err(|e| enc(e.to_string()))?;
-        let f = File::create(path).map_err(|source| OutputError::Io { path: path.to_path_buf(), source })?;
+        let f = File::create(path).map_err(|source| OutputError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(|e| enc(e.to_string()))?))
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(3).map_err(|e| enc(e.to_string()))?,
+            ))
             .build();
-        let mut w = ArrowWriter::try_new(f, batch.schema(), Some(props)).map_err(|e| enc(e.to_string()))?;
+        let mut w =
+            ArrowWriter::try_new(f, batch.schema(), Some(props)).map_err(|e| enc(e.to_string()))?;
         w.write(&batch).map_err(|e| enc(e.to_string()))?;
         let f = w.into_inner().map_err(|e| enc(e.to_string()))?;
-        f.sync_all().map_err(|source| OutputError::Io { path: path.to_path_buf(), source })?;
+        f.sync_all().map_err(|source| OutputError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Ok(())
     }
 
     pub fn write_csv(&self, path: &Path, profile: &dyn CsvFormat) -> Result<(), OutputError> {
-        let io = |source| OutputError::Io { path: path.to_path_buf(), source };
+        let io = |source| OutputError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let f = File::create(path).map_err(io)?;
         let mut w = BufWriter::new(f);
         let sep = profile.separator();
@@ -106,10 +121,21 @@ impl OutTable {
                     line.push(sep);
                 }
                 match c {
-                    ColData::Str(v) => line.push_str(&v[r].as_deref().map(|s| csv_text(s, sep)).unwrap_or_default()),
-                    ColData::F64(v) => line.push_str(&v[r].map(|x| profile.number(x)).unwrap_or_default()),
-                    ColData::I64(v) => line.push_str(&v[r].map(|x| x.to_string()).unwrap_or_default()),
-                    ColData::Date(v) => line.push_str(&v[r].map(|d| profile.date(d)).unwrap_or_default()),
+                    ColData::Str(v) => line.push_str(
+                        &v[r]
+                            .as_deref()
+                            .map(|s| csv_text(s, sep))
+                            .unwrap_or_default(),
+                    ),
+                    ColData::F64(v) => {
+                        line.push_str(&v[r].map(|x| profile.number(x)).unwrap_or_default())
+                    }
+                    ColData::I64(v) => {
+                        line.push_str(&v[r].map(|x| x.to_string()).unwrap_or_default())
+                    }
+                    ColData::Date(v) => {
+                        line.push_str(&v[r].map(|d| profile.date(d)).unwrap_or_default())
+                    }
                 }
             }
             line.push_str("\r\n");
@@ -188,7 +214,11 @@ impl CsvFormat for MachineCsv {
 /// as text instead of evaluating it.
 pub fn csv_text(s: &str, sep: char) -> String {
     let s: String = s.chars().filter(|c| *c != '\0').collect();
-    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s };
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s
+    };
     if s.contains([sep, '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -207,12 +237,20 @@ mod tests {
         assert_eq!(g.number(12.0), "12");
         assert_eq!(g.number(-0.00001), "0");
         assert_eq!(g.number(0.1 + 0.2), "0,3");
-        assert_eq!(g.date(crate::panel::from_date(chrono::NaiveDate::from_ymd_opt(2011, 12, 9).unwrap())), "09.12.2011");
+        assert_eq!(
+            g.date(crate::panel::from_date(
+                chrono::NaiveDate::from_ymd_opt(2011, 12, 9).unwrap()
+            )),
+            "09.12.2011"
+        );
     }
 
     #[test]
     fn injection_and_quoting() {
-        assert_eq!(csv_text("=HYPERLINK(\"x\")", ';'), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(
+            csv_text("=HYPERLINK(\"x\")", ';'),
+            "\"'=HYPERLINK(\"\"x\"\")\""
+        );
         assert_eq!(csv_text("a;b", ';'), "\"a;b\"");
         assert_eq!(csv_text("a;b", ','), "a;b");
         assert_eq!(csv_text("-5", ';'), "'-5");

@@ -16,7 +16,10 @@ pub struct SeasonalNaive {
 
 impl Default for SeasonalNaive {
     fn default() -> Self {
-        SeasonalNaive { period: 7, max_weeks_back: 4 }
+        SeasonalNaive {
+            period: 7,
+            max_weeks_back: 4,
+        }
     }
 }
 
@@ -76,7 +79,10 @@ pub struct MovingAverage {
 
 impl MovingAverage {
     pub fn new(window: usize) -> Self {
-        MovingAverage { window, min_days: window.min(7) }
+        MovingAverage {
+            window,
+            min_days: window.min(7),
+        }
     }
 
     pub fn level(&self, s: &SeriesView) -> Result<f64, ModelError> {
@@ -95,7 +101,10 @@ impl MovingAverage {
             }
         }
         if k < self.min_days {
-            return Err(ModelError::TooShort { needed: self.min_days, got: k });
+            return Err(ModelError::TooShort {
+                needed: self.min_days,
+                got: k,
+            });
         }
         Ok(sum / k as f64)
     }
@@ -109,7 +118,9 @@ impl Forecaster for MovingAverage {
     fn predict(&self, s: &SeriesView, h: usize) -> Result<Vec<f64>, ModelError> {
         let level = self.level(s)?;
         let n = s.y.len();
-        Ok((0..h).map(|j| if s.closed(n + j) { 0.0 } else { level }).collect())
+        Ok((0..h)
+            .map(|j| if s.closed(n + j) { 0.0 } else { level })
+            .collect())
     }
 }
 
@@ -128,6 +139,8 @@ impl Forecaster for HistoricMean {
             .filter(|&i| !s.censored[i] && !s.closed(i))
             .fold((0.0, 0usize), |(a, k), i| (a + s.y[i], k + 1));
         let level = if k == 0 { 0.0 } else { sum / k as f64 };
-        Ok((0..h).map(|j| if s.closed(n + j) { 0.0 } else { level }).collect())
+        Ok((0..h)
+            .map(|j| if s.closed(n + j) { 0.0 } else { level })
+            .collect())
     }
 }

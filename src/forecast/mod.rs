@@ -42,7 +42,9 @@ pub fn registry(cfg: &ForecastCfg) -> Vec<Box<dyn Forecaster>> {
         .filter_map(|m| -> Option<Box<dyn Forecaster>> {
             match m.as_str() {
                 "seasonal_naive" => Some(Box::new(baseline::SeasonalNaive::default())),
-                "moving_average" => Some(Box::new(baseline::MovingAverage::new(cfg.moving_average_window_days))),
+                "moving_average" => Some(Box::new(baseline::MovingAverage::new(
+                    cfg.moving_average_window_days,
+                ))),
                 _ => None,
             }
         })
@@ -108,7 +110,9 @@ fn cross_validate(
     let mut origins = 0;
     let mut last_err = None;
     for k in 0..cfg.cv_windows {
-        let Some(o) = n.checked_sub(h.min(n) + k * cfg.cv_step_days) else { break };
+        let Some(o) = n.checked_sub(h.min(n) + k * cfg.cv_step_days) else {
+            break;
+        };
         if o < min_train {
             break;
         }
@@ -141,9 +145,17 @@ fn cross_validate(
         }
     }
     if origins == 0 {
-        return Err(last_err.unwrap_or(ModelError::TooShort { needed: min_train + h, got: n }));
+        return Err(last_err.unwrap_or(ModelError::TooShort {
+            needed: min_train + h,
+            got: n,
+        }));
     }
-    Ok(Cv { daily, window: win, mae: (abs_n > 0).then(|| abs_sum / abs_n as f64), origins })
+    Ok(Cv {
+        daily,
+        window: win,
+        mae: (abs_n > 0).then(|| abs_sum / abs_n as f64),
+        origins,
+    })
 }
 
 /// Forecasts one series: CV every candidate, pick the lowest MAE, refit on all data.
@@ -157,17 +169,27 @@ pub fn forecast_series(
     let mut scores = Vec::with_capacity(models.len());
     let mut best: Option<(usize, f64, Cv)> = None;
     for (i, m) in models.iter().enumerate() {
-        let r = catch_unwind(AssertUnwindSafe(|| cross_validate(m.as_ref(), s, cfg, h, window)))
-            .unwrap_or_else(|_| Err(ModelError::NoUsableHistory("model panicked".into())));
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            cross_validate(m.as_ref(), s, cfg, h, window)
+        }))
+        .unwrap_or_else(|_| Err(ModelError::NoUsableHistory("model panicked".into())));
         match r {
             Ok(cv) => {
-                scores.push(CandidateScore { model: m.name(), mae: cv.mae, error: None });
+                scores.push(CandidateScore {
+                    model: m.name(),
+                    mae: cv.mae,
+                    error: None,
+                });
                 let score = cv.mae.unwrap_or(f64::INFINITY);
                 if best.as_ref().is_none_or(|b| score < b.1) {
                     best = Some((i, score, cv));
                 }
             }
-            Err(e) => scores.push(CandidateScore { model: m.name(), mae: None, error: Some(e.to_string()) }),
+            Err(e) => scores.push(CandidateScore {
+                model: m.name(),
+                mae: None,
+                error: Some(e.to_string()),
+            }),
         }
     }
     let eval_len = h.max(window);
@@ -180,9 +202,17 @@ pub fn forecast_series(
                     Err(e) => e.to_string(),
                     Ok(_) => "non-finite forecast".into(),
                 };
-                fallback = Some(format!("{} failed on the full series: {why}", models[i].name()));
+                fallback = Some(format!(
+                    "{} failed on the full series: {why}",
+                    models[i].name()
+                ));
                 let hm = baseline::HistoricMean;
-                (hm.name(), hm.predict(s, eval_len).unwrap_or_else(|_| vec![0.0; eval_len]), Some(cv))
+                (
+                    hm.name(),
+                    hm.predict(s, eval_len)
+                        .unwrap_or_else(|_| vec![0.0; eval_len]),
+                    Some(cv),
+                )
             }
         },
         None => {
@@ -190,13 +220,30 @@ pub fn forecast_series(
                 .iter()
                 .map(|c| format!("{}: {}", c.model, c.error.as_deref().unwrap_or("no score")))
                 .collect();
-            fallback = Some(format!("no candidate could be evaluated ({})", why.join("; ")));
+            fallback = Some(format!(
+                "no candidate could be evaluated ({})",
+                why.join("; ")
+            ));
             let hm = baseline::HistoricMean;
             let cv = cross_validate(&hm, s, cfg, h, window).ok();
-            (hm.name(), hm.predict(s, eval_len).unwrap_or_else(|_| vec![0.0; eval_len]), cv)
+            (
+                hm.name(),
+                hm.predict(s, eval_len)
+                    .unwrap_or_else(|_| vec![0.0; eval_len]),
+                cv,
+            )
         }
     };
-    quantile::assemble(model, mean, cv.map(|c| (c.daily, c.window, c.origins)), s, h, window, scores, fallback)
+    quantile::assemble(
+        model,
+        mean,
+        cv.map(|c| (c.daily, c.window, c.origins)),
+        s,
+        h,
+        window,
+        scores,
+        fallback,
+    )
 }
 
 /// Forecasts every series in parallel; output order = panel order, whatever the threads.

@@ -27,23 +27,52 @@ pub fn empirical_quantile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Inverse standard normal CDF (Acklam's rational approximation, |rel. error| < 1.2e-9).
+#[allow(clippy::excessive_precision)]
 pub fn norm_ppf(p: f64) -> f64 {
-    const A: [f64; 6] = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.383577518672690e2, -3.066479806614716e1, 2.506628277459239];
-    const B: [f64; 5] = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
-    const C: [f64; 6] = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-    const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+    const A: [f64; 6] = [
+        -3.969683028665376e1,
+        2.209460984245205e2,
+        -2.759285104469687e2,
+        1.383577518672690e2,
+        -3.066479806614716e1,
+        2.506628277459239,
+    ];
+    const B: [f64; 5] = [
+        -5.447609879822406e1,
+        1.615858368580409e2,
+        -1.556989798598866e2,
+        6.680131188771972e1,
+        -1.328068155288572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784894002430293e-3,
+        -3.223964580411365e-1,
+        -2.400758277161838,
+        -2.549732539343734,
+        4.374664141464968,
+        2.938163982698783,
+    ];
+    const D: [f64; 4] = [
+        7.784695709041462e-3,
+        3.224671290700398e-1,
+        2.445134137142996,
+        3.754408661907416,
+    ];
     let p = p.clamp(1e-12, 1.0 - 1e-12);
     let pl = 0.02425;
     if p < pl {
         let q = (-2.0 * p.ln()).sqrt();
-        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
     } else if p <= 1.0 - pl {
         let q = p - 0.5;
         let r = q * q;
-        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
     } else {
         let q = (-2.0 * (1.0 - p).ln()).sqrt();
-        -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+        -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
     }
 }
 
@@ -69,7 +98,9 @@ pub fn poisson_ppf(mean: f64, p: f64) -> f64 {
 pub(super) fn window_quantile(f: &SeriesForecast, p: f64) -> f64 {
     let v = match f.window_method {
         "empirical" => f.window_mean + empirical_quantile(&f.window_errors, p),
-        "normal_approx" => f.window_mean + norm_ppf(p) * f.daily_error_sd * (f.window_days as f64).sqrt(),
+        "normal_approx" => {
+            f.window_mean + norm_ppf(p) * f.daily_error_sd * (f.window_days as f64).sqrt()
+        }
         _ => poisson_ppf(f.window_mean, p),
     };
     if v.is_finite() {
@@ -79,11 +110,14 @@ pub(super) fn window_quantile(f: &SeriesForecast, p: f64) -> f64 {
     }
 }
 
+/// (daily errors by horizon index, window-total errors, number of origins).
+pub(super) type CvErrors = (Vec<(usize, f64)>, Vec<f64>, usize);
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn assemble(
     model: &'static str,
     mean: Vec<f64>,
-    cv: Option<(Vec<(usize, f64)>, Vec<f64>, usize)>,
+    cv: Option<CvErrors>,
     s: &SeriesView,
     h: usize,
     window: usize,
@@ -111,7 +145,11 @@ pub(super) fn assemble(
             continue;
         }
         let b = &buckets[(j / 7).min(nbuckets - 1)];
-        let errs: &[f64] = if b.len() >= MIN_BUCKET_ERRORS { b } else { &all };
+        let errs: &[f64] = if b.len() >= MIN_BUCKET_ERRORS {
+            b
+        } else {
+            &all
+        };
         let mut q = [0.0; 7];
         for (k, p) in QUANTILES.iter().enumerate() {
             q[k] = if errs.is_empty() {

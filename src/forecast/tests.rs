@@ -12,7 +12,12 @@ fn cal(n: usize, closed: Vec<Weekday>) -> TradingCalendar {
 }
 
 fn view<'a>(y: &'a [f64], c: &'a [bool], cal: &'a TradingCalendar) -> SeriesView<'a> {
-    SeriesView { start: cal.start, y, censored: c, calendar: cal }
+    SeriesView {
+        start: cal.start,
+        y,
+        censored: c,
+        calendar: cal,
+    }
 }
 
 fn all_models() -> Vec<Box<dyn Forecaster>> {
@@ -25,8 +30,12 @@ fn contract_every_model_finite_nonnegative_right_length() {
         (0..200).map(|i| (i % 7) as f64 + 1.0).collect(),
         vec![0.0; 200],
         vec![5.0; 200],
-        (0..200).map(|i| if i == 150 { 500.0 } else { 0.0 }).collect(),
-        (0..200).map(|i| if i % 13 == 0 { 3.0 } else { 0.0 }).collect(),
+        (0..200)
+            .map(|i| if i == 150 { 500.0 } else { 0.0 })
+            .collect(),
+        (0..200)
+            .map(|i| if i % 13 == 0 { 3.0 } else { 0.0 })
+            .collect(),
     ];
     let cfg = ForecastCfg::default();
     for y in &shapes {
@@ -41,7 +50,10 @@ fn contract_every_model_finite_nonnegative_right_length() {
         let f = forecast_series(&all_models(), &s, &cfg, 28, 21);
         assert_eq!(f.quantiles.len(), 28);
         for q in &f.quantiles {
-            assert!(q.windows(2).all(|w| w[0] <= w[1]), "quantiles ordered: {q:?}");
+            assert!(
+                q.windows(2).all(|w| w[0] <= w[1]),
+                "quantiles ordered: {q:?}"
+            );
             assert!(q.iter().all(|v| *v >= 0.0 && v.is_finite()));
         }
         let mut last = 0.0;
@@ -55,7 +67,9 @@ fn contract_every_model_finite_nonnegative_right_length() {
 
 #[test]
 fn seasonal_naive_repeats_last_week_and_skips_censored() {
-    let y: Vec<f64> = (0..28).map(|i| (i % 7) as f64 * 10.0 + (i / 7) as f64).collect();
+    let y: Vec<f64> = (0..28)
+        .map(|i| (i % 7) as f64 * 10.0 + (i / 7) as f64)
+        .collect();
     let mut c = vec![false; 28];
     let k = cal(28, vec![]);
     let m = baseline::SeasonalNaive::default();
@@ -93,7 +107,13 @@ fn too_short_series_falls_back_and_says_why() {
     let y = vec![1.0, 0.0, 2.0];
     let c = vec![false; 3];
     let k = cal(3, vec![]);
-    let f = forecast_series(&all_models(), &view(&y, &c, &k), &ForecastCfg::default(), 7, 10);
+    let f = forecast_series(
+        &all_models(),
+        &view(&y, &c, &k),
+        &ForecastCfg::default(),
+        7,
+        10,
+    );
     assert_eq!(f.model, "historic_mean");
     assert!(f.fallback.as_deref().unwrap_or("").contains("no candidate"));
     assert!((f.mean[0] - 1.0).abs() < 1e-12);
@@ -104,10 +124,18 @@ fn too_short_series_falls_back_and_says_why() {
 fn window_quantile_is_empirical_when_enough_origins() {
     // Weekly pattern with noise-free history: errors are exactly zero, so the window
     // quantile equals the window mean.
-    let y: Vec<f64> = (0..400).map(|i| [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0][i % 7]).collect();
+    let y: Vec<f64> = (0..400)
+        .map(|i| [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0][i % 7])
+        .collect();
     let c = vec![false; 400];
     let k = cal(400, vec![]);
-    let f = forecast_series(&all_models(), &view(&y, &c, &k), &ForecastCfg::default(), 28, 14);
+    let f = forecast_series(
+        &all_models(),
+        &view(&y, &c, &k),
+        &ForecastCfg::default(),
+        28,
+        14,
+    );
     assert_eq!(f.model, "seasonal_naive");
     assert_eq!(f.window_method, "empirical");
     assert!((f.window_mean - 56.0).abs() < 1e-9);

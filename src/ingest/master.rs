@@ -7,7 +7,10 @@
 use crate::config::{check_service_level, parse_weekday_list, Pipeline};
 use crate::error::{InputError, Result};
 
-use super::{col, day_of, row_problem, Dataset, OpenPo, Product, Reject, ReturnLine, StockRow, Supplier, Table};
+use super::{
+    col, day_of, row_problem, Dataset, OpenPo, Product, Reject, ReturnLine, StockRow, Supplier,
+    Table,
+};
 
 fn bad(t: &Table, column: &str, row: usize, detail: String) -> InputError {
     InputError::BadValue {
@@ -59,13 +62,24 @@ pub(super) fn products(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
                 quantity: None,
                 order_id: None,
             };
-            row_problem(p.inputs.orders.rules.invalid_rows, &mut ds.rejects, err, rej)?;
+            row_problem(
+                p.inputs.orders.rules.invalid_rows,
+                &mut ds.rejects,
+                err,
+                rej,
+            )?;
             continue;
         };
         let service_level = opt(&sl, i);
         if let Some(v) = service_level {
-            check_service_level("service_level", v)
-                .map_err(|_| bad(t, col(m, "service_level"), i, format!("{v} must lie strictly between 0 and 1")))?;
+            check_service_level("service_level", v).map_err(|_| {
+                bad(
+                    t,
+                    col(m, "service_level"),
+                    i,
+                    format!("{v} must lie strictly between 0 and 1"),
+                )
+            })?;
         }
         let pack_size = opt(&pack, i);
         if let Some(v) = pack_size {
@@ -91,7 +105,9 @@ pub(super) fn products(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
                 input: "products",
                 row: (i + 1) as u32,
                 reason_code: "duplicate_master",
-                reason: format!("sku '{s}' appears more than once in the product master; the first row is used"),
+                reason: format!(
+                    "sku '{s}' appears more than once in the product master; the first row is used"
+                ),
                 sku: Some(s),
                 at: None,
                 quantity: None,
@@ -106,7 +122,9 @@ pub(super) fn products(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
 
 pub(super) fn suppliers(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> {
     let m = &p.inputs.suppliers.columns;
-    let id = t.strings(col(m, "supplier_id"), "supplier_id", true)?.unwrap_or_default();
+    let id = t
+        .strings(col(m, "supplier_id"), "supplier_id", true)?
+        .unwrap_or_default();
     let lt = t.f64s(col(m, "lead_time_days"), "lead_time_days", false)?;
     let sd = t.f64s(col(m, "lead_time_sd_days"), "lead_time_sd_days", false)?;
     let wd = t.strings(col(m, "order_weekdays"), "order_weekdays", false)?;
@@ -148,13 +166,23 @@ pub(super) fn suppliers(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()>
 
 pub(super) fn stock(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> {
     let m = &p.inputs.stock.columns;
-    let date = t.datetimes(col(m, "snapshot_date"), "snapshot_date", true)?.unwrap_or_default();
+    let date = t
+        .datetimes(col(m, "snapshot_date"), "snapshot_date", true)?
+        .unwrap_or_default();
     let sku = t.strings(col(m, "sku"), "sku", true)?.unwrap_or_default();
     let loc = t.strings(col(m, "location"), "location", false)?;
-    let on_hand = t.f64s(col(m, "on_hand"), "on_hand", true)?.unwrap_or_default();
+    let on_hand = t
+        .f64s(col(m, "on_hand"), "on_hand", true)?
+        .unwrap_or_default();
     for i in 0..t.rows {
         let (Some(d), Some(s), Some(q)) = (date[i], trimmed(sku[i].clone()), on_hand[i]) else {
-            let which = if date[i].is_none() { "snapshot_date" } else if sku[i].is_none() { "sku" } else { "on_hand" };
+            let which = if date[i].is_none() {
+                "snapshot_date"
+            } else if sku[i].is_none() {
+                "sku"
+            } else {
+                "on_hand"
+            };
             let err = bad(t, col(m, which), i, format!("{which} is empty"));
             let rej = Reject {
                 input: "stock",
@@ -166,7 +194,12 @@ pub(super) fn stock(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> {
                 quantity: on_hand[i],
                 order_id: None,
             };
-            row_problem(p.inputs.orders.rules.invalid_rows, &mut ds.rejects, err, rej)?;
+            row_problem(
+                p.inputs.orders.rules.invalid_rows,
+                &mut ds.rejects,
+                err,
+                rej,
+            )?;
             continue;
         };
         let loc = trimmed(opt(&loc, i)).unwrap_or_else(|| p.defaults.location.clone());
@@ -185,11 +218,21 @@ pub(super) fn open_pos(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
     let m = &p.inputs.open_pos.columns;
     let sku = t.strings(col(m, "sku"), "sku", true)?.unwrap_or_default();
     let loc = t.strings(col(m, "location"), "location", false)?;
-    let qty = t.f64s(col(m, "quantity"), "quantity", true)?.unwrap_or_default();
-    let date = t.datetimes(col(m, "expected_date"), "expected_date", true)?.unwrap_or_default();
+    let qty = t
+        .f64s(col(m, "quantity"), "quantity", true)?
+        .unwrap_or_default();
+    let date = t
+        .datetimes(col(m, "expected_date"), "expected_date", true)?
+        .unwrap_or_default();
     for i in 0..t.rows {
         let (Some(s), Some(q), Some(d)) = (trimmed(sku[i].clone()), qty[i], date[i]) else {
-            let which = if sku[i].is_none() { "sku" } else if qty[i].is_none() { "quantity" } else { "expected_date" };
+            let which = if sku[i].is_none() {
+                "sku"
+            } else if qty[i].is_none() {
+                "quantity"
+            } else {
+                "expected_date"
+            };
             return Err(bad(t, col(m, which), i, format!("{which} is empty")).into());
         };
         if q <= 0.0 {
@@ -219,15 +262,25 @@ pub(super) fn open_pos(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
 
 pub(super) fn returns(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> {
     let m = &p.inputs.returns.columns;
-    let date = t.datetimes(col(m, "return_date"), "return_date", true)?.unwrap_or_default();
+    let date = t
+        .datetimes(col(m, "return_date"), "return_date", true)?
+        .unwrap_or_default();
     let sku = t.strings(col(m, "sku"), "sku", true)?.unwrap_or_default();
-    let qty = t.f64s(col(m, "quantity"), "quantity", true)?.unwrap_or_default();
+    let qty = t
+        .f64s(col(m, "quantity"), "quantity", true)?
+        .unwrap_or_default();
     let order_id = t.strings(col(m, "order_id"), "order_id", false)?;
     let loc = t.strings(col(m, "location"), "location", false)?;
     let restock = t.bools(col(m, "restockable"), "restockable")?;
     for i in 0..t.rows {
         let (Some(d), Some(s), Some(q)) = (date[i], trimmed(sku[i].clone()), qty[i]) else {
-            let which = if date[i].is_none() { "return_date" } else if sku[i].is_none() { "sku" } else { "quantity" };
+            let which = if date[i].is_none() {
+                "return_date"
+            } else if sku[i].is_none() {
+                "sku"
+            } else {
+                "quantity"
+            };
             let err = bad(t, col(m, which), i, format!("{which} is empty"));
             let rej = Reject {
                 input: "returns",
@@ -239,7 +292,12 @@ pub(super) fn returns(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> {
                 quantity: qty[i],
                 order_id: opt(&order_id, i),
             };
-            row_problem(p.inputs.orders.rules.invalid_rows, &mut ds.rejects, err, rej)?;
+            row_problem(
+                p.inputs.orders.rules.invalid_rows,
+                &mut ds.rejects,
+                err,
+                rej,
+            )?;
             continue;
         };
         if q == 0.0 {

@@ -206,12 +206,15 @@ pub fn load(p: &Pipeline) -> Result<Dataset> {
     let default_loc = ds.locs.intern(&p.defaults.location);
     let _ = default_loc;
 
-    let orders_path = p.inputs.orders.path.as_ref().ok_or_else(|| {
-        crate::error::ConfigError::Invalid {
-            key: "inputs.orders.path".into(),
-            detail: "an orders file is required".into(),
-        }
-    })?;
+    let orders_path =
+        p.inputs
+            .orders
+            .path
+            .as_ref()
+            .ok_or_else(|| crate::error::ConfigError::Invalid {
+                key: "inputs.orders.path".into(),
+                detail: "an orders file is required".into(),
+            })?;
     let t = open("orders", orders_path, &mut ds.files)?;
     orders::classify(p, &t, &mut ds)?;
     drop(t);
@@ -236,7 +239,8 @@ pub fn load(p: &Pipeline) -> Result<Dataset> {
         let t = open("returns", path, &mut ds.files)?;
         master::returns(p, &t, &mut ds)?;
     }
-    ds.rejects.sort_by(|a, b| (a.input, a.row).cmp(&(b.input, b.row)));
+    ds.rejects
+        .sort_by(|a, b| (a.input, a.row).cmp(&(b.input, b.row)));
     tracing::info!(
         demand_lines = ds.demand.len(),
         return_lines = ds.returns.len(),

@@ -25,9 +25,13 @@ struct Cols {
 fn read_cols(p: &Pipeline, t: &Table) -> Result<Cols> {
     let m = &p.inputs.orders.columns;
     Ok(Cols {
-        at: t.datetimes(col(m, "order_date"), "order_date", true)?.unwrap_or_default(),
+        at: t
+            .datetimes(col(m, "order_date"), "order_date", true)?
+            .unwrap_or_default(),
         sku: t.strings(col(m, "sku"), "sku", true)?.unwrap_or_default(),
-        qty: t.f64s(col(m, "quantity"), "quantity", true)?.unwrap_or_default(),
+        qty: t
+            .f64s(col(m, "quantity"), "quantity", true)?
+            .unwrap_or_default(),
         order_id: t.strings(col(m, "order_id"), "order_id", false)?,
         loc: t.strings(col(m, "location"), "location", false)?,
         price: t.f64s(col(m, "unit_price"), "unit_price", false)?,
@@ -35,6 +39,19 @@ fn read_cols(p: &Pipeline, t: &Table) -> Result<Cols> {
         customer: t.strings(col(m, "customer_id"), "customer_id", false)?,
     })
 }
+
+/// Every mapped column of a line: (order id, sku, time, qty bits, price bits, customer,
+/// location, status). Lines equal in all of them are duplicates.
+type DupKey<'a> = (
+    Option<&'a str>,
+    &'a str,
+    Secs,
+    u64,
+    Option<u64>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
 
 #[derive(Clone, Copy, PartialEq)]
 enum Class {
@@ -53,17 +70,27 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
     let c = read_cols(p, t)?;
     let n = t.rows;
     ds.orders_rows = n;
-    let cancel_status: Vec<String> = rules.cancel_status_values.iter().map(|s| s.to_lowercase()).collect();
-    let return_status: Vec<String> = rules.return_status_values.iter().map(|s| s.to_lowercase()).collect();
+    let cancel_status: Vec<String> = rules
+        .cancel_status_values
+        .iter()
+        .map(|s| s.to_lowercase())
+        .collect();
+    let return_status: Vec<String> = rules
+        .return_status_values
+        .iter()
+        .map(|s| s.to_lowercase())
+        .collect();
     let non_product = |sku: &str| {
         rules.non_product_skus.iter().any(|s| s == sku)
-            || rules.non_product_sku_prefixes.iter().any(|pre| sku.starts_with(pre.as_str()))
+            || rules
+                .non_product_sku_prefixes
+                .iter()
+                .any(|pre| sku.starts_with(pre.as_str()))
     };
 
     let mut class = vec![Class::Rejected; n];
     let mut rejects: Vec<Reject> = Vec::new();
-    let mut seen: HashMap<(Option<&str>, &str, Secs, u64, Option<u64>, Option<&str>, Option<&str>, Option<&str>), usize> =
-        HashMap::new();
+    let mut seen: HashMap<DupKey, usize> = HashMap::new();
     let mut count = |code: &'static str| *ds.order_classes.entry(code).or_insert(0) += 1;
 
     for i in 0..n {
@@ -96,7 +123,12 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
                 row: i + 1,
                 detail: format!("{canon} is empty"),
             };
-            row_problem(rules.invalid_rows, &mut rejects, err, mk("invalid_row", format!("{canon} is empty")))?;
+            row_problem(
+                rules.invalid_rows,
+                &mut rejects,
+                err,
+                mk("invalid_row", format!("{canon} is empty")),
+            )?;
             count("invalid_row");
             continue;
         }
@@ -115,7 +147,10 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
                 c.status.as_ref().and_then(|v| v[i].as_deref()),
             );
             if let Some(first) = seen.get(&key) {
-                rejects.push(mk("duplicate", format!("exact duplicate of row {}", first + 1)));
+                rejects.push(mk(
+                    "duplicate",
+                    format!("exact duplicate of row {}", first + 1),
+                ));
                 count("duplicate");
                 continue;
             }
@@ -125,32 +160,48 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
         let price = opt(&c.price, i);
         if let Some(s) = &status {
             if cancel_status.contains(s) {
-                rejects.push(mk("cancelled_status", format!("status '{s}' means cancelled: not demand")));
+                rejects.push(mk(
+                    "cancelled_status",
+                    format!("status '{s}' means cancelled: not demand"),
+                ));
                 count("cancelled_status");
                 continue;
             }
         }
         if non_product(sku) {
-            rejects.push(mk("non_product", format!("'{sku}' is configured as a non-product code (fee, postage, discount)")));
+            rejects.push(mk(
+                "non_product",
+                format!("'{sku}' is configured as a non-product code (fee, postage, discount)"),
+            ));
             count("non_product");
             continue;
         }
         if let Some(oid) = &order_id {
-            if let Some(pre) = rules.exclude_order_id_prefixes.iter().find(|pre| oid.starts_with(pre.as_str())) {
-                rejects.push(mk("excluded_order", format!("order id starts with '{pre}' (configured as not demand)")));
+            if let Some(pre) = rules
+                .exclude_order_id_prefixes
+                .iter()
+                .find(|pre| oid.starts_with(pre.as_str()))
+            {
+                rejects.push(mk(
+                    "excluded_order",
+                    format!("order id starts with '{pre}' (configured as not demand)"),
+                ));
                 count("excluded_order");
                 continue;
             }
         }
-        let is_return = rules
-            .return_order_id_prefix
-            .as_ref()
-            .is_some_and(|pre| order_id.as_deref().is_some_and(|o| o.starts_with(pre.as_str())))
-            || status.as_ref().is_some_and(|s| return_status.contains(s))
+        let is_return = rules.return_order_id_prefix.as_ref().is_some_and(|pre| {
+            order_id
+                .as_deref()
+                .is_some_and(|o| o.starts_with(pre.as_str()))
+        }) || status.as_ref().is_some_and(|s| return_status.contains(s))
             || (qty < 0.0 && rules.negative_lines == NegativeLines::Return);
         if is_return {
             if qty > 0.0 && status.is_none() {
-                rejects.push(mk("return_positive_qty", "return line with a positive quantity: sign unclear".into()));
+                rejects.push(mk(
+                    "return_positive_qty",
+                    "return line with a positive quantity: sign unclear".into(),
+                ));
                 count("return_positive_qty");
                 continue;
             }
@@ -158,7 +209,11 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
             continue;
         }
         if qty < 0.0 {
-            rejects.push(mk("stock_adjustment", "negative quantity that is not a customer return: stock correction, not demand".into()));
+            rejects.push(mk(
+                "stock_adjustment",
+                "negative quantity that is not a customer return: stock correction, not demand"
+                    .into(),
+            ));
             count("stock_adjustment");
             continue;
         }
@@ -174,7 +229,10 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
                 continue;
             }
             if pr == 0.0 && rules.zero_price_lines == ZeroPrice::Reject {
-                rejects.push(mk("zero_price", "unit price 0: not a sale (sample, correction)".into()));
+                rejects.push(mk(
+                    "zero_price",
+                    "unit price 0: not a sale (sample, correction)".into(),
+                ));
                 count("zero_price");
                 continue;
             }
@@ -185,13 +243,23 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
     // Cancellation matching: a return of the whole line by the same customer soon after
     // the sale undoes it (e.g. the 80,995-unit order cancelled 12 minutes later).
     let window = (rules.cancel_match_hours * 3600.0) as i64;
-    let cust = |i: usize| c.customer.as_ref().and_then(|v| v[i].as_deref()).unwrap_or("");
+    let cust = |i: usize| {
+        c.customer
+            .as_ref()
+            .and_then(|v| v[i].as_deref())
+            .unwrap_or("")
+    };
     let mut open_sales: HashMap<(&str, &str, u64), Vec<usize>> = HashMap::new();
     if window > 0 {
         for i in 0..n {
             if class[i] == Class::Demand {
-                let (Some(s), Some(q)) = (c.sku[i].as_deref(), c.qty[i]) else { continue };
-                open_sales.entry((s.trim(), cust(i), q.abs().to_bits())).or_default().push(i);
+                let (Some(s), Some(q)) = (c.sku[i].as_deref(), c.qty[i]) else {
+                    continue;
+                };
+                open_sales
+                    .entry((s.trim(), cust(i), q.abs().to_bits()))
+                    .or_default()
+                    .push(i);
             }
         }
         for v in open_sales.values_mut() {
@@ -200,11 +268,15 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
         let mut returns: Vec<usize> = (0..n).filter(|&i| class[i] == Class::Return).collect();
         returns.sort_by_key(|&i| (c.at[i], i));
         for r in returns {
-            let (Some(s), Some(q), Some(rat)) = (c.sku[r].as_deref(), c.qty[r], c.at[r]) else { continue };
-            let Some(cands) = open_sales.get_mut(&(s.trim(), cust(r), q.abs().to_bits())) else { continue };
-            let pos = cands.iter().position(|&d| {
-                c.at[d].is_some_and(|dat| dat <= rat && rat - dat <= window)
-            });
+            let (Some(s), Some(q), Some(rat)) = (c.sku[r].as_deref(), c.qty[r], c.at[r]) else {
+                continue;
+            };
+            let Some(cands) = open_sales.get_mut(&(s.trim(), cust(r), q.abs().to_bits())) else {
+                continue;
+            };
+            let pos = cands
+                .iter()
+                .position(|&d| c.at[d].is_some_and(|dat| dat <= rat && rat - dat <= window));
             if let Some(k) = pos {
                 let d = cands.remove(k);
                 class[d] = Class::Rejected;
@@ -215,7 +287,10 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
                         input: "orders",
                         row: (row + 1) as u32,
                         reason_code: "cancelled_order",
-                        reason: format!("{what} row {} ({minutes} min apart, same quantity): not demand", other + 1),
+                        reason: format!(
+                            "{what} row {} ({minutes} min apart, same quantity): not demand",
+                            other + 1
+                        ),
                         sku: c.sku[row].clone(),
                         at: c.at[row],
                         quantity: c.qty[row],
@@ -231,8 +306,13 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
     let default_loc = ds.locs.intern(&p.defaults.location);
     let mut prices: HashMap<u32, Vec<f64>> = HashMap::new();
     for i in 0..n {
-        let (Some(s), Some(at), Some(q)) = (c.sku[i].as_deref(), c.at[i], c.qty[i]) else { continue };
-        let loc = match opt(&c.loc, i).map(|l| l.trim().to_string()).filter(|l| !l.is_empty()) {
+        let (Some(s), Some(at), Some(q)) = (c.sku[i].as_deref(), c.at[i], c.qty[i]) else {
+            continue;
+        };
+        let loc = match opt(&c.loc, i)
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+        {
             Some(l) => ds.locs.intern(&l),
             None => default_loc,
         };
@@ -259,7 +339,14 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
                 if let Some(pr) = price.filter(|p| *p > 0.0) {
                     prices.entry(sku).or_default().push(pr);
                 }
-                ds.demand.push(DemandLine { row: (i + 1) as u32, at, sku, loc, qty: q, price });
+                ds.demand.push(DemandLine {
+                    row: (i + 1) as u32,
+                    at,
+                    sku,
+                    loc,
+                    qty: q,
+                    price,
+                });
                 count("demand");
             }
             Class::Return => {
@@ -294,7 +381,9 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
         .map(|v| {
             v.sort_by(f64::total_cmp);
             let med = v[v.len() / 2].max(1.0);
-            v.iter().filter(|&&q| q > factor * med && q >= 100.0).count()
+            v.iter()
+                .filter(|&&q| q > factor * med && q >= 100.0)
+                .count()
         })
         .sum();
     ds.rejects.extend(rejects);

@@ -11,9 +11,8 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{
-    DataType, Date32Type, Date64Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
-    Int8Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+    DataType, Date32Type, Date64Type, Float64Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
 };
 use chrono::{NaiveDate, NaiveDateTime};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -70,7 +69,10 @@ fn hash_file(input: &'static str, path: &Path) -> Result<(String, Vec<u8>), Inpu
         hasher.update(&buf[..n]);
     }
     let digest = hasher.finalize();
-    let hex = digest.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let hex = digest
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
     Ok((hex, head))
 }
 
@@ -242,7 +244,11 @@ impl Table {
                 for (i, v) in a.iter().enumerate() {
                     if let Some(x) = v {
                         if !x.is_finite() {
-                            return Err(self.bad_value(name, out.len() + i, format!("{x} is not a finite number")));
+                            return Err(self.bad_value(
+                                name,
+                                out.len() + i,
+                                format!("{x} is not a finite number"),
+                            ));
                         }
                     }
                 }
@@ -306,10 +312,21 @@ impl Table {
                         TimeUnit::Nanosecond => 1_000_000_000,
                     };
                     let vals: Vec<Option<i64>> = match unit {
-                        TimeUnit::Second => chunk.as_primitive::<TimestampSecondType>().iter().collect(),
-                        TimeUnit::Millisecond => chunk.as_primitive::<TimestampMillisecondType>().iter().collect(),
-                        TimeUnit::Microsecond => chunk.as_primitive::<TimestampMicrosecondType>().iter().collect(),
-                        TimeUnit::Nanosecond => chunk.as_primitive::<TimestampNanosecondType>().iter().collect(),
+                        TimeUnit::Second => {
+                            chunk.as_primitive::<TimestampSecondType>().iter().collect()
+                        }
+                        TimeUnit::Millisecond => chunk
+                            .as_primitive::<TimestampMillisecondType>()
+                            .iter()
+                            .collect(),
+                        TimeUnit::Microsecond => chunk
+                            .as_primitive::<TimestampMicrosecondType>()
+                            .iter()
+                            .collect(),
+                        TimeUnit::Nanosecond => chunk
+                            .as_primitive::<TimestampNanosecondType>()
+                            .iter()
+                            .collect(),
                     };
                     out.extend(vals.into_iter().map(|v| v.map(|x| x.div_euclid(div))));
                 }
@@ -358,7 +375,11 @@ impl Table {
                 t if is_numeric(t) => {
                     let c = arrow::compute::cast(chunk, &DataType::Float64)
                         .map_err(|_| self.wrong_type(name, t, "yes/no"))?;
-                    out.extend(c.as_primitive::<Float64Type>().iter().map(|v| v.map(|x| x != 0.0)));
+                    out.extend(
+                        c.as_primitive::<Float64Type>()
+                            .iter()
+                            .map(|v| v.map(|x| x != 0.0)),
+                    );
                 }
                 DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
                     let c = arrow::compute::cast(chunk, &DataType::Utf8)
@@ -370,7 +391,11 @@ impl Table {
                             Some("1" | "true" | "yes" | "y" | "ja" | "j" | "x") => Some(true),
                             Some("0" | "false" | "no" | "n" | "nein") => Some(false),
                             Some(s) => {
-                                return Err(self.bad_value(name, row, format!("'{}' is not yes/no", clip(s))))
+                                return Err(self.bad_value(
+                                    name,
+                                    row,
+                                    format!("'{}' is not yes/no", clip(s)),
+                                ))
                             }
                         };
                         out.push(b);
@@ -423,7 +448,12 @@ pub fn parse_number(s: &str) -> Option<f64> {
 
 pub fn parse_datetime(s: &str) -> Option<Secs> {
     let s = s.trim();
-    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+    for f in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(s, f) {
             return Some(dt.and_utc().timestamp());
         }
@@ -444,10 +474,10 @@ pub fn parse_datetime(s: &str) -> Option<Secs> {
     None
 }
 
-fn read_parquet(
-    input: &'static str,
-    path: &Path,
-) -> Result<(Vec<String>, Vec<Vec<ArrayRef>>, usize), InputError> {
+/// Column names, per-column chunks, row count.
+type Loaded = (Vec<String>, Vec<Vec<ArrayRef>>, usize);
+
+fn read_parquet(input: &'static str, path: &Path) -> Result<Loaded, InputError> {
     let not_parquet = |detail: String| InputError::NotParquet {
         input,
         path: path.to_path_buf(),
@@ -458,7 +488,8 @@ fn read_parquet(
         path: path.to_path_buf(),
         source,
     })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| not_parquet(e.to_string()))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| not_parquet(e.to_string()))?;
     let schema = builder.schema().clone();
     let reader = builder
         .with_batch_size(64 * 1024)
@@ -477,10 +508,7 @@ fn read_parquet(
     Ok((names, columns, rows))
 }
 
-fn read_csv(
-    input: &'static str,
-    path: &Path,
-) -> Result<(Vec<String>, Vec<Vec<ArrayRef>>, usize), InputError> {
+fn read_csv(input: &'static str, path: &Path) -> Result<Loaded, InputError> {
     let bad = |detail: String| InputError::BadCsv {
         input,
         path: path.to_path_buf(),
@@ -514,7 +542,11 @@ fn read_csv(
         let rec = rec.map_err(|e| bad(format!("row {}: {e}", i + 1)))?;
         for (c, v) in rec.iter().enumerate() {
             let v = v.trim();
-            cols[c].push(if v.is_empty() { None } else { Some(v.to_string()) });
+            cols[c].push(if v.is_empty() {
+                None
+            } else {
+                Some(v.to_string())
+            });
         }
     }
     let rows = cols.first().map(|c| c.len()).unwrap_or(0);
@@ -524,19 +556,6 @@ fn read_csv(
         .collect();
     Ok((names, columns, rows))
 }
-
-// Keep the otherwise-unused primitive type imports meaningful for integer casts above.
-#[allow(dead_code)]
-type _IntTypes = (
-    Int8Type,
-    Int16Type,
-    Int32Type,
-    UInt8Type,
-    UInt16Type,
-    UInt32Type,
-    UInt64Type,
-    Float32Type,
-);
 
 #[cfg(test)]
 mod tests {
@@ -556,8 +575,14 @@ mod tests {
     fn dates_in_common_notations() {
         let d = parse_datetime("2011-12-09").unwrap();
         assert_eq!(d, parse_datetime("09.12.2011").unwrap());
-        assert_eq!(parse_datetime("2011-12-09 08:26").unwrap() - d, 8 * 3600 + 26 * 60);
-        assert_eq!(parse_datetime("2011-12-09T08:26:00.000Z").unwrap() - d, 8 * 3600 + 26 * 60);
+        assert_eq!(
+            parse_datetime("2011-12-09 08:26").unwrap() - d,
+            8 * 3600 + 26 * 60
+        );
+        assert_eq!(
+            parse_datetime("2011-12-09T08:26:00.000Z").unwrap() - d,
+            8 * 3600 + 26 * 60
+        );
         assert!(parse_datetime("2011-13-09").is_none());
         assert!(parse_datetime("yesterday").is_none());
     }

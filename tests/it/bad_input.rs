@@ -20,7 +20,9 @@ fn f(v: &[f64]) -> ColData {
 fn good_orders(dir: &Path) -> PathBuf {
     let mut t = OutTable::default();
     let days: Vec<&str> = vec!["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"];
-    t.push("order_date", s(&days)).push("sku", s(&["A", "A", "B", "A"])).push("quantity", f(&[1.0, 2.0, 3.0, 1.0]));
+    t.push("order_date", s(&days))
+        .push("sku", s(&["A", "A", "B", "A"]))
+        .push("quantity", f(&[1.0, 2.0, 3.0, 1.0]));
     let p = dir.join("orders.parquet");
     t.write_parquet(&p).unwrap();
     p
@@ -38,12 +40,20 @@ fn fails(args: &[&str], code: i32, needles: &[&str]) {
     for n in needles {
         assert!(o.stderr.contains(n), "stderr lacks '{n}': {}", o.stderr);
     }
-    assert!(visible_entries(&out).is_empty(), "output left behind: {:?}", visible_entries(&out));
+    assert!(
+        visible_entries(&out).is_empty(),
+        "output left behind: {:?}",
+        visible_entries(&out)
+    );
 }
 
 #[test]
 fn missing_file() {
-    fails(&["--orders", "/nonexistent/orders.parquet"], INPUT, &["orders file", "/nonexistent/orders.parquet", "not found"]);
+    fails(
+        &["--orders", "/nonexistent/orders.parquet"],
+        INPUT,
+        &["orders file", "/nonexistent/orders.parquet", "not found"],
+    );
 }
 
 #[test]
@@ -51,7 +61,11 @@ fn not_parquet() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("orders.parquet");
     std::fs::write(&p, "order_date,sku,quantity\n2024-01-01,A,1\n").unwrap();
-    fails(&["--orders", p.to_str().unwrap()], INPUT, &["not a readable Parquet file", "orders.parquet"]);
+    fails(
+        &["--orders", p.to_str().unwrap()],
+        INPUT,
+        &["not a readable Parquet file", "orders.parquet"],
+    );
 }
 
 #[test]
@@ -62,7 +76,9 @@ fn empty_file() {
     fails(&["--orders", p.to_str().unwrap()], INPUT, &["no data rows"]);
     // A valid Parquet file with zero rows is empty too.
     let mut t = OutTable::default();
-    t.push("order_date", s(&[])).push("sku", s(&[])).push("quantity", f(&[]));
+    t.push("order_date", s(&[]))
+        .push("sku", s(&[]))
+        .push("quantity", f(&[]));
     t.write_parquet(&p).unwrap();
     fails(&["--orders", p.to_str().unwrap()], INPUT, &["no data rows"]);
 }
@@ -71,35 +87,61 @@ fn empty_file() {
 fn missing_required_column() {
     let d = tempfile::tempdir().unwrap();
     let mut t = OutTable::default();
-    t.push("order_date", s(&["2024-01-01"])).push("sku", s(&["A"]));
+    t.push("order_date", s(&["2024-01-01"]))
+        .push("sku", s(&["A"]));
     let p = d.path().join("orders.parquet");
     t.write_parquet(&p).unwrap();
-    fails(&["--orders", p.to_str().unwrap()], INPUT, &["required column 'quantity'", "columns present: order_date, sku"]);
+    fails(
+        &["--orders", p.to_str().unwrap()],
+        INPUT,
+        &[
+            "required column 'quantity'",
+            "columns present: order_date, sku",
+        ],
+    );
 }
 
 #[test]
 fn wrong_column_type() {
     let d = tempfile::tempdir().unwrap();
     let mut t = OutTable::default();
-    t.push("order_date", s(&["2024-01-01"])).push("sku", s(&["A"])).push("quantity", ColData::Date(vec![Some(19000)]));
+    t.push("order_date", s(&["2024-01-01"]))
+        .push("sku", s(&["A"]))
+        .push("quantity", ColData::Date(vec![Some(19000)]));
     let p = d.path().join("orders.parquet");
     t.write_parquet(&p).unwrap();
-    fails(&["--orders", p.to_str().unwrap()], INPUT, &["column 'quantity'", "Date32", "cannot be read as a number"]);
+    fails(
+        &["--orders", p.to_str().unwrap()],
+        INPUT,
+        &["column 'quantity'", "Date32", "cannot be read as a number"],
+    );
     // Text that is not a number names the row.
     let mut t = OutTable::default();
-    t.push("order_date", s(&["2024-01-01", "2024-01-02"])).push("sku", s(&["A", "A"])).push("quantity", s(&["1", "zwei"]));
+    t.push("order_date", s(&["2024-01-01", "2024-01-02"]))
+        .push("sku", s(&["A", "A"]))
+        .push("quantity", s(&["1", "zwei"]));
     t.write_parquet(&p).unwrap();
-    fails(&["--orders", p.to_str().unwrap()], INPUT, &["column 'quantity', row 2", "'zwei' is not a number"]);
+    fails(
+        &["--orders", p.to_str().unwrap()],
+        INPUT,
+        &["column 'quantity', row 2", "'zwei' is not a number"],
+    );
 }
 
 #[test]
 fn unparseable_dates() {
     let d = tempfile::tempdir().unwrap();
     let mut t = OutTable::default();
-    t.push("order_date", s(&["2024-01-01", "2024-01-02", "31/02/2024"])).push("sku", s(&["A", "A", "A"])).push("quantity", f(&[1.0, 1.0, 1.0]));
+    t.push("order_date", s(&["2024-01-01", "2024-01-02", "31/02/2024"]))
+        .push("sku", s(&["A", "A", "A"]))
+        .push("quantity", f(&[1.0, 1.0, 1.0]));
     let p = d.path().join("orders.parquet");
     t.write_parquet(&p).unwrap();
-    fails(&["--orders", p.to_str().unwrap()], INPUT, &["column 'order_date', row 3", "'31/02/2024' is not a date"]);
+    fails(
+        &["--orders", p.to_str().unwrap()],
+        INPUT,
+        &["column 'order_date', row 3", "'31/02/2024' is not a date"],
+    );
 }
 
 #[test]
@@ -107,16 +149,35 @@ fn negative_lead_time() {
     let d = tempfile::tempdir().unwrap();
     let o = good_orders(d.path());
     let mut t = OutTable::default();
-    t.push("sku", s(&["A", "B"])).push("lead_time_days", f(&[3.0, -2.0]));
+    t.push("sku", s(&["A", "B"]))
+        .push("lead_time_days", f(&[3.0, -2.0]));
     let p = d.path().join("products.parquet");
     t.write_parquet(&p).unwrap();
     fails(
-        &["--orders", o.to_str().unwrap(), "--products", p.to_str().unwrap()],
+        &[
+            "--orders",
+            o.to_str().unwrap(),
+            "--products",
+            p.to_str().unwrap(),
+        ],
         INPUT,
-        &["products file", "column 'lead_time_days', row 2", "-2 is negative"],
+        &[
+            "products file",
+            "column 'lead_time_days', row 2",
+            "-2 is negative",
+        ],
     );
     // In the pipeline settings it is a config error.
-    fails(&["--orders", o.to_str().unwrap(), "--set", "defaults.lead_time_days=-1"], CONFIG, &["defaults.lead_time_days"]);
+    fails(
+        &[
+            "--orders",
+            o.to_str().unwrap(),
+            "--set",
+            "defaults.lead_time_days=-1",
+        ],
+        CONFIG,
+        &["defaults.lead_time_days"],
+    );
 }
 
 #[test]
@@ -128,11 +189,25 @@ fn service_level_outside_unit_interval() {
     let p = d.path().join("products.parquet");
     t.write_parquet(&p).unwrap();
     fails(
-        &["--orders", o.to_str().unwrap(), "--products", p.to_str().unwrap()],
+        &[
+            "--orders",
+            o.to_str().unwrap(),
+            "--products",
+            p.to_str().unwrap(),
+        ],
         INPUT,
         &["column 'service_level', row 1", "strictly between 0 and 1"],
     );
-    fails(&["--orders", o.to_str().unwrap(), "--set", "defaults.service_level=0"], CONFIG, &["defaults.service_level"]);
+    fails(
+        &[
+            "--orders",
+            o.to_str().unwrap(),
+            "--set",
+            "defaults.service_level=0",
+        ],
+        CONFIG,
+        &["defaults.service_level"],
+    );
 }
 
 #[test]
@@ -146,7 +221,13 @@ fn duplicated_lines_are_rejected_with_reason_not_fatal() {
     let p = d.path().join("orders.parquet");
     t.write_parquet(&p).unwrap();
     let out = d.path().join("runs");
-    let o = restock(&["run", "--orders", p.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let o = restock(&[
+        "run",
+        "--orders",
+        p.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let r = read(&out.join("latest/rejects.parquet"));
     assert_eq!(r.rows, 1);
@@ -163,18 +244,51 @@ fn unknown_sku_in_master_is_reported_and_defaulted() {
     let d = tempfile::tempdir().unwrap();
     let o = good_orders(d.path());
     let mut t = OutTable::default();
-    t.push("sku", s(&["A", "Z"])).push("lead_time_days", f(&[3.0, 4.0])).push("pack_size", f(&[6.0, 1.0]));
+    t.push("sku", s(&["A", "Z"]))
+        .push("lead_time_days", f(&[3.0, 4.0]))
+        .push("pack_size", f(&[6.0, 1.0]));
     let p = d.path().join("products.parquet");
     t.write_parquet(&p).unwrap();
     let j = d.path().join("c.json");
-    let c = restock(&["check", "--orders", o.to_str().unwrap(), "--products", p.to_str().unwrap(), "--json", j.to_str().unwrap()]);
+    let c = restock(&[
+        "check",
+        "--orders",
+        o.to_str().unwrap(),
+        "--products",
+        p.to_str().unwrap(),
+        "--json",
+        j.to_str().unwrap(),
+    ]);
     assert_eq!(c.code, 0, "{}", c.stderr);
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&j).unwrap()).unwrap();
-    let find = |code: &str| r["findings"].as_array().unwrap().iter().find(|f| f["code"] == code).cloned();
-    assert_eq!(find("sold_not_in_master").unwrap()["count"], 1, "B is sold but not in the master");
-    assert_eq!(find("master_never_sold").unwrap()["count"], 1, "Z is in the master but never sold");
+    let find = |code: &str| {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == code)
+            .cloned()
+    };
+    assert_eq!(
+        find("sold_not_in_master").unwrap()["count"],
+        1,
+        "B is sold but not in the master"
+    );
+    assert_eq!(
+        find("master_never_sold").unwrap()["count"],
+        1,
+        "Z is in the master but never sold"
+    );
     let out = d.path().join("runs");
-    let run = restock(&["run", "--orders", o.to_str().unwrap(), "--products", p.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let run = restock(&[
+        "run",
+        "--orders",
+        o.to_str().unwrap(),
+        "--products",
+        p.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let dec = read(&out.join("latest/decisions.parquet"));
     let skus = strs(&dec, "sku");
@@ -189,6 +303,14 @@ fn unknown_sku_in_master_is_reported_and_defaulted() {
 fn bad_pipeline_file() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("p.toml");
-    std::fs::write(&p, "[inputs.orders]\npath = 'x.parquet'\n[defaults]\nservce_level = 0.9\n").unwrap();
-    fails(&["--pipeline", p.to_str().unwrap()], CONFIG, &["p.toml", "unknown field `servce_level`"]);
+    std::fs::write(
+        &p,
+        "[inputs.orders]\npath = 'x.parquet'\n[defaults]\nservce_level = 0.9\n",
+    )
+    .unwrap();
+    fails(
+        &["--pipeline", p.to_str().unwrap()],
+        CONFIG,
+        &["p.toml", "unknown field `servce_level`"],
+    );
 }

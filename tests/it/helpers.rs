@@ -41,7 +41,12 @@ pub fn read(path: &Path) -> Table {
 }
 
 pub fn strs(t: &Table, c: &str) -> Vec<String> {
-    t.strings(c, "x", true).unwrap().unwrap().into_iter().map(|v| v.unwrap_or_default()).collect()
+    t.strings(c, "x", true)
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|v| v.unwrap_or_default())
+        .collect()
 }
 
 pub fn nums(t: &Table, c: &str) -> Vec<Option<f64>> {
@@ -51,7 +56,10 @@ pub fn nums(t: &Table, c: &str) -> Vec<Option<f64>> {
 /// Entries in a folder that look like run output (anything but hidden temp entries).
 pub fn visible_entries(dir: &Path) -> Vec<String> {
     match std::fs::read_dir(dir) {
-        Ok(rd) => rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect(),
+        Ok(rd) => rd
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
         Err(_) => vec![],
     }
 }

@@ -16,13 +16,25 @@ fn cells(fods: &str) -> Vec<Vec<(String, String)>> {
         for cell in row.split("<table:table-cell").skip(1) {
             let head = cell.split('>').next().unwrap_or("");
             let attr = |name: &str| {
-                head.split(&format!("{name}=\"")).nth(1).and_then(|r| r.split('"').next()).map(str::to_string)
+                head.split(&format!("{name}=\""))
+                    .nth(1)
+                    .and_then(|r| r.split('"').next())
+                    .map(str::to_string)
             };
             let vt = attr("office:value-type").unwrap_or_default();
-            let val = attr("office:date-value").or_else(|| attr("office:value")).unwrap_or_else(|| {
-                cell.split("<text:p>").nth(1).and_then(|t| t.split("</text:p>").next()).unwrap_or("").to_string()
-            });
-            let rep: usize = attr("table:number-columns-repeated").and_then(|r| r.parse().ok()).unwrap_or(1).min(64);
+            let val = attr("office:date-value")
+                .or_else(|| attr("office:value"))
+                .unwrap_or_else(|| {
+                    cell.split("<text:p>")
+                        .nth(1)
+                        .and_then(|t| t.split("</text:p>").next())
+                        .unwrap_or("")
+                        .to_string()
+                });
+            let rep: usize = attr("table:number-columns-repeated")
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(1)
+                .min(64);
             for _ in 0..rep {
                 cells.push((vt.clone(), val.clone()));
             }
@@ -40,7 +52,13 @@ fn german_csv_opens_in_libreoffice_with_typed_cells() {
     }
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("runs");
-    let o = restock(&["run", "--pipeline", "pipelines/sample.toml", "--out", out.to_str().unwrap()]);
+    let o = restock(&[
+        "run",
+        "--pipeline",
+        "pipelines/sample.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let csv = out.join("latest/proposals.csv");
     let conv = d.path().join("conv");
@@ -59,15 +77,27 @@ fn german_csv_opens_in_libreoffice_with_typed_cells() {
         ])
         .output()
         .expect("soffice must be installed (scripts/test.sh installs Debian's libreoffice-calc)");
-    assert!(st.status.success(), "soffice failed: {}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "soffice failed: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     let fods = std::fs::read_to_string(conv.join("proposals.fods")).unwrap();
     let rows = cells(&fods);
     let header: Vec<&str> = rows[0].iter().map(|c| c.1.as_str()).collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no column {name}"));
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
     let parquet = read(&out.join("latest/proposals.parquet"));
     let qty = nums(&parquet, "order_qty");
     let cost = nums(&parquet, "unit_cost");
-    let data: Vec<&Vec<(String, String)>> = rows[1..].iter().filter(|r| r.iter().any(|c| !c.1.is_empty())).collect();
+    let data: Vec<&Vec<(String, String)>> = rows[1..]
+        .iter()
+        .filter(|r| r.iter().any(|c| !c.1.is_empty()))
+        .collect();
     assert_eq!(data.len(), parquet.rows);
     let mut fractional = 0;
     for (i, r) in data.iter().enumerate() {
@@ -87,10 +117,16 @@ fn german_csv_opens_in_libreoffice_with_typed_cells() {
         };
         assert_eq!(c.0, "float", "unit_cost row {i}: {c:?}");
         let v: f64 = c.1.parse().unwrap();
-        assert!((v - want).abs() < 1e-9, "decimal comma read as {v}, want {want}");
+        assert!(
+            (v - want).abs() < 1e-9,
+            "decimal comma read as {v}, want {want}"
+        );
         if v.fract() != 0.0 {
             fractional += 1;
         }
     }
-    assert!(fractional > 0, "some unit costs have decimals, so the decimal comma was exercised");
+    assert!(
+        fractional > 0,
+        "some unit costs have decimals, so the decimal comma was exercised"
+    );
 }

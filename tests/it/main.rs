@@ -1,4 +1,5 @@
 //! One integration-test binary: end-to-end runs of the `restock` binary.
+#![allow(clippy::needless_range_loop)]
 
 mod bad_input;
 mod helpers;

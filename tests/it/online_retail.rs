@@ -12,10 +12,19 @@ fn pipeline() -> &'static str {
 
 #[test]
 fn check_reports_the_known_quirks() {
-    assert!(shared_data("online-retail/online_retail.parquet").is_file(), "../shared/data must be present");
+    assert!(
+        shared_data("online-retail/online_retail.parquet").is_file(),
+        "../shared/data must be present"
+    );
     let d = tempfile::tempdir().unwrap();
     let j = d.path().join("check.json");
-    let o = restock(&["check", "--pipeline", pipeline(), "--json", j.to_str().unwrap()]);
+    let o = restock(&[
+        "check",
+        "--pipeline",
+        pipeline(),
+        "--json",
+        j.to_str().unwrap(),
+    ]);
     assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
     let r: serde_json::Value = serde_json::from_str(&fs::read_to_string(&j).unwrap()).unwrap();
     let cls = &r["order_lines"];
@@ -31,8 +40,21 @@ fn check_reports_the_known_quirks() {
     assert!(cls["return"].as_u64().unwrap() > 1000);
     // The 3 "A" bad-debt lines carry StockCode "B", a non-product code, which is checked first.
     assert!(cls.get("excluded_order").is_none());
-    let codes: Vec<&str> = r["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
-    for c in ["no_master", "no_stock", "duplicate", "closed_dates", "closed_weekdays", "short_history", "zero_price"] {
+    let codes: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    for c in [
+        "no_master",
+        "no_stock",
+        "duplicate",
+        "closed_dates",
+        "closed_weekdays",
+        "short_history",
+        "zero_price",
+    ] {
         assert!(codes.contains(&c), "finding {c} missing: {codes:?}");
     }
     assert_eq!(r["summary"]["closed_weekdays"], "sat");
@@ -43,10 +65,17 @@ fn check_reports_the_known_quirks() {
 fn run_end_to_end_and_recompute_one_line_by_hand() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("runs");
-    let o = restock(&["run", "--pipeline", pipeline(), "--out", out.to_str().unwrap()]);
+    let o = restock(&[
+        "run",
+        "--pipeline",
+        pipeline(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let latest = out.join("latest");
-    let m: serde_json::Value = serde_json::from_str(&fs::read_to_string(latest.join("manifest.json")).unwrap()).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(latest.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["as_of"], "2011-12-09");
     assert!(m["counts"]["series"].as_u64().unwrap() > 3500);
     assert_eq!(m["defaults_used"]["on_hand"], m["counts"]["series"]);
@@ -58,7 +87,11 @@ fn run_end_to_end_and_recompute_one_line_by_hand() {
     let rrow = nums(&rej, "row");
     let rq = nums(&rej, "quantity");
     for (sku, q) in [("23843", 80995.0), ("23166", 74215.0)] {
-        let n = (0..rej.rows).filter(|&i| rsku[i] == sku && rcode[i] == "cancelled_order" && rq[i].unwrap().abs() == q).count();
+        let n = (0..rej.rows)
+            .filter(|&i| {
+                rsku[i] == sku && rcode[i] == "cancelled_order" && rq[i].unwrap().abs() == q
+            })
+            .count();
         assert_eq!(n, 2, "sale and cancellation of {sku} rejected");
     }
 
@@ -74,13 +107,23 @@ fn run_end_to_end_and_recompute_one_line_by_hand() {
     assert_eq!(dates("order_date"), as_of + 2);
     assert_eq!(dates("expected_receipt_date"), as_of + 2 + 14);
     assert_eq!(g("window_days"), 1.0 + 14.0 + 7.0);
-    assert_eq!((g("on_hand"), g("on_order"), g("inventory_position")), (0.0, 0.0, 0.0));
+    assert_eq!(
+        (g("on_hand"), g("on_order"), g("inventory_position")),
+        (0.0, 0.0, 0.0)
+    );
     let mean = g("demand_mean");
     let target = g("target_level");
     assert!((g("safety_stock") - (target - mean)).abs() < 1e-3);
-    assert!((g("raw_need") - target).abs() < 1e-3, "position 0: need = target");
+    assert!(
+        (g("raw_need") - target).abs() < 1e-3,
+        "position 0: need = target"
+    );
     let qty = g("order_qty");
-    assert_eq!(qty, (target - 1e-9).ceil(), "MOQ 1, pack 1: round up to whole units");
+    assert_eq!(
+        qty,
+        (target - 1e-9).ceil(),
+        "MOQ 1, pack 1: round up to whole units"
+    );
 
     // Demand mean over the window = sum of the daily forecast means in forecasts.parquet.
     let fc = read(&latest.join("forecasts.parquet"));
@@ -92,7 +135,10 @@ fn run_end_to_end_and_recompute_one_line_by_hand() {
         .filter(|&k| fsku[k] == sku && fdate[k].unwrap() / 86_400 <= window_end)
         .map(|k| fmean[k].unwrap())
         .sum();
-    assert!((sum - mean).abs() < 1e-2, "window mean {mean} vs summed daily means {sum}");
+    assert!(
+        (sum - mean).abs() < 1e-2,
+        "window mean {mean} vs summed daily means {sum}"
+    );
 
     // Daily demand from the raw file minus every rejected row, then the chosen model by hand.
     let raw = read(&shared_data("online-retail/online_retail.parquet"));
@@ -101,7 +147,10 @@ fn run_end_to_end_and_recompute_one_line_by_hand() {
     let qtys = nums(&raw, "Quantity");
     let price = nums(&raw, "UnitPrice");
     let at = raw.datetimes("InvoiceDate", "x", true).unwrap().unwrap();
-    let rejected: BTreeSet<usize> = (0..rej.rows).filter(|&k| strs(&rej, "input")[k] == "orders").map(|k| rrow[k].unwrap() as usize - 1).collect();
+    let rejected: BTreeSet<usize> = (0..rej.rows)
+        .filter(|&k| strs(&rej, "input")[k] == "orders")
+        .map(|k| rrow[k].unwrap() as usize - 1)
+        .collect();
     let mut daily: BTreeMap<i64, f64> = BTreeMap::new();
     let mut trading: BTreeSet<i64> = BTreeSet::new();
     let mut prices = Vec::new();
@@ -122,8 +171,18 @@ fn run_end_to_end_and_recompute_one_line_by_hand() {
     let open = |d: i64| (d - 2).rem_euclid(7) != 0 && !(xmas..=xmas + 10).contains(&d);
     let expect: f64 = match model.as_str() {
         "moving_average" => {
-            let last: Vec<i64> = trading.iter().rev().filter(|d| **d <= as_of).take(28).copied().collect();
-            let level = last.iter().map(|d| daily.get(d).copied().unwrap_or(0.0)).sum::<f64>() / 28.0;
+            let last: Vec<i64> = trading
+                .iter()
+                .rev()
+                .filter(|d| **d <= as_of)
+                .take(28)
+                .copied()
+                .collect();
+            let level = last
+                .iter()
+                .map(|d| daily.get(d).copied().unwrap_or(0.0))
+                .sum::<f64>()
+                / 28.0;
             (as_of + 1..=window_end).filter(|d| open(*d)).count() as f64 * level
         }
         "seasonal_naive" => (as_of + 1..=window_end)
@@ -138,7 +197,10 @@ fn run_end_to_end_and_recompute_one_line_by_hand() {
             .sum(),
         other => panic!("unexpected model {other}"),
     };
-    assert!((expect - mean).abs() < 1e-3, "{model}: hand {expect} vs run {mean}");
+    assert!(
+        (expect - mean).abs() < 1e-3,
+        "{model}: hand {expect} vs run {mean}"
+    );
 
     // Unit cost: 60 % of the median positive sales price, line value = cost × qty.
     prices.retain(|p| *p > 0.0);

@@ -8,20 +8,41 @@ use crate::helpers::*;
 fn sample_run_writes_every_output_atomically() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("runs");
-    let o = restock(&["run", "--pipeline", "pipelines/sample.toml", "--out", out.to_str().unwrap()]);
+    let o = restock(&[
+        "run",
+        "--pipeline",
+        "pipelines/sample.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.code, 0, "stderr: {}", o.stderr);
     let latest = out.join("latest");
-    for f in ["proposals.parquet", "proposals.csv", "decisions.parquet", "forecasts.parquet", "forecast_models.parquet", "rejects.parquet", "manifest.json"] {
+    for f in [
+        "proposals.parquet",
+        "proposals.csv",
+        "decisions.parquet",
+        "forecasts.parquet",
+        "forecast_models.parquet",
+        "rejects.parquet",
+        "manifest.json",
+    ] {
         assert!(latest.join(f).is_file(), "{f} missing");
     }
     // No temporary folder left behind.
-    assert!(visible_entries(&out).iter().all(|e| !e.starts_with(".tmp-")));
-    let m: serde_json::Value = serde_json::from_str(&fs::read_to_string(latest.join("manifest.json")).unwrap()).unwrap();
+    assert!(visible_entries(&out)
+        .iter()
+        .all(|e| !e.starts_with(".tmp-")));
+    let m: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(latest.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["as_of"], "2024-12-31");
     assert!(m["counts"]["series"].as_u64().unwrap() >= 300);
     assert!(m["counts"]["proposals"].as_u64().unwrap() > 10);
     assert_eq!(m["inputs"].as_array().unwrap().len(), 6);
-    assert!(m["stages"].as_array().unwrap().iter().any(|s| s["stage"] == "forecast"));
+    assert!(m["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["stage"] == "forecast"));
     assert!(m["order_lines"]["duplicate"].as_u64().unwrap() >= 1);
     assert!(m["order_lines"]["cancelled_status"].as_u64().unwrap() >= 1);
     // The three SKUs missing in the master are reported as defaulted.
@@ -34,7 +55,10 @@ fn sample_run_writes_every_output_atomically() {
     for i in 0..p.rows {
         let (q, m, k) = (qty[i].unwrap(), moq[i].unwrap(), pack[i].unwrap());
         assert!(q > 0.0 && q >= m - 1e-9, "row {i}: qty {q} below MOQ {m}");
-        assert!(((q / k) - (q / k).round()).abs() < 1e-9, "row {i}: {q} not a multiple of pack {k}");
+        assert!(
+            ((q / k) - (q / k).round()).abs() < 1e-9,
+            "row {i}: {q} not a multiple of pack {k}"
+        );
     }
     // Every order line is explained.
     let reasons = strs(&p, "reason_code");
@@ -61,11 +85,34 @@ fn same_inputs_give_byte_identical_outputs_whatever_the_threads() {
     let d = tempfile::tempdir().unwrap();
     let a = d.path().join("a");
     let b = d.path().join("b");
-    let o = restock(&["--threads", "1", "run", "--pipeline", "pipelines/sample.toml", "--out", a.to_str().unwrap()]);
+    let o = restock(&[
+        "--threads",
+        "1",
+        "run",
+        "--pipeline",
+        "pipelines/sample.toml",
+        "--out",
+        a.to_str().unwrap(),
+    ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let o = restock(&["--threads", "2", "run", "--pipeline", "pipelines/sample.toml", "--out", b.to_str().unwrap()]);
+    let o = restock(&[
+        "--threads",
+        "2",
+        "run",
+        "--pipeline",
+        "pipelines/sample.toml",
+        "--out",
+        b.to_str().unwrap(),
+    ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    for f in ["proposals.parquet", "proposals.csv", "decisions.parquet", "forecasts.parquet", "forecast_models.parquet", "rejects.parquet"] {
+    for f in [
+        "proposals.parquet",
+        "proposals.csv",
+        "decisions.parquet",
+        "forecasts.parquet",
+        "forecast_models.parquet",
+        "rejects.parquet",
+    ] {
         let x = fs::read(a.join("latest").join(f)).unwrap();
         let y = fs::read(b.join("latest").join(f)).unwrap();
         assert!(x == y, "{f} differs between 1 and 2 threads");
@@ -77,13 +124,24 @@ fn forecast_without_pipeline_on_canonical_inputs() {
     let d = tempfile::tempdir().unwrap();
     let f = d.path().join("fc.parquet");
     let o = restock(&[
-        "forecast", "--orders", "data-samples/orders.parquet", "--as-of", "2024-11-30", "--horizon", "28", "--out", f.to_str().unwrap(),
+        "forecast",
+        "--orders",
+        "data-samples/orders.parquet",
+        "--as-of",
+        "2024-11-30",
+        "--horizon",
+        "28",
+        "--out",
+        f.to_str().unwrap(),
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let t = read(&f);
     assert_eq!(
         t.column_names(),
-        &["sku", "location", "date", "model", "mean", "p05", "p10", "p25", "p50", "p75", "p90", "p95"]
+        &[
+            "sku", "location", "date", "model", "mean", "p05", "p10", "p25", "p50", "p75", "p90",
+            "p95"
+        ]
     );
     // Every (sku, location) that sold on or before the as-of date gets 28 rows.
     let orders = read(&root().join("data-samples/orders.parquet"));
@@ -101,12 +159,18 @@ fn forecast_without_pipeline_on_canonical_inputs() {
     assert_eq!(t.rows, keys.len() * 28);
     let fd = t.datetimes("date", "x", true).unwrap().unwrap();
     assert!(fd.iter().all(|d| d.unwrap() > cut));
-    let cols: Vec<Vec<Option<f64>>> = ["mean", "p05", "p10", "p25", "p50", "p75", "p90", "p95"].iter().map(|c| nums(&t, c)).collect();
+    let cols: Vec<Vec<Option<f64>>> = ["mean", "p05", "p10", "p25", "p50", "p75", "p90", "p95"]
+        .iter()
+        .map(|c| nums(&t, c))
+        .collect();
     for i in 0..t.rows {
         for k in 1..8 {
             assert!(cols[k][i].unwrap() >= 0.0);
             if k > 1 {
-                assert!(cols[k][i].unwrap() >= cols[k - 1][i].unwrap(), "quantiles ordered at row {i}");
+                assert!(
+                    cols[k][i].unwrap() >= cols[k - 1][i].unwrap(),
+                    "quantiles ordered at row {i}"
+                );
             }
         }
     }
@@ -115,13 +179,36 @@ fn forecast_without_pipeline_on_canonical_inputs() {
 #[test]
 fn sample_generator_is_deterministic() {
     let d = tempfile::tempdir().unwrap();
-    let o = restock(&["sample", "--out", d.path().to_str().unwrap(), "--skus", "40"]);
+    let o = restock(&[
+        "sample",
+        "--out",
+        d.path().to_str().unwrap(),
+        "--skus",
+        "40",
+    ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let e = tempfile::tempdir().unwrap();
-    let o = restock(&["sample", "--out", e.path().to_str().unwrap(), "--skus", "40"]);
+    let o = restock(&[
+        "sample",
+        "--out",
+        e.path().to_str().unwrap(),
+        "--skus",
+        "40",
+    ]);
     assert_eq!(o.code, 0);
-    for f in ["orders.parquet", "returns.parquet", "stock.parquet", "products.parquet", "suppliers.parquet", "open_pos.parquet"] {
-        assert_eq!(fs::read(d.path().join(f)).unwrap(), fs::read(e.path().join(f)).unwrap(), "{f}");
+    for f in [
+        "orders.parquet",
+        "returns.parquet",
+        "stock.parquet",
+        "products.parquet",
+        "suppliers.parquet",
+        "open_pos.parquet",
+    ] {
+        assert_eq!(
+            fs::read(d.path().join(f)).unwrap(),
+            fs::read(e.path().join(f)).unwrap(),
+            "{f}"
+        );
     }
 }
 
@@ -129,12 +216,29 @@ fn sample_generator_is_deterministic() {
 fn check_on_sample_reports_and_writes_json() {
     let d = tempfile::tempdir().unwrap();
     let j = d.path().join("check.json");
-    let o = restock(&["check", "--pipeline", "pipelines/sample.toml", "--json", j.to_str().unwrap()]);
+    let o = restock(&[
+        "check",
+        "--pipeline",
+        "pipelines/sample.toml",
+        "--json",
+        j.to_str().unwrap(),
+    ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("FINDINGS"));
     let r: serde_json::Value = serde_json::from_str(&fs::read_to_string(&j).unwrap()).unwrap();
-    let codes: Vec<&str> = r["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
-    for c in ["duplicate", "sold_not_in_master", "master_never_sold", "stockout_days", "cancelled_status"] {
+    let codes: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    for c in [
+        "duplicate",
+        "sold_not_in_master",
+        "master_never_sold",
+        "stockout_days",
+        "cancelled_status",
+    ] {
         assert!(codes.contains(&c), "missing finding {c}: {codes:?}");
     }
     // Warnings are fatal under --strict.
