@@ -225,6 +225,16 @@ pub fn check(p: &Pipeline) -> Result<Report> {
         ),
     );
     add(
+        Warning,
+        "orders",
+        "absurd_price",
+        ds.absurd_price_lines,
+        format!(
+            "demand lines priced more than {}× above or below their SKU's median price",
+            p.check.absurd_quantity_factor
+        ),
+    );
+    add(
         Info,
         "orders",
         "after_as_of",

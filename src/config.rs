@@ -203,6 +203,51 @@ impl Default for ForecastCfg {
     }
 }
 
+/// How expected restockable returns enter the inventory position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ReturnsUse {
+    /// Ignore returns (they still appear in returns_forecast.parquet).
+    Off,
+    /// Add the expected value.
+    Mean,
+    /// Add a conservative lower quantile (`position_quantile`), the default.
+    #[default]
+    Quantile,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReturnsCfg {
+    /// Days after a sale in which returns are modelled (lags beyond are counted in the rate
+    /// but never expected to arrive within a forecast window).
+    pub window_days: usize,
+    /// Sales of this many days before as-of (minus the window) estimate the return rate.
+    pub history_days: usize,
+    pub use_in_position: ReturnsUse,
+    pub position_quantile: f64,
+    /// Restockable share when the data carry no `restockable` flag.
+    pub restockable_share: f64,
+    /// Pseudo-count pulling a SKU's lag distribution toward the pooled one.
+    pub lag_prior_weight: f64,
+    /// Mean lag (days) assumed when no return can be linked to its sale.
+    pub default_lag_days: f64,
+}
+
+impl Default for ReturnsCfg {
+    fn default() -> Self {
+        ReturnsCfg {
+            window_days: 60,
+            history_days: 365,
+            use_in_position: ReturnsUse::Quantile,
+            position_quantile: 0.25,
+            restockable_share: 1.0,
+            lag_prior_weight: 20.0,
+            default_lag_days: 14.0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum PackRounding {
@@ -267,7 +312,8 @@ impl Default for ExportCfg {
 pub struct CheckCfg {
     /// Series with fewer days between first sale and as-of are "short history".
     pub min_history_days: u32,
-    /// A line above this multiple of its SKU's median line quantity is flagged as absurd.
+    /// A line above this multiple of its SKU's median line quantity (or a price this factor
+    /// above/below its median price) is flagged as absurd.
     pub absurd_quantity_factor: f64,
 }
 
@@ -298,6 +344,8 @@ pub struct RawPipeline {
     pub forecast: ForecastCfg,
     #[serde(default)]
     pub replenish: ReplenishCfg,
+    #[serde(default)]
+    pub returns: ReturnsCfg,
     #[serde(default)]
     pub export: ExportCfg,
     #[serde(default)]
@@ -336,6 +384,7 @@ pub struct Pipeline {
     pub defaults: Defaults,
     pub forecast: ForecastCfg,
     pub replenish: ReplenishCfg,
+    pub returns: ReturnsCfg,
     pub export: ExportCfg,
     pub check: CheckCfg,
 }
@@ -537,6 +586,22 @@ impl RawPipeline {
             "check.absurd_quantity_factor",
             self.check.absurd_quantity_factor,
         )?;
+        let rc = &self.returns;
+        if rc.window_days == 0 || rc.window_days > 365 {
+            return Err(invalid("returns.window_days", "must be 1..=365"));
+        }
+        if rc.history_days <= rc.window_days || rc.history_days > 3650 {
+            return Err(invalid(
+                "returns.history_days",
+                "must exceed returns.window_days and be <= 3650",
+            ));
+        }
+        check_service_level("returns.position_quantile", rc.position_quantile)?;
+        if !(rc.restockable_share.is_finite() && (0.0..=1.0).contains(&rc.restockable_share)) {
+            return Err(invalid("returns.restockable_share", "must be in [0, 1]"));
+        }
+        non_negative("returns.lag_prior_weight", rc.lag_prior_weight)?;
+        positive("returns.default_lag_days", rc.default_lag_days)?;
         let mut closed_weekdays = Vec::new();
         for w in &self.calendar.closed_weekdays {
             let wd = parse_weekday("calendar.closed_weekdays", w)?;
@@ -569,6 +634,7 @@ impl RawPipeline {
             defaults: self.defaults,
             forecast: self.forecast,
             replenish: self.replenish,
+            returns: self.returns,
             export: self.export,
             check: self.check,
         })

@@ -18,6 +18,7 @@ pub mod ingest;
 pub mod panel;
 pub mod pipeline;
 pub mod replenish;
+pub mod returns;
 pub mod sample;
 
 pub use error::{Error, Result};

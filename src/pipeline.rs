@@ -13,7 +13,7 @@ use crate::error::{Error, OutputError, Result};
 use crate::export::{self, RunDir};
 use crate::ingest::{self, day_of, Dataset, Day};
 use crate::panel::{self, from_date, to_date, Panel};
-use crate::{forecast, replenish};
+use crate::{forecast, replenish, returns};
 
 /// Process CPU seconds (user + system) so far.
 pub fn cpu_seconds() -> f64 {
@@ -83,6 +83,8 @@ pub struct Computed {
     pub panel: Panel,
     pub params: Vec<replenish::SeriesParams>,
     pub forecasts: Vec<forecast::SeriesForecast>,
+    pub return_model: returns::ReturnModel,
+    pub returns: Vec<returns::SeriesReturns>,
     pub proposals: Vec<replenish::Proposal>,
     pub timer: Timer,
 }
@@ -97,17 +99,47 @@ pub fn compute(p: &Pipeline) -> Result<Computed> {
     let forecasts = timer.time("forecast", || {
         forecast::run(&panel, &p.forecast, p.horizon_days as usize, &windows)
     });
+    let (return_model, rets) = timer.time("returns", || {
+        forecast_returns(p, &ds, &panel, &params, &forecasts)
+    });
     let proposals = timer.time("replenish", || {
-        replenish::propose(p, &ds, &panel, &params, &forecasts)
+        replenish::propose(p, &ds, &panel, &params, &forecasts, &rets)
     });
     Ok(Computed {
         ds,
         panel,
         params,
         forecasts,
+        return_model,
+        returns: rets,
         proposals,
         timer,
     })
+}
+
+/// Fits the return model on data known at as-of and forecasts restockable returns per series.
+pub fn forecast_returns(
+    p: &Pipeline,
+    ds: &Dataset,
+    panel: &Panel,
+    params: &[replenish::SeriesParams],
+    fc: &[forecast::SeriesForecast],
+) -> (returns::ReturnModel, Vec<returns::SeriesReturns>) {
+    use rayon::prelude::*;
+    let m = returns::fit(p, ds, panel.as_of);
+    let r = (0..panel.series.len())
+        .into_par_iter()
+        .map(|i| {
+            returns::forecast_series(
+                &m,
+                panel.series[i].sku,
+                panel.view(i).y,
+                &fc[i],
+                params[i].window_days,
+            )
+        })
+        .collect();
+    (m, r)
 }
 
 fn defaults_summary(c: &Computed) -> BTreeMap<&'static str, usize> {
@@ -162,6 +194,10 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
         export::forecast_models_table(&c.ds, &c.panel, &c.forecasts, &p.forecast.models)
             .write_parquet(&dir.file("forecast_models.parquet"))?;
         export::rejects_table(&c.ds.rejects).write_parquet(&dir.file("rejects.parquet"))?;
+        export::returns_forecast_table(&c.ds, &c.panel, &c.returns, h)
+            .write_parquet(&dir.file("returns_forecast.parquet"))?;
+        export::return_params_table(&c.ds, &c.return_model)
+            .write_parquet(&dir.file("return_params.parquet"))?;
         Ok(())
     })?;
     let defaults = defaults_summary(&c);
@@ -200,9 +236,18 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
         "order_lines": c.ds.order_classes,
         "defaults_used": defaults,
         "calendar": c.panel.calendar,
+        "returns": {
+            "pooled_rate": c.return_model.global_rate,
+            "prior_strength_kappa": c.return_model.kappa,
+            "lag_source": c.return_model.lag_source,
+            "restockable_share": c.return_model.global_restockable,
+            "restockable_source": c.return_model.restockable_source,
+            "use_in_position": p.returns.use_in_position,
+            "quality": c.return_model.quality,
+        },
         "stages": c.timer.stages,
         "outputs": ["proposals.parquet", "proposals.csv", "decisions.parquet", "forecasts.parquet",
-                    "forecast_models.parquet", "rejects.parquet", "manifest.json"],
+                    "forecast_models.parquet", "rejects.parquet", "returns_forecast.parquet", "return_params.parquet", "manifest.json"],
     });
     export::write_json(&dir.file("manifest.json"), &manifest)?;
     let run_id = dir.run_id().to_string();

@@ -14,10 +14,12 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, Weekday};
 use serde::Serialize;
 
+use crate::config::ReturnsUse;
 use crate::config::{Language, PackRounding, Pipeline};
 use crate::forecast::SeriesForecast;
 use crate::ingest::{Dataset, Day};
 use crate::panel::{to_date, Panel};
+use crate::returns::SeriesReturns;
 
 /// Master data resolved for one series, with the fields that fell back to defaults.
 #[derive(Debug, Clone)]
@@ -155,6 +157,10 @@ pub struct Proposal {
     pub on_order: f64,
     pub on_order_later: f64,
     pub backorders: f64,
+    /// Restockable returns expected within the window, as added to the position.
+    pub expected_returns: f64,
+    /// Their expected value (shown even when the position uses a lower quantile or none).
+    pub expected_returns_mean: f64,
     pub inventory_position: f64,
     pub window_days: usize,
     pub lead_time_days: f64,
@@ -219,6 +225,7 @@ pub fn propose(
     panel: &Panel,
     params: &[SeriesParams],
     forecasts: &[SeriesForecast],
+    returns: &[SeriesReturns],
 ) -> Vec<Proposal> {
     let span = tracing::info_span!("replenish");
     let _g = span.enter();
@@ -239,7 +246,7 @@ pub fn propose(
     }
     let lang = p.export.language;
     let mut out = Vec::with_capacity(panel.series.len());
-    for ((s, prm), f) in panel.series.iter().zip(params).zip(forecasts) {
+    for (((s, prm), f), ret) in panel.series.iter().zip(params).zip(forecasts).zip(returns) {
         let mut defaulted = prm.defaulted.clone();
         let (snapshot_date, on_hand) = match snap.get(&(s.sku, s.loc)) {
             Some((d, q)) => (Some(*d), *q),
@@ -262,7 +269,12 @@ pub fn propose(
             .map(|(_, q)| q)
             .sum();
         let backorders = 0.0;
-        let position = on_hand + on_order - backorders;
+        let expected_returns = match p.returns.use_in_position {
+            ReturnsUse::Off => 0.0,
+            ReturnsUse::Mean => ret.window_mean,
+            ReturnsUse::Quantile => ret.window_quantile(p.returns.position_quantile),
+        };
+        let position = on_hand + on_order - backorders + expected_returns;
         let q = f.window_quantile(prm.service_level);
         let mean = f.window_mean;
         let target = q;
@@ -294,6 +306,9 @@ pub fn propose(
                     .map(|(_, q)| q)
                     .sum::<f64>();
                 stock -= m;
+                if p.returns.use_in_position != ReturnsUse::Off {
+                    stock += ret.daily_mean.get(j).copied().unwrap_or(0.0);
+                }
                 if stock < -1e-9 {
                     stockout = Some(day);
                     break;
@@ -305,12 +320,14 @@ pub fn propose(
         let sl_pct = fmt(prm.service_level * 100.0, lang);
         let basis = match lang {
             Language::En => format!(
-                "target {} = {}% quantile of demand over {} days (mean {}, model {}); position {} = on hand {} + on order {}",
-                fmt(target, lang), sl_pct, prm.window_days, fmt(mean, lang), f.model, fmt(position, lang), fmt(on_hand, lang), fmt(on_order, lang)
+                "target {} = {}% quantile of demand over {} days (mean {}, model {}); position {} = on hand {} + on order {} + expected returns {}",
+                fmt(target, lang), sl_pct, prm.window_days, fmt(mean, lang), f.model, fmt(position, lang), fmt(on_hand, lang), fmt(on_order, lang),
+                fmt(expected_returns, lang)
             ),
             Language::De => format!(
-                "Zielbestand {} = {}%-Quantil des Bedarfs über {} Tage (Mittel {}, Modell {}); Bestandsposition {} = Lager {} + Bestellt {}",
-                fmt(target, lang), sl_pct, prm.window_days, fmt(mean, lang), f.model, fmt(position, lang), fmt(on_hand, lang), fmt(on_order, lang)
+                "Zielbestand {} = {}%-Quantil des Bedarfs über {} Tage (Mittel {}, Modell {}); Bestandsposition {} = Lager {} + Bestellt {} + erwartete Retouren {}",
+                fmt(target, lang), sl_pct, prm.window_days, fmt(mean, lang), f.model, fmt(position, lang), fmt(on_hand, lang), fmt(on_order, lang),
+                fmt(expected_returns, lang)
             ),
         };
         if !prm.active {
@@ -404,6 +421,8 @@ pub fn propose(
             on_order,
             on_order_later,
             backorders,
+            expected_returns: (expected_returns * 1e4).round() / 1e4,
+            expected_returns_mean: (ret.window_mean * 1e4).round() / 1e4,
             inventory_position: position,
             window_days: prm.window_days,
             lead_time_days: prm.lead_time_days,

@@ -15,6 +15,7 @@ use crate::forecast::{SeriesForecast, QUANTILE_NAMES};
 use crate::ingest::{Dataset, Reject};
 use crate::panel::{to_date, Panel};
 use crate::replenish::Proposal;
+use crate::returns::{ReturnModel, SeriesReturns};
 pub use rundir::RunDir;
 use table::{ColData, CsvFormat, GermanCsv, MachineCsv, OutTable};
 
@@ -87,8 +88,16 @@ pub fn proposals_table(lines: &[&Proposal]) -> OutTable {
         .push("on_order_later", f(lines.iter().map(|l| l.on_order_later)))
         .push("backorders", f(lines.iter().map(|l| l.backorders)))
         .push(
+            "expected_returns",
+            f(lines.iter().map(|l| l.expected_returns)),
+        )
+        .push(
+            "expected_returns_mean",
+            f(lines.iter().map(|l| l.expected_returns_mean)),
+        )
+        .push(
             "inventory_position",
-            f(lines.iter().map(|l| l.inventory_position)),
+            f(lines.iter().map(|l| round4(l.inventory_position))),
         )
         .push(
             "window_days",
@@ -254,6 +263,86 @@ pub fn forecast_models_table(
         "fallback",
         ColData::Str(fc.iter().map(|f| f.fallback.clone()).collect()),
     );
+    t
+}
+
+/// Restockable returns expected per (sku, location, day) over the horizon.
+pub fn returns_forecast_table(
+    ds: &Dataset,
+    panel: &Panel,
+    rets: &[SeriesReturns],
+    h: usize,
+) -> OutTable {
+    let (mut sku, mut loc, mut date, mut mean, mut p10, mut p50, mut p90) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    for (sm, r) in panel.series.iter().zip(rets) {
+        for j in 0..h.min(r.daily_mean.len()) {
+            sku.push(Some(ds.skus.name(sm.sku).to_string()));
+            loc.push(Some(ds.locs.name(sm.loc).to_string()));
+            date.push(Some(panel.as_of + 1 + j as i32));
+            mean.push(Some(round4(r.daily_mean[j])));
+            p10.push(Some(round4(r.daily_quantile(j, 0.1))));
+            p50.push(Some(round4(r.daily_quantile(j, 0.5))));
+            p90.push(Some(round4(r.daily_quantile(j, 0.9))));
+        }
+    }
+    let mut t = OutTable::default();
+    t.push("sku", ColData::Str(sku))
+        .push("location", ColData::Str(loc))
+        .push("date", ColData::Date(date))
+        .push("mean", ColData::F64(mean))
+        .push("p10", ColData::F64(p10))
+        .push("p50", ColData::F64(p50))
+        .push("p90", ColData::F64(p90));
+    t
+}
+
+/// Per-SKU return parameters: rate (raw and shrunk), lag summary, restockable share.
+pub fn return_params_table(ds: &Dataset, m: &ReturnModel) -> OutTable {
+    let mut rows: Vec<(&str, &crate::returns::SkuReturns)> = m
+        .per_sku
+        .iter()
+        .map(|(k, v)| (ds.skus.name(*k), v))
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(b.0));
+    let mut t = OutTable::default();
+    t.push("sku", s(rows.iter().map(|r| r.0.to_string())))
+        .push("category", s(rows.iter().map(|r| r.1.category.clone())))
+        .push("sold_units", f(rows.iter().map(|r| r.1.sold_units)))
+        .push("returned_units", f(rows.iter().map(|r| r.1.returned_units)))
+        .push(
+            "raw_rate",
+            ColData::F64(rows.iter().map(|r| r.1.raw_rate.map(round4)).collect()),
+        )
+        .push("rate", f(rows.iter().map(|r| round4(r.1.rate))))
+        .push(
+            "shrinkage_weight",
+            f(rows.iter().map(|r| round4(r.1.shrinkage_weight))),
+        )
+        .push(
+            "lag_mean_days",
+            f(rows.iter().map(|r| round4(r.1.lag_mean_days))),
+        )
+        .push(
+            "lag_p50_days",
+            ColData::I64(rows.iter().map(|r| Some(r.1.lag_p50_days as i64)).collect()),
+        )
+        .push(
+            "lag_p90_days",
+            ColData::I64(rows.iter().map(|r| Some(r.1.lag_p90_days as i64)).collect()),
+        )
+        .push(
+            "restockable_share",
+            f(rows.iter().map(|r| round4(r.1.restockable_share))),
+        )
+        .push(
+            "linked_returns",
+            ColData::I64(
+                rows.iter()
+                    .map(|r| Some(r.1.linked_returns as i64))
+                    .collect(),
+            ),
+        );
     t
 }
 

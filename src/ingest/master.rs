@@ -272,6 +272,8 @@ pub(super) fn returns(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> {
     let order_id = t.strings(col(m, "order_id"), "order_id", false)?;
     let loc = t.strings(col(m, "location"), "location", false)?;
     let restock = t.bools(col(m, "restockable"), "restockable")?;
+    let order_date = t.datetimes(col(m, "order_date"), "order_date", false)?;
+    let customer = t.strings(col(m, "customer_id"), "customer_id", false)?;
     for i in 0..t.rows {
         let (Some(d), Some(s), Some(q)) = (date[i], trimmed(sku[i].clone()), qty[i]) else {
             let which = if date[i].is_none() {
@@ -322,6 +324,8 @@ pub(super) fn returns(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> {
             loc: ds.locs.intern(&loc),
             qty: q.abs(),
             order_id: opt(&order_id, i),
+            order_at: opt(&order_date, i),
+            customer: trimmed(opt(&customer, i)).map(|c| ds.customers.intern(&c)),
             restockable: opt(&restock, i),
         };
         ds.returns.push(line);

@@ -66,6 +66,9 @@ pub struct DemandLine {
     pub loc: u32,
     pub qty: f64,
     pub price: Option<f64>,
+    /// Interned order id / customer (see `Dataset::orders`, `Dataset::customers`), for linking returns.
+    pub order: Option<u32>,
+    pub customer: Option<u32>,
 }
 
 /// A customer return (from the returns file or recognised among order lines).
@@ -79,6 +82,9 @@ pub struct ReturnLine {
     /// Units returned (positive).
     pub qty: f64,
     pub order_id: Option<String>,
+    /// Date of the original sale, when the returns export carries it.
+    pub order_at: Option<Secs>,
+    pub customer: Option<u32>,
     pub restockable: Option<bool>,
 }
 
@@ -148,6 +154,8 @@ pub struct InputFile {
 pub struct Dataset {
     pub skus: Dict,
     pub locs: Dict,
+    pub orders: Dict,
+    pub customers: Dict,
     pub demand: Vec<DemandLine>,
     pub returns: Vec<ReturnLine>,
     pub stock: Vec<StockRow>,
@@ -160,9 +168,11 @@ pub struct Dataset {
     pub order_classes: BTreeMap<&'static str, usize>,
     /// Median positive sales price per SKU (for cost defaults and line values).
     pub median_price: BTreeMap<u32, f64>,
-    /// Largest single demand line per SKU (for the absurd-quantity check).
+    /// Data rows in the orders file.
     pub orders_rows: usize,
     pub absurd_lines: usize,
+    /// Demand lines whose price is more than the factor above or below the SKU's median.
+    pub absurd_price_lines: usize,
 }
 
 /// Column name in the export for a canonical column.

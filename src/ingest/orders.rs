@@ -339,7 +339,11 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
                 if let Some(pr) = price.filter(|p| *p > 0.0) {
                     prices.entry(sku).or_default().push(pr);
                 }
+                let order = opt(&c.order_id, i).map(|o| ds.orders.intern(&o));
+                let customer = opt(&c.customer, i).map(|o| ds.customers.intern(&o));
                 ds.demand.push(DemandLine {
+                    order,
+                    customer,
                     row: (i + 1) as u32,
                     at,
                     sku,
@@ -359,6 +363,8 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
                     loc,
                     qty: q.abs(),
                     order_id: opt(&c.order_id, i),
+                    order_at: None,
+                    customer: opt(&c.customer, i).map(|o| ds.customers.intern(&o)),
                     restockable: None,
                 });
                 count("return");
@@ -386,6 +392,14 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
                 .count()
         })
         .sum();
+    ds.absurd_price_lines = ds
+        .demand
+        .iter()
+        .filter(|d| match (d.price, ds.median_price.get(&d.sku)) {
+            (Some(p), Some(m)) if p > 0.0 => p > factor * m || p * factor < *m,
+            _ => false,
+        })
+        .count();
     ds.rejects.extend(rejects);
     Ok(())
 }

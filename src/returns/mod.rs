@@ -1,0 +1,475 @@
+//! Returns: how many sold units come back to stock, and when.
+//!
+//! Per SKU: a return rate r (returned units / sold units, for sales whose return window has
+//! closed), a lag pmf f(k) (days from sale to arrival, k = 0..=W), and a restockable share s.
+//! Sparse SKUs borrow strength by beta-binomial empirical Bayes, SKU → category → all:
+//!   κ (prior strength) by the method of moments over SKUs, m_all = ΣR/ΣN,
+//!   m_cat = (R_cat + κ m_all)/(N_cat + κ),  r_sku = (R + κ m_cat)/(N + κ),
+//! so three sales never give a 0 % or 100 % rate. The lag pmf of a SKU is its own counts plus
+//! `lag_prior_weight` pseudo-returns spread like the pooled pmf.
+//!
+//! Forecast: every unit sold is an independent Bernoulli trial. A unit sold a days ago and
+//! not yet back returns on day t with p = r·f(t−d)/(1 − r·F(a)) (conditioned on not having
+//! come back yet); a unit of forecast sales on day j returns on day t with p = r·f(t−j).
+//! Means add up; variances are Σ q·p(1−p) for known sales (a Poisson-binomial sum, not a
+//! Poisson) plus p²·Var(sales) for forecast sales. Quantiles use the normal approximation of
+//! that sum, clamped at 0.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use crate::config::Pipeline;
+use crate::forecast::quantile::norm_ppf;
+use crate::forecast::SeriesForecast;
+use crate::ingest::{day_of, Dataset, Day};
+
+/// Fitted return parameters of one SKU.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkuReturns {
+    pub category: String,
+    pub sold_units: f64,
+    pub returned_units: f64,
+    pub raw_rate: Option<f64>,
+    pub rate: f64,
+    /// N/(N+κ): how much of the rate is the SKU's own data (1) vs. the prior (0).
+    pub shrinkage_weight: f64,
+    pub lag_pmf: Vec<f64>,
+    pub lag_mean_days: f64,
+    pub lag_p50_days: usize,
+    pub lag_p90_days: usize,
+    pub restockable_share: f64,
+    pub linked_returns: usize,
+}
+
+/// Counts that `check` reports as return data quality.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReturnQuality {
+    pub returns: usize,
+    pub linked_by: BTreeMap<&'static str, usize>,
+    pub without_sale: usize,
+    pub before_sale: usize,
+    pub rate_above_one: usize,
+    pub after_as_of: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReturnModel {
+    pub window: usize,
+    pub global_rate: f64,
+    pub kappa: f64,
+    pub global_lag: Vec<f64>,
+    pub lag_source: &'static str,
+    pub restockable_source: &'static str,
+    pub global_restockable: f64,
+    pub per_sku: BTreeMap<u32, SkuReturns>,
+    pub quality: ReturnQuality,
+}
+
+struct Linked {
+    sku: u32,
+    sale_day: Option<Day>,
+    ret_day: Day,
+    qty: f64,
+    restockable: Option<bool>,
+}
+
+fn poisson_pmf(mean: f64, w: usize) -> Vec<f64> {
+    let mut v = Vec::with_capacity(w + 1);
+    let mut p = (-mean).exp();
+    for k in 0..=w {
+        if k > 0 {
+            p *= mean / k as f64;
+        }
+        v.push(p);
+    }
+    v
+}
+
+fn pmf_stats(pmf: &[f64]) -> (f64, usize, usize) {
+    let total: f64 = pmf.iter().sum();
+    if total <= 0.0 {
+        return (0.0, 0, 0);
+    }
+    let mean = pmf
+        .iter()
+        .enumerate()
+        .map(|(k, p)| k as f64 * p)
+        .sum::<f64>()
+        / total;
+    let mut c = 0.0;
+    let (mut p50, mut p90) = (None, None);
+    for (k, p) in pmf.iter().enumerate() {
+        c += p / total;
+        if p50.is_none() && c >= 0.5 {
+            p50 = Some(k);
+        }
+        if p90.is_none() && c >= 0.9 {
+            p90 = Some(k);
+        }
+    }
+    (mean, p50.unwrap_or(0), p90.unwrap_or(pmf.len() - 1))
+}
+
+/// Method-of-moments prior strength κ of a beta-binomial from per-SKU (R, N).
+pub fn beta_binomial_kappa(data: &[(f64, f64)]) -> f64 {
+    let n_tot: f64 = data.iter().map(|d| d.1).sum();
+    let r_tot: f64 = data.iter().map(|d| d.0).sum();
+    if n_tot <= 0.0 || data.len() < 3 {
+        return 1e6; // not enough SKUs to see between-SKU variation: pool fully
+    }
+    let m = (r_tot / n_tot).clamp(1e-9, 1.0 - 1e-9);
+    let s2 = data
+        .iter()
+        .filter(|d| d.1 > 0.0)
+        .map(|d| d.1 * (d.0 / d.1 - m).powi(2))
+        .sum::<f64>()
+        / n_tot;
+    // Expected binomial noise part of s2: m(1−m)·(number of SKUs)/N_tot.
+    let k = data.iter().filter(|d| d.1 > 0.0).count() as f64;
+    let tau2 = s2 - m * (1.0 - m) * k / n_tot;
+    if tau2 <= 0.0 {
+        return 1e6;
+    }
+    (m * (1.0 - m) / tau2 - 1.0).clamp(1.0, 1e6)
+}
+
+/// Fits the return model on data known at `as_of`.
+pub fn fit(p: &Pipeline, ds: &Dataset, as_of: Day) -> ReturnModel {
+    let cfg = &p.returns;
+    let w = cfg.window_days;
+    let mut q = ReturnQuality::default();
+    // Sales indexes for linking.
+    let mut by_order: HashMap<(u32, u32), Day> = HashMap::new();
+    let mut by_customer: HashMap<(u32, u32), Vec<(i64, Day)>> = HashMap::new();
+    let mut sold_any: std::collections::HashSet<u32> = Default::default();
+    for d in ds.demand.iter().filter(|d| day_of(d.at) <= as_of) {
+        sold_any.insert(d.sku);
+        if let Some(o) = d.order {
+            by_order.entry((o, d.sku)).or_insert(day_of(d.at));
+        }
+        if let Some(c) = d.customer {
+            by_customer
+                .entry((c, d.sku))
+                .or_default()
+                .push((d.at, day_of(d.at)));
+        }
+    }
+    for v in by_customer.values_mut() {
+        v.sort_unstable();
+    }
+    let mut linked = Vec::new();
+    for r in &ds.returns {
+        let ret_day = day_of(r.at);
+        if ret_day > as_of {
+            q.after_as_of += 1;
+            continue;
+        }
+        q.returns += 1;
+        if !sold_any.contains(&r.sku) {
+            q.without_sale += 1;
+            continue;
+        }
+        let via_order = r
+            .order_id
+            .as_deref()
+            .and_then(|o| ds.orders.get(o))
+            .and_then(|o| by_order.get(&(o, r.sku)).copied());
+        let (sale, how) = if let Some(d) = via_order {
+            (Some(d), "order_id")
+        } else if let Some(a) = r.order_at {
+            (Some(day_of(a)), "order_date")
+        } else if let Some(c) = r.customer {
+            let s = by_customer
+                .get(&(c, r.sku))
+                .and_then(|v| v.iter().rev().find(|(at, _)| *at <= r.at).map(|x| x.1));
+            (s, if s.is_some() { "customer" } else { "unlinked" })
+        } else {
+            (None, "unlinked")
+        };
+        let sale = match sale {
+            Some(d) if d > ret_day => {
+                q.before_sale += 1;
+                None
+            }
+            s => s,
+        };
+        *q.linked_by
+            .entry(if sale.is_some() { how } else { "unlinked" })
+            .or_insert(0) += 1;
+        linked.push(Linked {
+            sku: r.sku,
+            sale_day: sale,
+            ret_day,
+            qty: r.qty,
+            restockable: r.restockable,
+        });
+    }
+
+    // Pooled lag pmf from linked returns (mass beyond W is left out: those arrive too late).
+    let mut lag_counts = vec![0.0; w + 1];
+    let mut lag_total = 0.0;
+    for l in linked.iter().filter(|l| l.sale_day.is_some()) {
+        let lag = (l.ret_day - l.sale_day.unwrap_or(l.ret_day)) as usize;
+        lag_total += l.qty;
+        if lag <= w {
+            lag_counts[lag] += l.qty;
+        }
+    }
+    let (global_lag, lag_source) = if lag_total >= 20.0 {
+        (
+            lag_counts.iter().map(|c| c / lag_total).collect::<Vec<_>>(),
+            "linked_returns",
+        )
+    } else {
+        (poisson_pmf(cfg.default_lag_days, w), "default")
+    };
+    let median_lag = pmf_stats(&global_lag).1 as Day;
+
+    // Rate estimation window: sales old enough for their returns to have come back.
+    let (lo, hi) = (as_of - cfg.history_days as Day, as_of - w as Day);
+    let mut sold: BTreeMap<u32, f64> = BTreeMap::new();
+    for d in &ds.demand {
+        let day = day_of(d.at);
+        if day >= lo && day <= hi {
+            *sold.entry(d.sku).or_insert(0.0) += d.qty;
+        }
+    }
+    let mut ret: BTreeMap<u32, f64> = BTreeMap::new();
+    let mut sku_lags: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
+    let mut restock: BTreeMap<u32, (f64, f64)> = BTreeMap::new();
+    let mut linked_n: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut sku_all: BTreeMap<u32, f64> = BTreeMap::new();
+    for l in &linked {
+        let sale = l.sale_day.unwrap_or(l.ret_day - median_lag);
+        if sale >= lo && sale <= hi {
+            *ret.entry(l.sku).or_insert(0.0) += l.qty;
+        }
+        if let Some(s) = l.sale_day {
+            let lag = (l.ret_day - s) as usize;
+            let v = sku_lags.entry(l.sku).or_insert_with(|| vec![0.0; w + 1]);
+            if lag <= w {
+                v[lag] += l.qty;
+            }
+            *linked_n.entry(l.sku).or_insert(0) += 1;
+            *sku_all.entry(l.sku).or_insert(0.0) += l.qty;
+        }
+        if let Some(b) = l.restockable {
+            let e = restock.entry(l.sku).or_insert((0.0, 0.0));
+            e.0 += if b { l.qty } else { 0.0 };
+            e.1 += l.qty;
+        }
+    }
+    let category = |sku: u32| -> String {
+        ds.products
+            .get(&sku)
+            .and_then(|p| p.category.clone())
+            .unwrap_or_else(|| "all".into())
+    };
+    let skus: Vec<u32> = sold_any
+        .iter()
+        .copied()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let data: Vec<(f64, f64)> = skus
+        .iter()
+        .map(|s| {
+            (
+                ret.get(s).copied().unwrap_or(0.0),
+                sold.get(s).copied().unwrap_or(0.0),
+            )
+        })
+        .filter(|d| d.1 > 0.0)
+        .map(|(r, n)| (r.min(n), n))
+        .collect();
+    let kappa = beta_binomial_kappa(&data);
+    let (r_all, n_all) = data.iter().fold((0.0, 0.0), |a, d| (a.0 + d.0, a.1 + d.1));
+    let global_rate = if n_all > 0.0 { r_all / n_all } else { 0.0 };
+    let mut cat_rn: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    for s in &skus {
+        let n = sold.get(s).copied().unwrap_or(0.0);
+        let r = ret.get(s).copied().unwrap_or(0.0).min(n);
+        let e = cat_rn.entry(category(*s)).or_insert((0.0, 0.0));
+        e.0 += r;
+        e.1 += n;
+    }
+    let cat_rate = |c: &str| {
+        let (r, n) = cat_rn.get(c).copied().unwrap_or((0.0, 0.0));
+        (r + kappa * global_rate) / (n + kappa)
+    };
+    let (rs_k, rs_n) = restock
+        .values()
+        .fold((0.0, 0.0), |a, v| (a.0 + v.0, a.1 + v.1));
+    let (global_restockable, restockable_source) = if rs_n > 0.0 {
+        (rs_k / rs_n, "returns_data")
+    } else {
+        (cfg.restockable_share, "default")
+    };
+    let mut per_sku = BTreeMap::new();
+    for s in skus {
+        let n = sold.get(&s).copied().unwrap_or(0.0);
+        let r_raw = ret.get(&s).copied().unwrap_or(0.0);
+        if n > 0.0 && r_raw > n {
+            q.rate_above_one += 1;
+        }
+        let r = r_raw.min(n);
+        let cat = category(s);
+        let rate = (r + kappa * cat_rate(&cat)) / (n + kappa);
+        let own = sku_lags.get(&s);
+        let own_all = sku_all.get(&s).copied().unwrap_or(0.0);
+        let wgt = cfg.lag_prior_weight;
+        // Own lag counts + `wgt` pseudo-returns shaped like the pooled pmf, as a share of all
+        // linked returns (the mass missing to 1 arrives after the window).
+        let lag_pmf: Vec<f64> = (0..=w)
+            .map(|k| {
+                let c = own.map(|v| v[k]).unwrap_or(0.0);
+                if own_all + wgt > 0.0 {
+                    (c + wgt * global_lag[k]) / (own_all + wgt)
+                } else {
+                    global_lag[k]
+                }
+            })
+            .collect();
+        let (lag_mean, p50, p90) = pmf_stats(&lag_pmf);
+        let restockable_share = match restock.get(&s) {
+            Some((k, m)) => (k + 10.0 * global_restockable) / (m + 10.0),
+            None => global_restockable,
+        };
+        per_sku.insert(
+            s,
+            SkuReturns {
+                category: cat,
+                sold_units: n,
+                returned_units: r_raw,
+                raw_rate: (n > 0.0).then(|| r_raw / n),
+                rate,
+                shrinkage_weight: n / (n + kappa),
+                lag_pmf,
+                lag_mean_days: lag_mean,
+                lag_p50_days: p50,
+                lag_p90_days: p90,
+                restockable_share,
+                linked_returns: linked_n.get(&s).copied().unwrap_or(0),
+            },
+        );
+    }
+    ReturnModel {
+        window: w,
+        global_rate,
+        kappa,
+        global_lag,
+        lag_source,
+        restockable_source,
+        global_restockable,
+        per_sku,
+        quality: q,
+    }
+}
+
+/// Expected restockable returns of one series over the days after as-of.
+#[derive(Debug, Clone, Default)]
+pub struct SeriesReturns {
+    pub daily_mean: Vec<f64>,
+    pub daily_var: Vec<f64>,
+    pub window_mean: f64,
+    pub window_var: f64,
+}
+
+impl SeriesReturns {
+    /// Window total at cumulative probability `p` (normal approximation, ≥ 0).
+    pub fn window_quantile(&self, p: f64) -> f64 {
+        (self.window_mean + norm_ppf(p) * self.window_var.sqrt()).max(0.0)
+    }
+    pub fn daily_quantile(&self, j: usize, p: f64) -> f64 {
+        (self.daily_mean[j] + norm_ppf(p) * self.daily_var[j].sqrt()).max(0.0)
+    }
+}
+
+/// `past` is the series' daily sales up to as-of (last element = as-of day); `fc` its forecast.
+pub fn forecast_series(
+    m: &ReturnModel,
+    sku: u32,
+    past: &[f64],
+    fc: &SeriesForecast,
+    window: usize,
+) -> SeriesReturns {
+    let len = fc.mean.len();
+    let mut out = SeriesReturns {
+        daily_mean: vec![0.0; len],
+        daily_var: vec![0.0; len],
+        ..Default::default()
+    };
+    let Some(s) = m.per_sku.get(&sku) else {
+        return out;
+    };
+    let w = m.window;
+    let f = &s.lag_pmf;
+    let rs = s.rate * s.restockable_share;
+    let cdf: Vec<f64> = f
+        .iter()
+        .scan(0.0, |c, p| {
+            *c += p;
+            Some(*c)
+        })
+        .collect();
+    let win = window.min(len);
+    // Known sales of the last W days (age a = 0 is the as-of day).
+    for a in 0..=w.min(past.len().saturating_sub(1)) {
+        let q = past[past.len() - 1 - a];
+        if q <= 0.0 {
+            continue;
+        }
+        let denom = (1.0 - s.rate * cdf[a]).max(1e-9);
+        let mut p_win = 0.0;
+        for j in 0..len {
+            let lag = a + j + 1;
+            if lag > w {
+                break;
+            }
+            let p = (rs * f[lag] / denom).min(1.0);
+            out.daily_mean[j] += q * p;
+            out.daily_var[j] += q * p * (1.0 - p);
+            if j < win {
+                p_win += p;
+            }
+        }
+        let p_win = p_win.min(1.0);
+        out.window_mean += q * p_win;
+        out.window_var += q * p_win * (1.0 - p_win);
+    }
+    // Forecast sales: day j (0-based, j = 0 is as-of + 1) returns on day j + k.
+    for j in 0..len {
+        let mj = fc.mean[j];
+        if mj <= 0.0 {
+            continue;
+        }
+        let var_j = fc
+            .quantiles
+            .get(j.min(fc.quantiles.len().saturating_sub(1)))
+            .map(|q| ((q[5] - q[1]) / 2.5631).powi(2))
+            .unwrap_or(mj);
+        let mut p_win = 0.0;
+        for k in 0..=w {
+            let t = j + k;
+            if t >= len {
+                break;
+            }
+            let p = rs * f[k];
+            out.daily_mean[t] += mj * p;
+            out.daily_var[t] += mj * p * (1.0 - p) + p * p * var_j;
+            if t < win {
+                p_win += p;
+            }
+        }
+        if j < win {
+            let p_win = p_win.min(1.0);
+            out.window_mean += mj * p_win;
+            out.window_var += mj * p_win * (1.0 - p_win) + p_win * p_win * var_j;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
