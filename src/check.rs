@@ -135,7 +135,7 @@ pub fn check(p: &Pipeline) -> Result<Report> {
         "orders",
         "stock_adjustment",
         cls("stock_adjustment"),
-        "negative lines that are not customer returns (stock corrections); not demand".into(),
+        "negative lines that are not customer returns (stock corrections): neither demand nor returns".into(),
     );
     add(
         Info,
@@ -356,15 +356,55 @@ pub fn check(p: &Pipeline) -> Result<Report> {
             "series-days with on hand <= 0 (censored: not used as zero demand)".into(),
         );
     }
-    // Returns.
-    let ret_unknown = ds.returns.iter().filter(|r| !sold.contains(&r.sku)).count();
+    // Returns: linking to sales, plausibility, what the model will use.
+    let rm = crate::returns::fit(p, &ds, as_of);
+    let rq = &rm.quality;
     add(
         Warning,
         "returns",
         "return_without_sale",
-        ret_unknown,
-        "return lines for SKUs never sold".into(),
+        rq.without_sale,
+        "return lines for SKUs never sold up to as-of (not used)".into(),
     );
+    add(
+        Warning,
+        "returns",
+        "return_before_sale",
+        rq.before_sale,
+        "returns dated before the sale they are linked to (lag unknown)".into(),
+    );
+    add(
+        Warning,
+        "returns",
+        "rate_above_100pct",
+        rq.rate_above_one,
+        "SKUs with more units returned than sold in the estimation window (capped at 100 %)".into(),
+    );
+    let unlinked = rq.linked_by.get("unlinked").copied().unwrap_or(0);
+    add(Info, "returns", "return_unlinked", unlinked, "returns that could not be linked to a sale (order id, order date or customer); sale date estimated from the median lag".into());
+    let linked: usize = rq
+        .linked_by
+        .iter()
+        .filter(|(k, _)| **k != "unlinked")
+        .map(|(_, v)| v)
+        .sum();
+    add(Info, "returns", "return_linked", linked, format!(
+        "returns linked to their sale ({}); pooled return rate {:.1} %, lag from {}, restockable share {:.0} % ({})",
+        rq.linked_by.iter().filter(|(k, _)| **k != "unlinked").map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", "),
+        rm.global_rate * 100.0, rm.lag_source, rm.global_restockable * 100.0, rm.restockable_source
+    ));
+    if rm.restockable_source == "default" && rq.returns > 0 {
+        add(
+            Warning,
+            "returns",
+            "restockable_defaulted",
+            rq.returns,
+            format!(
+                "no restockable flag in the data: returns.restockable_share = {} assumed",
+                p.returns.restockable_share
+            ),
+        );
+    }
     // Open POs.
     let po_unknown = ds
         .open_pos
