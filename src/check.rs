@@ -380,6 +380,10 @@ pub fn check(p: &Pipeline) -> Result<Report> {
         rq.rate_above_one,
         "SKUs with more units returned than sold in the estimation window (capped at 100 %)".into(),
     );
+    add(Warning, "returns", "return_outlier", rq.outliers, format!(
+        "return lines above {}× their SKU's median sale line (bulk cancellations?): not used to estimate rates",
+        p.returns.outlier_factor
+    ));
     let unlinked = rq.linked_by.get("unlinked").copied().unwrap_or(0);
     add(Info, "returns", "return_unlinked", unlinked, "returns that could not be linked to a sale (order id, order date or customer); sale date estimated from the median lag".into());
     let linked: usize = rq

@@ -60,6 +60,11 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Replay history: score forecasts and models against what happened afterwards.
+    Backtest {
+        #[command(subcommand)]
+        what: BacktestKind,
+    },
     /// Generate the deterministic synthetic sample shop (data-samples/).
     Sample {
         #[arg(long, default_value = "data-samples")]
@@ -68,6 +73,21 @@ pub enum Command {
         seed: u64,
         #[arg(long, default_value_t = 330)]
         skus: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BacktestKind {
+    /// Weekly rolling-origin backtest of the returns forecast vs. naive and no-returns baselines.
+    Returns {
+        #[command(flatten)]
+        common: Common,
+        /// Number of weekly origins, ending one week before the as-of date.
+        #[arg(long, default_value_t = 20)]
+        weeks: usize,
+        /// Folder for returns_backtest.parquet and summary.json (default notebooks-out/returns-backtest-<pipeline>).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 

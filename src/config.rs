@@ -232,6 +232,9 @@ pub struct ReturnsCfg {
     pub lag_prior_weight: f64,
     /// Mean lag (days) assumed when no return can be linked to its sale.
     pub default_lag_days: f64,
+    /// A return line above this multiple of its SKU's median sale line is an outlier
+    /// (bulk cancellation, B2B take-back): reported, left out of rate and lag estimation.
+    pub outlier_factor: f64,
 }
 
 impl Default for ReturnsCfg {
@@ -244,6 +247,7 @@ impl Default for ReturnsCfg {
             restockable_share: 1.0,
             lag_prior_weight: 20.0,
             default_lag_days: 14.0,
+            outlier_factor: 20.0,
         }
     }
 }
@@ -602,6 +606,7 @@ impl RawPipeline {
         }
         non_negative("returns.lag_prior_weight", rc.lag_prior_weight)?;
         positive("returns.default_lag_days", rc.default_lag_days)?;
+        positive("returns.outlier_factor", rc.outlier_factor)?;
         let mut closed_weekdays = Vec::new();
         for w in &self.calendar.closed_weekdays {
             let wd = parse_weekday("calendar.closed_weekdays", w)?;

@@ -8,6 +8,7 @@
 // Row-indexed loops over parallel column vectors read more clearly than zipped iterators.
 #![allow(clippy::needless_range_loop)]
 
+pub mod backtest;
 pub mod check;
 pub mod cli;
 pub mod config;

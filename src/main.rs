@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use restock::cli::{Cli, Command, LogFormat};
+use restock::cli::{BacktestKind, Cli, Command, LogFormat};
 use restock::error::exit;
 
 fn init_logging(format: LogFormat) {
@@ -61,6 +61,26 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
             let p = common.pipeline(None)?;
             let rows = restock::pipeline::forecast_only(&p, &out)?;
             println!("wrote {rows} forecast rows to {}", out.display());
+            Ok(exit::OK)
+        }
+        Command::Backtest {
+            what: BacktestKind::Returns { common, weeks, out },
+        } => {
+            let p = common.pipeline(None)?;
+            let b = restock::backtest::returns::run(&p, weeks)?;
+            let dir =
+                out.unwrap_or_else(|| format!("notebooks-out/returns-backtest-{}", p.name).into());
+            std::fs::create_dir_all(&dir).map_err(|source| restock::error::OutputError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            b.rows
+                .write_parquet(&dir.join("returns_backtest.parquet"))?;
+            let v = serde_json::to_value(&b.summary)
+                .map_err(|e| restock::Error::Internal(e.to_string()))?;
+            restock::export::write_json(&dir.join("summary.json"), &v)?;
+            print!("{}", b.summary.render());
+            println!("\nwritten to {}", dir.display());
             Ok(exit::OK)
         }
         Command::Sample { out, seed, skus } => {

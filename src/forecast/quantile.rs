@@ -95,6 +95,38 @@ pub fn poisson_ppf(mean: f64, p: f64) -> f64 {
     k
 }
 
+/// Quantile of a non-negative count with the given mean and variance: Poisson when the
+/// variance is about the mean, negative binomial when it is larger (overdispersed), normal
+/// for large means. Counts are whole units, so small means get honest zeros and steps.
+pub fn count_quantile(mean: f64, var: f64, p: f64) -> f64 {
+    if !(mean > 0.0) || !mean.is_finite() {
+        return 0.0;
+    }
+    let var = if var.is_finite() { var.max(0.0) } else { mean };
+    if mean > 50.0 {
+        return (mean + norm_ppf(p) * var.sqrt()).max(0.0);
+    }
+    if var <= mean * 1.05 {
+        return poisson_ppf(mean, p);
+    }
+    // NB with mean μ and variance σ²: r = μ²/(σ²−μ), success probability q = μ/σ².
+    let r = mean * mean / (var - mean);
+    let q = mean / var;
+    let mut pmf = q.powf(r);
+    let mut cdf = pmf;
+    let mut k = 0.0;
+    while cdf < p && k < 1e6 {
+        k += 1.0;
+        pmf *= (k - 1.0 + r) / k * (1.0 - q);
+        cdf += pmf;
+        if pmf < 1e-300 && cdf < p {
+            // Numerical underflow far in the tail: fall back to the normal approximation.
+            return (mean + norm_ppf(p) * var.sqrt()).max(0.0).ceil();
+        }
+    }
+    k
+}
+
 pub(super) fn window_quantile(f: &SeriesForecast, p: f64) -> f64 {
     let v = match f.window_method {
         "empirical" => f.window_mean + empirical_quantile(&f.window_errors, p),
@@ -208,6 +240,16 @@ mod tests {
         assert!((norm_ppf(0.95) - 1.6448536269514722).abs() < 1e-8);
         assert!((norm_ppf(0.5)).abs() < 1e-12);
         assert!((norm_ppf(0.01) + 2.3263478740408408).abs() < 1e-8);
+    }
+
+    #[test]
+    fn count_quantiles_poisson_and_negative_binomial() {
+        // Poisson(0.5): P(0) = 0.61 → median 0; scipy.stats.nbinom.ppf(0.9, 2, 0.5) == 5
+        // (mean 2, variance 4): r = 2, q = 0.5; cdf(4) = 0.8906, cdf(5) = 0.9375.
+        assert_eq!(count_quantile(0.5, 0.5, 0.5), 0.0);
+        assert_eq!(count_quantile(2.0, 4.0, 0.9), 5.0);
+        assert_eq!(count_quantile(0.0, 1.0, 0.99), 0.0);
+        assert!(count_quantile(1000.0, 1000.0, 0.5) - 1000.0 < 1e-9);
     }
 
     #[test]

@@ -8,19 +8,21 @@
 //! so three sales never give a 0 % or 100 % rate. The lag pmf of a SKU is its own counts plus
 //! `lag_prior_weight` pseudo-returns spread like the pooled pmf.
 //!
-//! Forecast: every unit sold is an independent Bernoulli trial. A unit sold a days ago and
-//! not yet back returns on day t with p = r·f(t−d)/(1 − r·F(a)) (conditioned on not having
-//! come back yet); a unit of forecast sales on day j returns on day t with p = r·f(t−j).
+//! Forecast: every unit sold is an independent Bernoulli trial: a unit sold on day d
+//! (known or forecast) comes back on day t with p = r·s·f(t−d). Units already back are not
+//! subtracted and p is not conditioned on "not back yet": we do not know per series which
+//! units came back, and the unconditional form is exact in expectation. (Conditioning
+//! without subtracting over-predicted by 8 % on the sample backtest.)
 //! Means add up; variances are Σ q·p(1−p) for known sales (a Poisson-binomial sum, not a
-//! Poisson) plus p²·Var(sales) for forecast sales. Quantiles use the normal approximation of
-//! that sum, clamped at 0.
+//! Poisson) plus p²·Var(sales) for forecast sales. Quantiles treat the sum as a count with
+//! that mean and variance (Poisson, negative binomial if overdispersed, normal if large).
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
 use crate::config::Pipeline;
-use crate::forecast::quantile::norm_ppf;
+use crate::forecast::quantile::count_quantile;
 use crate::forecast::SeriesForecast;
 use crate::ingest::{day_of, Dataset, Day};
 
@@ -51,6 +53,8 @@ pub struct ReturnQuality {
     pub before_sale: usize,
     pub rate_above_one: usize,
     pub after_as_of: usize,
+    /// Return lines above `outlier_factor` × the SKU's median sale line (not used for fitting).
+    pub outliers: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -158,6 +162,17 @@ pub fn fit(p: &Pipeline, ds: &Dataset, as_of: Day) -> ReturnModel {
     for v in by_customer.values_mut() {
         v.sort_unstable();
     }
+    let mut lines: HashMap<u32, Vec<f64>> = HashMap::new();
+    for d in ds.demand.iter().filter(|d| day_of(d.at) <= as_of) {
+        lines.entry(d.sku).or_default().push(d.qty);
+    }
+    let median_line: HashMap<u32, f64> = lines
+        .into_iter()
+        .map(|(k, mut v)| {
+            v.sort_by(f64::total_cmp);
+            (k, v[v.len() / 2])
+        })
+        .collect();
     let mut linked = Vec::new();
     for r in &ds.returns {
         let ret_day = day_of(r.at);
@@ -168,6 +183,13 @@ pub fn fit(p: &Pipeline, ds: &Dataset, as_of: Day) -> ReturnModel {
         q.returns += 1;
         if !sold_any.contains(&r.sku) {
             q.without_sale += 1;
+            continue;
+        }
+        if median_line
+            .get(&r.sku)
+            .is_some_and(|m| r.qty > cfg.outlier_factor * m.max(1.0))
+        {
+            q.outliers += 1;
             continue;
         }
         let via_order = r
@@ -377,12 +399,12 @@ pub struct SeriesReturns {
 }
 
 impl SeriesReturns {
-    /// Window total at cumulative probability `p` (normal approximation, ≥ 0).
+    /// Window total (whole units) at cumulative probability `p`.
     pub fn window_quantile(&self, p: f64) -> f64 {
-        (self.window_mean + norm_ppf(p) * self.window_var.sqrt()).max(0.0)
+        count_quantile(self.window_mean, self.window_var, p)
     }
     pub fn daily_quantile(&self, j: usize, p: f64) -> f64 {
-        (self.daily_mean[j] + norm_ppf(p) * self.daily_var[j].sqrt()).max(0.0)
+        count_quantile(self.daily_mean[j], self.daily_var[j], p)
     }
 }
 
@@ -406,13 +428,7 @@ pub fn forecast_series(
     let w = m.window;
     let f = &s.lag_pmf;
     let rs = s.rate * s.restockable_share;
-    let cdf: Vec<f64> = f
-        .iter()
-        .scan(0.0, |c, p| {
-            *c += p;
-            Some(*c)
-        })
-        .collect();
+
     let win = window.min(len);
     // Known sales of the last W days (age a = 0 is the as-of day).
     for a in 0..=w.min(past.len().saturating_sub(1)) {
@@ -420,14 +436,13 @@ pub fn forecast_series(
         if q <= 0.0 {
             continue;
         }
-        let denom = (1.0 - s.rate * cdf[a]).max(1e-9);
         let mut p_win = 0.0;
         for j in 0..len {
             let lag = a + j + 1;
             if lag > w {
                 break;
             }
-            let p = (rs * f[lag] / denom).min(1.0);
+            let p = (rs * f[lag]).min(1.0);
             out.daily_mean[j] += q * p;
             out.daily_var[j] += q * p * (1.0 - p);
             if j < win {
