@@ -262,12 +262,12 @@ pub fn propose(
             .iter()
             .filter(|(d, _)| *d <= window_end)
             .map(|(_, q)| q)
-            .sum();
+            .fold(0.0, |a, b| a + b);
         let on_order_later: f64 = my_pos
             .iter()
             .filter(|(d, _)| *d > window_end)
             .map(|(_, q)| q)
-            .sum();
+            .fold(0.0, |a, b| a + b);
         let backorders = 0.0;
         let expected_returns = match p.returns.use_in_position {
             ReturnsUse::Off => 0.0,

@@ -5,4 +5,5 @@ mod bad_input;
 mod helpers;
 mod libreoffice;
 mod online_retail;
+mod returns;
 mod sample_run;

@@ -54,6 +54,13 @@ fn check_reports_the_known_quirks() {
         "closed_weekdays",
         "short_history",
         "zero_price",
+        // Return data quality: linked by customer, outliers, >100 % rates, no restockable flag.
+        "return_linked",
+        "return_unlinked",
+        "return_outlier",
+        "rate_above_100pct",
+        "restockable_defaulted",
+        "return_without_sale",
     ] {
         assert!(codes.contains(&c), "finding {c} missing: {codes:?}");
     }
@@ -107,23 +114,26 @@ fn run_end_to_end_and_recompute_one_line_by_hand() {
     assert_eq!(dates("order_date"), as_of + 2);
     assert_eq!(dates("expected_receipt_date"), as_of + 2 + 14);
     assert_eq!(g("window_days"), 1.0 + 14.0 + 7.0);
-    assert_eq!(
-        (g("on_hand"), g("on_order"), g("inventory_position")),
-        (0.0, 0.0, 0.0)
-    );
+    // No stock file, no open POs: position = expected restockable returns in the window
+    // (the 25 % quantile of their count distribution, returns.position_quantile).
+    assert_eq!((g("on_hand"), g("on_order")), (0.0, 0.0));
+    let ret = g("expected_returns");
+    assert!(ret >= 0.0 && ret <= g("expected_returns_mean") + 1e-9 && ret.fract() == 0.0);
+    assert!((g("inventory_position") - ret).abs() < 1e-9);
     let mean = g("demand_mean");
     let target = g("target_level");
     assert!((g("safety_stock") - (target - mean)).abs() < 1e-3);
     assert!(
-        (g("raw_need") - target).abs() < 1e-3,
-        "position 0: need = target"
+        (g("raw_need") - (target - ret).max(0.0)).abs() < 1e-3,
+        "need = target − position"
     );
     let qty = g("order_qty");
     assert_eq!(
         qty,
-        (target - 1e-9).ceil(),
+        (target - ret - 1e-9).ceil(),
         "MOQ 1, pack 1: round up to whole units"
     );
+    assert!(qty > 0.0);
 
     // Demand mean over the window = sum of the daily forecast means in forecasts.parquet.
     let fc = read(&latest.join("forecasts.parquet"));

@@ -1,0 +1,123 @@
+//! Returns end to end: parameters and forecasts written, used in the position, backtested.
+
+use std::fs;
+
+use crate::helpers::*;
+
+#[test]
+fn sample_run_predicts_returns_and_uses_them() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("runs");
+    let o = restock(&[
+        "run",
+        "--pipeline",
+        "pipelines/sample.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let latest = out.join("latest");
+    let m: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(latest.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["returns"]["lag_source"], "linked_returns");
+    assert_eq!(m["returns"]["restockable_source"], "returns_data");
+    assert!(
+        m["returns"]["quality"]["linked_by"]["order_id"]
+            .as_u64()
+            .unwrap()
+            > 100_000
+    );
+    let rate = m["returns"]["pooled_rate"].as_f64().unwrap();
+    assert!((0.1..0.25).contains(&rate), "pooled rate {rate}");
+
+    let params = read(&latest.join("return_params.parquet"));
+    let cat = strs(&params, "category");
+    let r = nums(&params, "rate");
+    let w = nums(&params, "shrinkage_weight");
+    let fashion: Vec<f64> = (0..params.rows)
+        .filter(|&i| cat[i] == "fashion")
+        .map(|i| r[i].unwrap())
+        .collect();
+    let food: Vec<f64> = (0..params.rows)
+        .filter(|&i| cat[i] == "food")
+        .map(|i| r[i].unwrap())
+        .collect();
+    let avg = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    assert!(
+        avg(&fashion) > 5.0 * avg(&food),
+        "fashion {} vs food {}",
+        avg(&fashion),
+        avg(&food)
+    );
+    assert!((0..params.rows).all(|i| (0.0..1.0).contains(&r[i].unwrap()) && r[i].unwrap() > 0.0));
+    assert!((0..params.rows).all(|i| (0.0..=1.0).contains(&w[i].unwrap())));
+
+    let rf = read(&latest.join("returns_forecast.parquet"));
+    assert_eq!(
+        rf.column_names(),
+        &["sku", "location", "date", "mean", "p10", "p50", "p90"]
+    );
+    let (p10, p90) = (nums(&rf, "p10"), nums(&rf, "p90"));
+    assert!((0..rf.rows).all(|i| p10[i].unwrap() <= p90[i].unwrap() && p10[i].unwrap() >= 0.0));
+
+    let dec = read(&latest.join("decisions.parquet"));
+    let er = nums(&dec, "expected_returns");
+    let erm = nums(&dec, "expected_returns_mean");
+    let pos = nums(&dec, "inventory_position");
+    let oh = nums(&dec, "on_hand");
+    let oo = nums(&dec, "on_order");
+    assert!(
+        er.iter().filter(|v| v.unwrap() > 0.0).count() > 50,
+        "returns enter many positions"
+    );
+    for i in 0..dec.rows {
+        // Conservative lower quantile (p25) never exceeds the mean by more than rounding.
+        assert!(er[i].unwrap() <= erm[i].unwrap().ceil() + 1e-9);
+        assert!(
+            (pos[i].unwrap() - (oh[i].unwrap() + oo[i].unwrap() + er[i].unwrap())).abs() < 1e-3
+        );
+    }
+}
+
+#[test]
+fn returns_backtest_on_sample_beats_both_baselines() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("bt");
+    let o = restock(&[
+        "backtest",
+        "returns",
+        "--pipeline",
+        "pipelines/sample.toml",
+        "--weeks",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("restock_mean") && o.stdout.contains("naive_8w"));
+    let s: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let score = |m: &str, k: &str| {
+        s["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["method"] == m)
+            .unwrap()[k]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(s["origins"].as_array().unwrap().len(), 4);
+    for base in ["naive_8w", "no_returns"] {
+        assert!(
+            score("restock_mean", "sku_week_mae") < score(base, "sku_week_mae"),
+            "vs {base}"
+        );
+        assert!(
+            score("restock_mean", "sku_week_bias").abs() < score(base, "sku_week_bias").abs() + 0.2,
+            "bias vs {base}"
+        );
+    }
+    let rows = read(&out.join("returns_backtest.parquet"));
+    assert_eq!(rows.rows as u64, s["sku_weeks"].as_u64().unwrap());
+}
