@@ -8,7 +8,9 @@ mod master;
 mod orders;
 pub mod table;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::path::{Path, PathBuf};
 
 use chrono::Weekday;

@@ -4,7 +4,7 @@
 //! demand"): invalid → duplicate → cancelled status → non-product → excluded order id →
 //! return → adjustment/zero/negative price → cancellation matching → implausible size.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::config::{NegativeLines, Pipeline, ZeroPrice};
 use crate::error::{InputError, Result};
@@ -90,7 +90,7 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
 
     let mut class = vec![Class::Rejected; n];
     let mut rejects: Vec<Reject> = Vec::new();
-    let mut seen: HashMap<DupKey, usize> = HashMap::new();
+    let mut seen: HashMap<DupKey, usize> = HashMap::default();
     let mut count = |code: &'static str| *ds.order_classes.entry(code).or_insert(0) += 1;
 
     for i in 0..n {
@@ -249,7 +249,7 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
             .and_then(|v| v[i].as_deref())
             .unwrap_or("")
     };
-    let mut open_sales: HashMap<(&str, &str, u64), Vec<usize>> = HashMap::new();
+    let mut open_sales: HashMap<(&str, &str, u64), Vec<usize>> = HashMap::default();
     if window > 0 {
         for i in 0..n {
             if class[i] == Class::Demand {
@@ -304,7 +304,7 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
     }
 
     let default_loc = ds.locs.intern(&p.defaults.location);
-    let mut prices: HashMap<u32, Vec<f64>> = HashMap::new();
+    let mut prices: HashMap<u32, Vec<f64>> = HashMap::default();
     for i in 0..n {
         let (Some(s), Some(at), Some(q)) = (c.sku[i].as_deref(), c.at[i], c.qty[i]) else {
             continue;
@@ -377,7 +377,7 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
         ds.median_price.insert(sku, v[v.len() / 2]);
     }
     // Absurd lines: far above the SKU's typical line (reported by `check`, kept as demand).
-    let mut per_sku: HashMap<u32, Vec<f64>> = HashMap::new();
+    let mut per_sku: HashMap<u32, Vec<f64>> = HashMap::default();
     for d in &ds.demand {
         per_sku.entry(d.sku).or_default().push(d.qty);
     }

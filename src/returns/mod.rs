@@ -17,7 +17,9 @@
 //! Poisson) plus p²·Var(sales) for forecast sales. Quantiles treat the sum as a count with
 //! that mean and variance (Poisson, negative binomial if overdispersed, normal if large).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use serde::Serialize;
 
@@ -144,9 +146,9 @@ pub fn fit(p: &Pipeline, ds: &Dataset, as_of: Day) -> ReturnModel {
     let w = cfg.window_days;
     let mut q = ReturnQuality::default();
     // Sales indexes for linking.
-    let mut by_order: HashMap<(u32, u32), Day> = HashMap::new();
-    let mut by_customer: HashMap<(u32, u32), Vec<(i64, Day)>> = HashMap::new();
-    let mut sold_any: std::collections::HashSet<u32> = Default::default();
+    let mut by_order: HashMap<(u32, u32), Day> = HashMap::default();
+    let mut by_customer: HashMap<(u32, u32), Vec<(i64, Day)>> = HashMap::default();
+    let mut sold_any: rustc_hash::FxHashSet<u32> = Default::default();
     for d in ds.demand.iter().filter(|d| day_of(d.at) <= as_of) {
         sold_any.insert(d.sku);
         if let Some(o) = d.order {
@@ -162,7 +164,7 @@ pub fn fit(p: &Pipeline, ds: &Dataset, as_of: Day) -> ReturnModel {
     for v in by_customer.values_mut() {
         v.sort_unstable();
     }
-    let mut lines: HashMap<u32, Vec<f64>> = HashMap::new();
+    let mut lines: HashMap<u32, Vec<f64>> = HashMap::default();
     for d in ds.demand.iter().filter(|d| day_of(d.at) <= as_of) {
         lines.entry(d.sku).or_default().push(d.qty);
     }
