@@ -127,13 +127,14 @@ pub fn forecast_returns(
 ) -> (returns::ReturnModel, Vec<returns::SeriesReturns>) {
     use rayon::prelude::*;
     let m = returns::fit(p, ds, panel.as_of);
+    let lines = returns::series_lines(ds, panel, m.window);
     let r = (0..panel.series.len())
         .into_par_iter()
         .map(|i| {
             returns::forecast_series(
                 &m,
                 panel.series[i].sku,
-                panel.view(i).y,
+                &lines[i],
                 &fc[i],
                 params[i].window_days,
             )

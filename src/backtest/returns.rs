@@ -88,11 +88,11 @@ pub fn run(p: &Pipeline, weeks: usize) -> Result<Backtest> {
         let n = panel.series.len();
         let fc = forecast::run(&panel, &p.forecast, 28, &vec![7; n]);
         let model = returns::fit(p, &ds, o);
+        let lines = returns::series_lines(&ds, &panel, model.window);
         // Per SKU: (mean, variance) of the 7-day total, summed over locations.
         let mut by_sku: BTreeMap<u32, (f64, f64)> = BTreeMap::new();
         for i in 0..n {
-            let r =
-                returns::forecast_series(&model, panel.series[i].sku, panel.view(i).y, &fc[i], 7);
+            let r = returns::forecast_series(&model, panel.series[i].sku, &lines[i], &fc[i], 7);
             let e = by_sku.entry(panel.series[i].sku).or_insert((0.0, 0.0));
             e.0 += r.window_mean;
             e.1 += r.window_var;

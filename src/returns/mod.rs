@@ -8,14 +8,15 @@
 //! so three sales never give a 0 % or 100 % rate. The lag pmf of a SKU is its own counts plus
 //! `lag_prior_weight` pseudo-returns spread like the pooled pmf.
 //!
-//! Forecast: every unit sold is an independent Bernoulli trial: a unit sold on day d
-//! (known or forecast) comes back on day t with p = r·s·f(t−d). Units already back are not
-//! subtracted and p is not conditioned on "not back yet": we do not know per series which
-//! units came back, and the unconditional form is exact in expectation. (Conditioning
-//! without subtracting over-predicted by 8 % on the sample backtest.)
-//! Means add up; variances are Σ q·p(1−p) for known sales (a Poisson-binomial sum, not a
-//! Poisson) plus p²·Var(sales) for forecast sales. Quantiles treat the sum as a count with
-//! that mean and variance (Poisson, negative binomial if overdispersed, normal if large).
+//! Forecast: every sale line is a Bernoulli trial — customers send a line back whole — so a
+//! line of q units sold on day d comes back on day t with p = r·s·f(t−d), adding q·p to the
+//! mean and q²·p(1−p) to the variance (a weighted Poisson-binomial sum, not a Poisson).
+//! Forecast sales use the series' lumpiness k = Σq²/Σq: Var ≈ m·k·p(1−p) + p²·Var(sales).
+//! Lines already back are not subtracted and p is not conditioned on "not back yet": we do
+//! not know per series which units came back, and the unconditional form is exact in
+//! expectation (conditioning without subtracting over-predicted the sample by 8 %).
+//! Quantiles treat the sum as a count with that mean and variance (Poisson, negative
+//! binomial if overdispersed, normal if large).
 
 use std::collections::BTreeMap;
 
@@ -410,11 +411,56 @@ impl SeriesReturns {
     }
 }
 
-/// `past` is the series' daily sales up to as-of (last element = as-of day); `fc` its forecast.
+/// Recent sale lines of one series and how lumpy its lines are.
+#[derive(Debug, Clone, Default)]
+pub struct SeriesLines {
+    /// (age in days before as-of, units) of every sale line in the last `window_days`.
+    pub recent: Vec<(usize, f64)>,
+    /// Σq²/Σq over all its sale lines: expected units per returned line, ≥ 1. A whole line
+    /// comes back at once, so the variance scales with q², not q.
+    pub lumpiness: f64,
+}
+
+/// Groups demand lines by panel series: recent lines for the forecast, lumpiness for the
+/// variance of returns from forecast sales.
+pub fn series_lines(ds: &Dataset, panel: &crate::panel::Panel, window: usize) -> Vec<SeriesLines> {
+    let index: HashMap<(u32, u32), usize> = panel
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ((s.sku, s.loc), i))
+        .collect();
+    let mut out = vec![SeriesLines::default(); panel.series.len()];
+    let mut sq = vec![(0.0f64, 0.0f64); panel.series.len()];
+    for d in &ds.demand {
+        let day = day_of(d.at);
+        if day > panel.as_of {
+            continue;
+        }
+        let Some(&i) = index.get(&(d.sku, d.loc)) else {
+            continue;
+        };
+        sq[i].0 += d.qty * d.qty;
+        sq[i].1 += d.qty;
+        let age = (panel.as_of - day) as usize;
+        if age <= window {
+            out[i].recent.push((age, d.qty));
+        }
+    }
+    for (o, (q2, q)) in out.iter_mut().zip(sq) {
+        o.lumpiness = if q > 0.0 { (q2 / q).max(1.0) } else { 1.0 };
+        o.recent
+            .sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    }
+    out
+}
+
+/// Restockable returns of one series over the days after as-of: from its recent sale lines
+/// (each line returns whole, with probability rate·share·f(lag)) and from forecast sales.
 pub fn forecast_series(
     m: &ReturnModel,
     sku: u32,
-    past: &[f64],
+    lines: &SeriesLines,
     fc: &SeriesForecast,
     window: usize,
 ) -> SeriesReturns {
@@ -430,12 +476,9 @@ pub fn forecast_series(
     let w = m.window;
     let f = &s.lag_pmf;
     let rs = s.rate * s.restockable_share;
-
     let win = window.min(len);
-    // Known sales of the last W days (age a = 0 is the as-of day).
-    for a in 0..=w.min(past.len().saturating_sub(1)) {
-        let q = past[past.len() - 1 - a];
-        if q <= 0.0 {
+    for &(a, q) in &lines.recent {
+        if q <= 0.0 || a > w {
             continue;
         }
         let mut p_win = 0.0;
@@ -446,16 +489,18 @@ pub fn forecast_series(
             }
             let p = (rs * f[lag]).min(1.0);
             out.daily_mean[j] += q * p;
-            out.daily_var[j] += q * p * (1.0 - p);
+            out.daily_var[j] += q * q * p * (1.0 - p);
             if j < win {
                 p_win += p;
             }
         }
         let p_win = p_win.min(1.0);
         out.window_mean += q * p_win;
-        out.window_var += q * p_win * (1.0 - p_win);
+        out.window_var += q * q * p_win * (1.0 - p_win);
     }
-    // Forecast sales: day j (0-based, j = 0 is as-of + 1) returns on day j + k.
+    // Forecast sales: day j (0-based, j = 0 is as-of + 1) returns on day j + k. Lines of
+    // `lumpiness` units on average: Var ≈ m·k·p(1−p) + p²·Var(sales).
+    let k_l = lines.lumpiness.max(1.0);
     for j in 0..len {
         let mj = fc.mean[j];
         if mj <= 0.0 {
@@ -474,7 +519,7 @@ pub fn forecast_series(
             }
             let p = rs * f[k];
             out.daily_mean[t] += mj * p;
-            out.daily_var[t] += mj * p * (1.0 - p) + p * p * var_j;
+            out.daily_var[t] += mj * k_l * p * (1.0 - p) + p * p * var_j;
             if t < win {
                 p_win += p;
             }
@@ -482,7 +527,7 @@ pub fn forecast_series(
         if j < win {
             let p_win = p_win.min(1.0);
             out.window_mean += mj * p_win;
-            out.window_var += mj * p_win * (1.0 - p_win) + p_win * p_win * var_j;
+            out.window_var += mj * k_l * p_win * (1.0 - p_win) + p_win * p_win * var_j;
         }
     }
     out

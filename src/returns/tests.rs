@@ -59,9 +59,13 @@ fn fc(mean: Vec<f64>, sd: f64) -> SeriesForecast {
 fn hand_computed_rate_lag_convolution_and_variance() {
     // r = 0.2, restockable 0.5, lag 1 or 2 days with probability 1/2 each.
     let m = model(0.2, 0.5, vec![0.0, 0.5, 0.5]);
-    // 4 units sold yesterday (a = 1), 10 units today (a = 0); forecast 2 units/day, sd 1.
-    let past = [0.0, 4.0, 10.0];
-    let r = forecast_series(&m, 0, &past, &fc(vec![2.0, 2.0], 1.0), 2);
+    // One line of 4 units sold yesterday (a = 1), one of 10 today (a = 0); forecast 2
+    // units/day, sd 1; lines of the series average 1 unit (lumpiness 1).
+    let lines = SeriesLines {
+        recent: vec![(0, 10.0), (1, 4.0)],
+        lumpiness: 1.0,
+    };
+    let r = forecast_series(&m, 0, &lines, &fc(vec![2.0, 2.0], 1.0), 2);
     // Today's 10: p = 0.2·0.5·0.5 = 0.05 on each of the next two days.
     // Yesterday's 4: lag 2 tomorrow, p = 0.05 (unconditional: units already back are not
     // subtracted, so conditioning would double count).
@@ -69,24 +73,35 @@ fn hand_computed_rate_lag_convolution_and_variance() {
     let p_old = 0.05;
     assert!((r.daily_mean[0] - (10.0 * 0.05 + 4.0 * p_old)).abs() < 1e-12);
     assert!((r.daily_mean[1] - (10.0 * 0.05 + 2.0 * 0.05)).abs() < 1e-12);
-    let v0 = 10.0 * 0.05 * 0.95 + 4.0 * p_old * (1.0 - p_old);
+    let v0 = 100.0 * 0.05 * 0.95 + 16.0 * p_old * (1.0 - p_old);
     assert!((r.daily_var[0] - v0).abs() < 1e-12);
-    // Day 2 variance: Bernoulli part of today's units + forecast units, plus p²·Var(sales).
-    let v1 = 10.0 * 0.05 * 0.95 + 2.0 * 0.05 * 0.95 + 0.05 * 0.05 * 1.0;
+    // A line comes back whole: variance q²·p(1−p) per line. Day 2: today's line, forecast
+    // units (lumpiness 1), plus p²·Var(sales).
+    let v1 = 100.0 * 0.05 * 0.95 + 2.0 * 0.05 * 0.95 + 0.05 * 0.05 * 1.0;
     assert!(
         (r.daily_var[1] - v1).abs() < 1e-6,
         "{} vs {v1}",
         r.daily_var[1]
     );
-    // Window of 2 days: today's units are one Binomial(10, 0.1), not two independent days.
+    // Window of 2 days: today's line returns once with p = 0.1 over both days, not twice.
     let wm = 10.0 * 0.1 + 4.0 * p_old + 2.0 * 0.05;
-    let wv = 10.0 * 0.1 * 0.9 + 4.0 * p_old * (1.0 - p_old) + (2.0 * 0.05 * 0.95 + 0.05 * 0.05);
+    let wv = 100.0 * 0.1 * 0.9 + 16.0 * p_old * (1.0 - p_old) + (2.0 * 0.05 * 0.95 + 0.05 * 0.05);
     assert!((r.window_mean - wm).abs() < 1e-12);
     assert!((r.window_var - wv).abs() < 1e-6);
-    // Window mean 1.3 with variance 1.19 ≈ mean: Poisson; P(X ≤ 0) = 0.273 ≥ 0.25.
+    // Window mean 1.3 with variance 9.86: overdispersed, negative binomial
+    // (r = 0.198, q = 0.132): P(0) = 0.67, so p25 = p50 = 0; p90 = 4; p95 = 7.
     assert_eq!(r.window_quantile(0.25), 0.0);
-    assert_eq!(r.window_quantile(0.5), 1.0);
-    assert_eq!(r.window_quantile(0.95), 3.0);
+    assert_eq!(r.window_quantile(0.5), 0.0);
+    assert_eq!(r.window_quantile(0.9), 4.0);
+    assert_eq!(r.window_quantile(0.95), 7.0);
+    // The same 14 units as 14 single-unit lines: same mean, far smaller variance.
+    let single = SeriesLines {
+        recent: [vec![(0, 1.0); 10], vec![(1, 1.0); 4]].concat(),
+        lumpiness: 1.0,
+    };
+    let r1 = forecast_series(&m, 0, &single, &fc(vec![2.0, 2.0], 1.0), 2);
+    assert!((r1.window_mean - r.window_mean).abs() < 1e-12);
+    assert!(r1.window_var < r.window_var / 5.0);
 }
 
 #[test]
