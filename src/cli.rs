@@ -89,6 +89,12 @@ pub enum BacktestKind {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Do covariates (price, channel, country, category, line size) predict returns better
+    /// than the shrunk SKU rate? Logistic regression, time split, log loss and Brier score.
+    ReturnCovariates {
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Debug, Args)]

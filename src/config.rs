@@ -330,6 +330,29 @@ impl Default for CheckCfg {
     }
 }
 
+/// Guards against shipping garbage: a run fails loudly, or a line is held for review.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardsCfg {
+    /// Fail the run (exit 8) when more than this share of order lines is rejected.
+    pub max_reject_share: f64,
+    /// Fail the run (exit 8) when more than this share of series needed a fallback forecast.
+    pub max_fallback_share: f64,
+    /// Hold a line for review when its quantity exceeds this multiple of the larger of the
+    /// series' biggest day and its last 90 days of demand.
+    pub max_order_factor: f64,
+}
+
+impl Default for GuardsCfg {
+    fn default() -> Self {
+        GuardsCfg {
+            max_reject_share: 0.5,
+            max_fallback_share: 0.5,
+            max_order_factor: 10.0,
+        }
+    }
+}
+
 /// The file as written by the user.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -350,6 +373,8 @@ pub struct RawPipeline {
     pub replenish: ReplenishCfg,
     #[serde(default)]
     pub returns: ReturnsCfg,
+    #[serde(default)]
+    pub guards: GuardsCfg,
     #[serde(default)]
     pub export: ExportCfg,
     #[serde(default)]
@@ -389,6 +414,7 @@ pub struct Pipeline {
     pub forecast: ForecastCfg,
     pub replenish: ReplenishCfg,
     pub returns: ReturnsCfg,
+    pub guards: GuardsCfg,
     pub export: ExportCfg,
     pub check: CheckCfg,
 }
@@ -607,6 +633,15 @@ impl RawPipeline {
         non_negative("returns.lag_prior_weight", rc.lag_prior_weight)?;
         positive("returns.default_lag_days", rc.default_lag_days)?;
         positive("returns.outlier_factor", rc.outlier_factor)?;
+        for (k, v) in [
+            ("guards.max_reject_share", self.guards.max_reject_share),
+            ("guards.max_fallback_share", self.guards.max_fallback_share),
+        ] {
+            if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                return Err(invalid(k, format!("{v} must be in [0, 1]")));
+            }
+        }
+        positive("guards.max_order_factor", self.guards.max_order_factor)?;
         let mut closed_weekdays = Vec::new();
         for w in &self.calendar.closed_weekdays {
             let wd = parse_weekday("calendar.closed_weekdays", w)?;
@@ -640,6 +675,7 @@ impl RawPipeline {
             forecast: self.forecast,
             replenish: self.replenish,
             returns: self.returns,
+            guards: self.guards,
             export: self.export,
             check: self.check,
         })

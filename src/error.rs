@@ -14,6 +14,8 @@ pub mod exit {
     pub const INPUT: i32 = 4;
     pub const CHECK_FAILED: i32 = 5;
     pub const OUTPUT: i32 = 6;
+    pub const LOCKED: i32 = 7;
+    pub const GUARD: i32 = 8;
 }
 
 /// An input problem, located as precisely as the data allows.
@@ -108,6 +110,10 @@ pub enum Error {
     Output(#[from] OutputError),
     #[error("data check failed: {0}")]
     CheckFailed(String),
+    #[error("{0}")]
+    Locked(String),
+    #[error("guard tripped, nothing written: {0}")]
+    Guard(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -119,6 +125,8 @@ impl Error {
             Error::Config(_) => exit::CONFIG,
             Error::Output(_) => exit::OUTPUT,
             Error::CheckFailed(_) => exit::CHECK_FAILED,
+            Error::Locked(_) => exit::LOCKED,
+            Error::Guard(_) => exit::GUARD,
             Error::Internal(_) => exit::INTERNAL,
         }
     }

@@ -83,6 +83,24 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
             println!("\nwritten to {}", dir.display());
             Ok(exit::OK)
         }
+        Command::Backtest {
+            what: BacktestKind::ReturnCovariates { common },
+        } => {
+            let p = common.pipeline(None)?;
+            let ds = restock::ingest::load(&p)?;
+            let as_of = restock::pipeline::resolve_as_of(&p, &ds)?;
+            match restock::returns::covariates::evaluate(&p, &ds, as_of) {
+                Some(r) => {
+                    let v = serde_json::to_string_pretty(&r)
+                        .map_err(|e| restock::Error::Internal(e.to_string()))?;
+                    println!("{v}");
+                }
+                None => println!(
+                    "not enough sale lines or returns in the rate window to evaluate covariates"
+                ),
+            }
+            Ok(exit::OK)
+        }
         Command::Sample { out, seed, skus } => {
             let (lines, n) = restock::sample::generate(&out, seed, skus)?;
             println!(

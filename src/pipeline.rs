@@ -172,11 +172,40 @@ pub struct RunOutcome {
     pub rejects: usize,
 }
 
+/// Fails the run when too much of the input was rejected or too many forecasts fell back.
+fn guard(p: &Pipeline, c: &Computed) -> Result<()> {
+    let order_rejects = c.ds.rejects.iter().filter(|r| r.input == "orders").count();
+    let share = order_rejects as f64 / c.ds.orders_rows.max(1) as f64;
+    if share > p.guards.max_reject_share {
+        return Err(Error::Guard(format!(
+            "{:.1} % of order lines rejected (limit guards.max_reject_share = {:.1} %); run `restock check`",
+            share * 100.0,
+            p.guards.max_reject_share * 100.0
+        )));
+    }
+    let fb = c.forecasts.iter().filter(|f| f.fallback.is_some()).count();
+    let share = fb as f64 / c.forecasts.len().max(1) as f64;
+    if share > p.guards.max_fallback_share {
+        return Err(Error::Guard(format!(
+            "{:.1} % of series needed a fallback forecast (limit guards.max_fallback_share = {:.1} %)",
+            share * 100.0,
+            p.guards.max_fallback_share * 100.0
+        )));
+    }
+    Ok(())
+}
+
 /// `restock run`: compute, then write every output atomically.
 pub fn run(p: &Pipeline) -> Result<RunOutcome> {
     let started = chrono::Utc::now();
     let wall = Instant::now();
+    // Taken before any work, so a second run exits at once.
+    let _lock = crate::export::lock::RunLock::acquire(&p.out).map_err(|e| match e {
+        crate::export::lock::LockError::Held { .. } => Error::Locked(e.to_string()),
+        crate::export::lock::LockError::Io(o) => Error::Output(o),
+    })?;
     let mut c = compute(p)?;
+    guard(p, &c)?;
     let as_of = c.panel.as_of;
     let run_id = format!("{}_{}", to_date(as_of), started.format("%Y%m%dT%H%M%SZ"));
     let dir = RunDir::create(&p.out, &run_id)?;
@@ -184,12 +213,19 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
     let orders: Vec<&replenish::Proposal> =
         c.proposals.iter().filter(|l| l.order_qty > 0.0).collect();
     let all: Vec<&replenish::Proposal> = c.proposals.iter().collect();
+    let held: Vec<&replenish::Proposal> = c.proposals.iter().filter(|l| l.held_qty > 0.0).collect();
+    for l in &held {
+        tracing::warn!(sku = %l.sku, location = %l.location, qty = l.held_qty, "order held for review (plausibility guard)");
+    }
     let h = p.horizon_days as usize;
     c.timer.time("export", || -> Result<(), OutputError> {
         let pt = export::proposals_table(&orders);
         pt.write_parquet(&dir.file("proposals.parquet"))?;
         pt.write_csv(&dir.file("proposals.csv"), profile.as_ref())?;
         export::proposals_table(&all).write_parquet(&dir.file("decisions.parquet"))?;
+        let rt = export::proposals_table(&held);
+        rt.write_parquet(&dir.file("review.parquet"))?;
+        rt.write_csv(&dir.file("review.csv"), profile.as_ref())?;
         export::forecasts_table(&c.ds, &c.panel, &c.forecasts, h)
             .write_parquet(&dir.file("forecasts.parquet"))?;
         export::forecast_models_table(&c.ds, &c.panel, &c.forecasts, &p.forecast.models)
@@ -227,6 +263,7 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
             "series": c.panel.series.len(),
             "decisions": c.proposals.len(),
             "proposals": orders.len(),
+            "held_for_review": held.len(),
             "proposal_units": orders.iter().map(|l| l.order_qty).sum::<f64>(),
             "rejects": c.ds.rejects.len(),
             "demand_lines": c.ds.demand.len(),
@@ -248,7 +285,7 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
         },
         "stages": c.timer.stages,
         "outputs": ["proposals.parquet", "proposals.csv", "decisions.parquet", "forecasts.parquet",
-                    "forecast_models.parquet", "rejects.parquet", "returns_forecast.parquet", "return_params.parquet", "manifest.json"],
+                    "forecast_models.parquet", "rejects.parquet", "review.parquet", "review.csv", "returns_forecast.parquet", "return_params.parquet", "manifest.json"],
     });
     export::write_json(&dir.file("manifest.json"), &manifest)?;
     let run_id = dir.run_id().to_string();

@@ -145,6 +145,8 @@ pub struct Proposal {
     pub location: String,
     pub supplier_id: String,
     pub order_qty: f64,
+    /// Quantity computed but held back by the plausibility guard (order_qty is then 0).
+    pub held_qty: f64,
     pub order_date: Day,
     pub expected_receipt_date: Day,
     pub unit_cost: Option<f64>,
@@ -246,7 +248,19 @@ pub fn propose(
     }
     let lang = p.export.language;
     let mut out = Vec::with_capacity(panel.series.len());
-    for (((s, prm), f), ret) in panel.series.iter().zip(params).zip(forecasts).zip(returns) {
+    for (i, (((s, prm), f), ret)) in panel
+        .series
+        .iter()
+        .zip(params)
+        .zip(forecasts)
+        .zip(returns)
+        .enumerate()
+    {
+        let y = panel.view(i).y;
+        // Plausibility bound: the larger of the biggest day and the last 90 days of demand.
+        let biggest_day = y.iter().copied().fold(0.0, f64::max);
+        let last_90: f64 = y[y.len().saturating_sub(90)..].iter().sum();
+        let bound = p.guards.max_order_factor * biggest_day.max(last_90);
         let mut defaulted = prm.defaulted.clone();
         let (snapshot_date, on_hand) = match snap.get(&(s.sku, s.loc)) {
             Some((d, q)) => (Some(*d), *q),
@@ -316,7 +330,8 @@ pub fn propose(
             }
         }
         let receipt = prm.order_date + prm.lead_time_days.ceil() as Day;
-        let (reason_code, mut reason_text);
+        let (mut reason_code, mut reason_text);
+        let mut held_qty = 0.0;
         let sl_pct = fmt(prm.service_level * 100.0, lang);
         let basis = match lang {
             Language::En => format!(
@@ -384,6 +399,21 @@ pub fn propose(
                     ),
                 };
             }
+            if qty > bound {
+                held_qty = qty;
+                qty = 0.0;
+                reason_code = "HELD_FOR_REVIEW";
+                reason_text = match lang {
+                    Language::En => format!(
+                        "held for review: {} is more than {}× the larger of the biggest day ({}) and the last 90 days ({}) of demand; {reason_text}",
+                        fmt(held_qty, lang), fmt(p.guards.max_order_factor, lang), fmt(biggest_day, lang), fmt(last_90, lang)
+                    ),
+                    Language::De => format!(
+                        "zur Prüfung zurückgehalten: {} ist mehr als das {}-fache des größeren Werts aus stärkstem Tag ({}) und letzten 90 Tagen ({}); {reason_text}",
+                        fmt(held_qty, lang), fmt(p.guards.max_order_factor, lang), fmt(biggest_day, lang), fmt(last_90, lang)
+                    ),
+                };
+            }
         } else if target <= 0.0 {
             reason_code = "NO_DEMAND";
             reason_text = match lang {
@@ -409,6 +439,7 @@ pub fn propose(
             location: ds.locs.name(s.loc).to_string(),
             supplier_id: prm.supplier_id.clone(),
             order_qty: qty,
+            held_qty,
             order_date: prm.order_date,
             expected_receipt_date: receipt,
             unit_cost: prm.unit_cost,

@@ -4,6 +4,7 @@
 //! renamed to `<out>/<run_id>` and the `latest` symlink is swapped atomically. A run that
 //! fails (or is killed) never leaves anything that looks like output.
 
+pub mod lock;
 pub mod rundir;
 pub mod table;
 
@@ -44,6 +45,7 @@ pub fn proposals_table(lines: &[&Proposal]) -> OutTable {
             s(lines.iter().map(|l| l.supplier_id.clone())),
         )
         .push("order_qty", f(lines.iter().map(|l| l.order_qty)))
+        .push("held_qty", f(lines.iter().map(|l| l.held_qty)))
         .push(
             "order_date",
             ColData::Date(lines.iter().map(|l| Some(l.order_date)).collect()),

@@ -195,7 +195,9 @@ pub fn forecast_series(
     let eval_len = h.max(window);
     let mut fallback = None;
     let (model, mean, cv): (&'static str, Vec<f64>, Option<Cv>) = match best {
-        Some((i, _, cv)) => match models[i].predict(s, eval_len) {
+        Some((i, _, cv)) => match catch_unwind(AssertUnwindSafe(|| models[i].predict(s, eval_len)))
+            .unwrap_or_else(|_| Err(ModelError::NoUsableHistory("model panicked".into())))
+        {
             Ok(p) if p.iter().all(|v| v.is_finite()) => (models[i].name(), p, Some(cv)),
             other => {
                 let why = match other {

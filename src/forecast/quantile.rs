@@ -99,7 +99,7 @@ pub fn poisson_ppf(mean: f64, p: f64) -> f64 {
 /// variance is about the mean, negative binomial when it is larger (overdispersed), normal
 /// for large means. Counts are whole units, so small means get honest zeros and steps.
 pub fn count_quantile(mean: f64, var: f64, p: f64) -> f64 {
-    if !(mean > 0.0) || !mean.is_finite() {
+    if mean.is_nan() || mean <= 0.0 || !mean.is_finite() {
         return 0.0;
     }
     let var = if var.is_finite() { var.max(0.0) } else { mean };

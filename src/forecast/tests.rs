@@ -141,3 +141,48 @@ fn window_quantile_is_empirical_when_enough_origins() {
     assert!((f.window_mean - 56.0).abs() < 1e-9);
     assert!((f.window_quantile(0.95) - 56.0).abs() < 1e-9);
 }
+
+/// Fault injection: a model that panics on one series and one that returns NaN.
+struct Faulty {
+    panic_on_len: usize,
+}
+
+impl Forecaster for Faulty {
+    fn name(&self) -> &'static str {
+        "faulty"
+    }
+    fn predict(&self, s: &SeriesView, h: usize) -> Result<Vec<f64>, ModelError> {
+        if s.y.len() == self.panic_on_len {
+            panic!("injected fault");
+        }
+        Ok(vec![f64::NAN; h])
+    }
+}
+
+#[test]
+fn panic_or_nan_in_one_model_falls_back_and_is_recorded() {
+    let y: Vec<f64> = (0..120).map(|i| (i % 5) as f64).collect();
+    let c = vec![false; 120];
+    let k = cal(120, vec![]);
+    let models: Vec<Box<dyn Forecaster>> = vec![
+        Box::new(Faulty {
+            panic_on_len: 120 - 28,
+        }),
+        Box::new(baseline::MovingAverage::new(28)),
+    ];
+    let f = forecast_series(&models, &view(&y, &c, &k), &ForecastCfg::default(), 28, 14);
+    assert_eq!(f.model, "moving_average");
+    let faulty = f.scores.iter().find(|s| s.model == "faulty").unwrap();
+    assert!(faulty.mae.is_none());
+    let err = faulty.error.as_deref().unwrap();
+    assert!(
+        err.contains("panicked") || err.contains("non-finite"),
+        "{err}"
+    );
+    assert!(f.mean.iter().all(|v| v.is_finite()));
+    // Only the faulty model: the historic mean takes over and the fallback says why.
+    let only: Vec<Box<dyn Forecaster>> = vec![Box::new(Faulty { panic_on_len: 0 })];
+    let f = forecast_series(&only, &view(&y, &c, &k), &ForecastCfg::default(), 28, 14);
+    assert_eq!(f.model, "historic_mean");
+    assert!(f.fallback.as_deref().unwrap().contains("faulty"));
+}

@@ -71,6 +71,9 @@ pub struct DemandLine {
     /// Interned order id / customer (see `Dataset::orders`, `Dataset::customers`), for linking returns.
     pub order: Option<u32>,
     pub customer: Option<u32>,
+    /// Interned sales channel / country (covariates for the return model).
+    pub channel: Option<u32>,
+    pub country: Option<u32>,
 }
 
 /// A customer return (from the returns file or recognised among order lines).
@@ -158,6 +161,8 @@ pub struct Dataset {
     pub locs: Dict,
     pub orders: Dict,
     pub customers: Dict,
+    pub channels: Dict,
+    pub countries: Dict,
     pub demand: Vec<DemandLine>,
     pub returns: Vec<ReturnLine>,
     pub stock: Vec<StockRow>,

@@ -20,6 +20,8 @@ struct Cols {
     price: Option<Vec<Option<f64>>>,
     status: Option<Vec<Option<String>>>,
     customer: Option<Vec<Option<String>>>,
+    channel: Option<Vec<Option<String>>>,
+    country: Option<Vec<Option<String>>>,
 }
 
 fn read_cols(p: &Pipeline, t: &Table) -> Result<Cols> {
@@ -37,6 +39,8 @@ fn read_cols(p: &Pipeline, t: &Table) -> Result<Cols> {
         price: t.f64s(col(m, "unit_price"), "unit_price", false)?,
         status: t.strings(col(m, "status"), "status", false)?,
         customer: t.strings(col(m, "customer_id"), "customer_id", false)?,
+        channel: t.strings(col(m, "channel"), "channel", false)?,
+        country: t.strings(col(m, "country"), "country", false)?,
     })
 }
 
@@ -341,9 +345,13 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
                 }
                 let order = opt(&c.order_id, i).map(|o| ds.orders.intern(&o));
                 let customer = opt(&c.customer, i).map(|o| ds.customers.intern(&o));
+                let channel = opt(&c.channel, i).map(|o| ds.channels.intern(o.trim()));
+                let country = opt(&c.country, i).map(|o| ds.countries.intern(o.trim()));
                 ds.demand.push(DemandLine {
                     order,
                     customer,
+                    channel,
+                    country,
                     row: (i + 1) as u32,
                     at,
                     sku,

@@ -18,6 +18,8 @@
 //! Quantiles treat the sum as a count with that mean and variance (Poisson, negative
 //! binomial if overdispersed, normal if large).
 
+pub mod covariates;
+
 use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap as HashMap;

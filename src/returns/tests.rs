@@ -142,6 +142,8 @@ fn three_sales_never_give_zero_or_full_rate() {
             price: None,
             order: Some(o),
             customer: None,
+            channel: None,
+            country: None,
         });
         if d % 10 == 0 {
             ds.returns.push(ReturnLine {
@@ -169,6 +171,8 @@ fn three_sales_never_give_zero_or_full_rate() {
                 price: None,
                 order: None,
                 customer: None,
+                channel: None,
+                country: None,
             });
             if returned {
                 ds.returns.push(ReturnLine {

@@ -53,8 +53,21 @@ pub fn nums(t: &Table, c: &str) -> Vec<Option<f64>> {
     t.f64s(c, "x", true).unwrap().unwrap()
 }
 
-/// Entries in a folder that look like run output (anything but hidden temp entries).
+/// Entries in a folder that look like run output: everything but hidden entries (the
+/// `.lock` file; `.tmp-*` folders are checked separately).
 pub fn visible_entries(dir: &Path) -> Vec<String> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect(),
+        Err(_) => vec![],
+    }
+}
+
+/// All entries, hidden ones included.
+pub fn all_entries(dir: &Path) -> Vec<String> {
     match std::fs::read_dir(dir) {
         Ok(rd) => rd
             .flatten()

@@ -6,4 +6,5 @@ mod helpers;
 mod libreoffice;
 mod online_retail;
 mod returns;
+mod safety;
 mod sample_run;

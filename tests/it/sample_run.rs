@@ -29,9 +29,7 @@ fn sample_run_writes_every_output_atomically() {
         assert!(latest.join(f).is_file(), "{f} missing");
     }
     // No temporary folder left behind.
-    assert!(visible_entries(&out)
-        .iter()
-        .all(|e| !e.starts_with(".tmp-")));
+    assert!(all_entries(&out).iter().all(|e| !e.starts_with(".tmp-")));
     let m: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(latest.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["as_of"], "2024-12-31");

@@ -1,0 +1,125 @@
+//! Nightly-job safety: one run per output folder, take-over after a killed run.
+
+use restock::export::lock::RunLock;
+
+use crate::helpers::*;
+
+#[test]
+fn second_run_on_the_same_folder_exits_at_once_with_its_own_code() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("runs");
+    // This test process plays the first run: it holds the folder's lock.
+    let held = RunLock::acquire(&out).unwrap();
+    let t = std::time::Instant::now();
+    let o = restock(&[
+        "run",
+        "--pipeline",
+        "pipelines/sample.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 7, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("another restock run")
+            && o.stderr.contains(&std::process::id().to_string()),
+        "{}",
+        o.stderr
+    );
+    assert!(t.elapsed().as_secs() < 20, "it must not do the work first");
+    assert!(visible_entries(&out).is_empty());
+    drop(held);
+    let o = restock(&[
+        "run",
+        "--pipeline",
+        "pipelines/sample.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+}
+
+#[test]
+fn lock_left_by_a_killed_run_is_taken_over() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("runs");
+    std::fs::create_dir_all(&out).unwrap();
+    // A SIGKILLed run leaves its pid in .lock and a half-written temp folder behind.
+    std::fs::write(out.join(".lock"), "999999\n").unwrap();
+    std::fs::create_dir_all(out.join(".tmp-2024-12-31_x-999999")).unwrap();
+    std::fs::write(out.join(".tmp-2024-12-31_x-999999/proposals.csv"), "half").unwrap();
+    let o = restock(&[
+        "run",
+        "--pipeline",
+        "pipelines/sample.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("taking over"), "{}", o.stderr);
+    assert!(
+        all_entries(&out).iter().all(|e| !e.starts_with(".tmp-")),
+        "leftover temp folder removed"
+    );
+    assert!(out.join("latest/proposals.csv").is_file());
+}
+
+#[test]
+fn too_many_rejects_fail_loudly_and_write_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("runs");
+    // The sample has about 1 % rejected order lines; a 0.5 % limit must stop the run.
+    let o = restock(&[
+        "run",
+        "--pipeline",
+        "pipelines/sample.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "guards.max_reject_share=0.005",
+    ]);
+    assert_eq!(o.code, 8, "{}", o.stderr);
+    assert!(o.stderr.contains("guards.max_reject_share"), "{}", o.stderr);
+    assert!(visible_entries(&out).is_empty());
+}
+
+#[test]
+fn implausible_orders_are_held_for_review_not_exported() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("runs");
+    // With a factor of 0.05 every sizeable order exceeds the bound.
+    let o = restock(&[
+        "run",
+        "--pipeline",
+        "pipelines/sample.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "guards.max_order_factor=0.05",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let latest = out.join("latest");
+    let review = read(&latest.join("review.parquet"));
+    assert!(review.rows > 0);
+    assert!(strs(&review, "reason_code")
+        .iter()
+        .all(|r| r == "HELD_FOR_REVIEW"));
+    assert!(nums(&review, "order_qty").iter().all(|q| q.unwrap() == 0.0));
+    assert!(nums(&review, "held_qty").iter().all(|q| q.unwrap() > 0.0));
+    let held: std::collections::BTreeSet<String> = strs(&review, "sku").into_iter().collect();
+    let props = read(&latest.join("proposals.parquet"));
+    let prop_keys: Vec<(String, String)> = strs(&props, "sku")
+        .into_iter()
+        .zip(strs(&props, "location"))
+        .collect();
+    let review_keys: Vec<(String, String)> = strs(&review, "sku")
+        .into_iter()
+        .zip(strs(&review, "location"))
+        .collect();
+    assert!(
+        review_keys.iter().all(|k| !prop_keys.contains(k)),
+        "held lines are not in the ERP file"
+    );
+    assert!(!held.is_empty());
+    let csv = std::fs::read_to_string(latest.join("review.csv")).unwrap();
+    assert!(csv.contains("zur Prüfung zurückgehalten"));
+}
