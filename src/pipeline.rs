@@ -183,11 +183,16 @@ fn guard(p: &Pipeline, c: &Computed) -> Result<()> {
             p.guards.max_reject_share * 100.0
         )));
     }
-    let fb = c.forecasts.iter().filter(|f| f.fallback.is_some()).count();
+    // Short histories fall back by design (new items); failures of models do not.
+    let fb = c
+        .forecasts
+        .iter()
+        .filter(|f| f.fallback_kind == Some("model_failure"))
+        .count();
     let share = fb as f64 / c.forecasts.len().max(1) as f64;
     if share > p.guards.max_fallback_share {
         return Err(Error::Guard(format!(
-            "{:.1} % of series needed a fallback forecast (limit guards.max_fallback_share = {:.1} %)",
+            "{:.1} % of series fell back after a model failure (limit guards.max_fallback_share = {:.1} %)",
             share * 100.0,
             p.guards.max_fallback_share * 100.0
         )));

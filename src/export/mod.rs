@@ -45,7 +45,6 @@ pub fn proposals_table(lines: &[&Proposal]) -> OutTable {
             s(lines.iter().map(|l| l.supplier_id.clone())),
         )
         .push("order_qty", f(lines.iter().map(|l| l.order_qty)))
-        .push("held_qty", f(lines.iter().map(|l| l.held_qty)))
         .push(
             "order_date",
             ColData::Date(lines.iter().map(|l| Some(l.order_date)).collect()),
@@ -81,6 +80,7 @@ pub fn proposals_table(lines: &[&Proposal]) -> OutTable {
                     .collect(),
             ),
         )
+        .push("held_qty", f(lines.iter().map(|l| l.held_qty)))
         .push("on_hand", f(lines.iter().map(|l| l.on_hand)))
         .push(
             "stock_snapshot_date",
@@ -261,6 +261,14 @@ pub fn forecast_models_table(
             .collect();
         t.push(format!("mae_{c}"), ColData::F64(col));
     }
+    t.push(
+        "fallback_kind",
+        ColData::Str(
+            fc.iter()
+                .map(|f| f.fallback_kind.map(str::to_string))
+                .collect(),
+        ),
+    );
     t.push(
         "fallback",
         ColData::Str(fc.iter().map(|f| f.fallback.clone()).collect()),

@@ -76,6 +76,8 @@ pub struct SeriesForecast {
     pub scores: Vec<CandidateScore>,
     pub cv_origins: usize,
     pub fallback: Option<String>,
+    /// "short_history" (expected for new items) or "model_failure" (error, panic, NaN).
+    pub fallback_kind: Option<&'static str>,
 }
 
 impl SeriesForecast {
@@ -168,6 +170,7 @@ pub fn forecast_series(
 ) -> SeriesForecast {
     let mut scores = Vec::with_capacity(models.len());
     let mut best: Option<(usize, f64, Cv)> = None;
+    let mut all_too_short = true;
     for (i, m) in models.iter().enumerate() {
         let r = catch_unwind(AssertUnwindSafe(|| {
             cross_validate(m.as_ref(), s, cfg, h, window)
@@ -185,15 +188,19 @@ pub fn forecast_series(
                     best = Some((i, score, cv));
                 }
             }
-            Err(e) => scores.push(CandidateScore {
-                model: m.name(),
-                mae: None,
-                error: Some(e.to_string()),
-            }),
+            Err(e) => {
+                all_too_short &= matches!(e, ModelError::TooShort { .. });
+                scores.push(CandidateScore {
+                    model: m.name(),
+                    mae: None,
+                    error: Some(e.to_string()),
+                });
+            }
         }
     }
     let eval_len = h.max(window);
     let mut fallback = None;
+    let mut fallback_kind = None;
     let (model, mean, cv): (&'static str, Vec<f64>, Option<Cv>) = match best {
         Some((i, _, cv)) => match catch_unwind(AssertUnwindSafe(|| models[i].predict(s, eval_len)))
             .unwrap_or_else(|_| Err(ModelError::NoUsableHistory("model panicked".into())))
@@ -208,6 +215,7 @@ pub fn forecast_series(
                     "{} failed on the full series: {why}",
                     models[i].name()
                 ));
+                fallback_kind = Some("model_failure");
                 let hm = baseline::HistoricMean;
                 (
                     hm.name(),
@@ -226,6 +234,11 @@ pub fn forecast_series(
                 "no candidate could be evaluated ({})",
                 why.join("; ")
             ));
+            fallback_kind = Some(if all_too_short {
+                "short_history"
+            } else {
+                "model_failure"
+            });
             let hm = baseline::HistoricMean;
             let cv = cross_validate(&hm, s, cfg, h, window).ok();
             (
@@ -236,7 +249,7 @@ pub fn forecast_series(
             )
         }
     };
-    quantile::assemble(
+    let mut out = quantile::assemble(
         model,
         mean,
         cv.map(|c| (c.daily, c.window, c.origins)),
@@ -245,7 +258,9 @@ pub fn forecast_series(
         window,
         scores,
         fallback,
-    )
+    );
+    out.fallback_kind = fallback_kind;
+    out
 }
 
 /// Forecasts every series in parallel; output order = panel order, whatever the threads.

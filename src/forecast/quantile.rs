@@ -219,6 +219,7 @@ pub(super) fn assemble(
         scores,
         cv_origins: origins,
         fallback,
+        fallback_kind: None,
     }
 }
 

@@ -116,6 +116,7 @@ fn too_short_series_falls_back_and_says_why() {
     );
     assert_eq!(f.model, "historic_mean");
     assert!(f.fallback.as_deref().unwrap_or("").contains("no candidate"));
+    assert_eq!(f.fallback_kind, Some("short_history"));
     assert!((f.mean[0] - 1.0).abs() < 1e-12);
     assert_eq!(f.window_method, "poisson");
 }
@@ -185,4 +186,5 @@ fn panic_or_nan_in_one_model_falls_back_and_is_recorded() {
     let f = forecast_series(&only, &view(&y, &c, &k), &ForecastCfg::default(), 28, 14);
     assert_eq!(f.model, "historic_mean");
     assert!(f.fallback.as_deref().unwrap().contains("faulty"));
+    assert_eq!(f.fallback_kind, Some("model_failure"));
 }

@@ -52,6 +52,7 @@ fn fc(mean: Vec<f64>, sd: f64) -> SeriesForecast {
         scores: vec![],
         cv_origins: 0,
         fallback: None,
+        fallback_kind: None,
     }
 }
 
