@@ -11,4 +11,7 @@ if ! command -v soffice >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libreoffice-calc >/dev/null
 fi
+cargo build --locked
+# SIGKILL the nightly run 50 times at random moments (issue "Safe to run every night").
+bash scripts/crash-test.sh "$CARGO_TARGET_DIR/debug/restock" 50
 cargo test --locked

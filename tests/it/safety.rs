@@ -123,3 +123,107 @@ fn implausible_orders_are_held_for_review_not_exported() {
     let csv = std::fs::read_to_string(latest.join("review.csv")).unwrap();
     assert!(csv.contains("zur Prüfung zurückgehalten"));
 }
+
+#[test]
+fn hostile_names_stay_inside_and_cannot_inject_formulas() {
+    use restock::export::table::{ColData, OutTable};
+    let d = tempfile::tempdir().unwrap();
+    let long = "L".repeat(5000);
+    let skus = [
+        "../../x",
+        "=HYPERLINK(\"http://evil\",\"x\")",
+        "a\u{0}b",
+        long.as_str(),
+        "+1",
+        "@SUM(A1)",
+        "-2",
+    ];
+    let n = skus.len() * 30;
+    let mut t = OutTable::default();
+    t.push(
+        "order_date",
+        ColData::Str(
+            (0..n)
+                .map(|i| Some(format!("2024-01-{:02}", 1 + i / skus.len())))
+                .collect(),
+        ),
+    )
+    .push(
+        "sku",
+        ColData::Str(
+            (0..n)
+                .map(|i| Some(skus[i % skus.len()].to_string()))
+                .collect(),
+        ),
+    )
+    .push(
+        "location",
+        ColData::Str((0..n).map(|_| Some("../../etc".to_string())).collect()),
+    )
+    .push(
+        "quantity",
+        ColData::F64((0..n).map(|_| Some(3.0)).collect()),
+    );
+    let orders = d.path().join("orders.parquet");
+    t.write_parquet(&orders).unwrap();
+    let out = d.path().join("runs");
+    let o = restock(&[
+        "run",
+        "--orders",
+        orders.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // Nothing was written outside the output folder.
+    let mut top = all_entries(d.path());
+    top.sort();
+    assert_eq!(top, vec!["orders.parquet", "runs"]);
+    let csv = std::fs::read(out.join("latest/proposals.csv")).unwrap();
+    assert!(!csv.contains(&0u8), "NUL bytes are stripped from CSV text");
+    let text = String::from_utf8(csv[3..].to_vec()).unwrap();
+    for line in text.lines().skip(1) {
+        let first = line.split(';').next().unwrap();
+        let first = first.trim_start_matches('"');
+        assert!(
+            !first.starts_with(['=', '+', '@', '-']),
+            "formula not neutralised: {first:.40}"
+        );
+    }
+    assert!(text.contains("\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\""));
+    assert!(text.contains(&long), "long SKUs are kept whole");
+    // Parquet keeps the data exactly as given.
+    let p = read(&out.join("latest/decisions.parquet"));
+    assert!(strs(&p, "sku")
+        .iter()
+        .any(|s| s == "=HYPERLINK(\"http://evil\",\"x\")"));
+    assert!(strs(&p, "location").iter().all(|s| s == "../../etc"));
+}
+
+#[test]
+fn json_logs_for_cron() {
+    let o = std::process::Command::new(BIN)
+        .args([
+            "--log-format",
+            "json",
+            "check",
+            "--pipeline",
+            "pipelines/sample.toml",
+        ])
+        .current_dir(root())
+        .env("RESTOCK_LOG", "info")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 2, "{err}");
+    for l in lines {
+        let v: serde_json::Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+        assert!(
+            v["level"].is_string() && v["timestamp"].is_string() && v["fields"].is_object(),
+            "{l}"
+        );
+    }
+}
