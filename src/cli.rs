@@ -65,6 +65,16 @@ pub enum Command {
         #[command(subcommand)]
         what: BacktestKind,
     },
+    /// Health of the nightly job from <out>/runs.parquet: last runs and alerts. Exit code
+    /// 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios plugin convention).
+    Status {
+        /// The runs folder (`out` of the pipeline).
+        #[arg(long)]
+        out: PathBuf,
+        /// CRITICAL when the last run finished longer ago than this.
+        #[arg(long, default_value_t = 26.0)]
+        max_age_hours: f64,
+    },
     /// Generate the deterministic synthetic sample shop (data-samples/).
     Sample {
         #[arg(long, default_value = "data-samples")]

@@ -353,6 +353,21 @@ impl Default for GuardsCfg {
     }
 }
 
+/// Monitoring: what a CPU-hour costs, for the cost column of `runs.parquet`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitorCfg {
+    pub price_per_cpu_hour: f64,
+}
+
+impl Default for MonitorCfg {
+    fn default() -> Self {
+        MonitorCfg {
+            price_per_cpu_hour: 0.05,
+        }
+    }
+}
+
 /// The file as written by the user.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -375,6 +390,8 @@ pub struct RawPipeline {
     pub returns: ReturnsCfg,
     #[serde(default)]
     pub guards: GuardsCfg,
+    #[serde(default)]
+    pub monitor: MonitorCfg,
     #[serde(default)]
     pub export: ExportCfg,
     #[serde(default)]
@@ -415,6 +432,7 @@ pub struct Pipeline {
     pub replenish: ReplenishCfg,
     pub returns: ReturnsCfg,
     pub guards: GuardsCfg,
+    pub monitor: MonitorCfg,
     pub export: ExportCfg,
     pub check: CheckCfg,
 }
@@ -642,6 +660,10 @@ impl RawPipeline {
             }
         }
         positive("guards.max_order_factor", self.guards.max_order_factor)?;
+        non_negative(
+            "monitor.price_per_cpu_hour",
+            self.monitor.price_per_cpu_hour,
+        )?;
         let mut closed_weekdays = Vec::new();
         for w in &self.calendar.closed_weekdays {
             let wd = parse_weekday("calendar.closed_weekdays", w)?;
@@ -676,6 +698,7 @@ impl RawPipeline {
             replenish: self.replenish,
             returns: self.returns,
             guards: self.guards,
+            monitor: self.monitor,
             export: self.export,
             check: self.check,
         })

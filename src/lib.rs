@@ -16,6 +16,7 @@ pub mod error;
 pub mod export;
 pub mod forecast;
 pub mod ingest;
+pub mod monitor;
 pub mod panel;
 pub mod pipeline;
 pub mod replenish;

@@ -101,6 +101,11 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
             }
             Ok(exit::OK)
         }
+        Command::Status { out, max_age_hours } => {
+            let (level, text) = restock::monitor::status(&out, chrono::Utc::now(), max_age_hours);
+            print!("{text}");
+            Ok(level as i32)
+        }
         Command::Sample { out, seed, skus } => {
             let (lines, n) = restock::sample::generate(&out, seed, skus)?;
             println!(

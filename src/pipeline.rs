@@ -211,6 +211,7 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
     })?;
     let mut c = compute(p)?;
     guard(p, &c)?;
+    let drift = crate::monitor::score_previous(&p.out, &c.ds, &c.panel);
     let as_of = c.panel.as_of;
     let run_id = format!("{}_{}", to_date(as_of), started.format("%Y%m%dT%H%M%SZ"));
     let dir = RunDir::create(&p.out, &run_id)?;
@@ -279,6 +280,7 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
         "order_lines": c.ds.order_classes,
         "defaults_used": defaults,
         "calendar": c.panel.calendar,
+        "previous_run_accuracy": drift,
         "returns": {
             "pooled_rate": c.return_model.global_rate,
             "prior_strength_kappa": c.return_model.kappa,
@@ -295,6 +297,36 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
     export::write_json(&dir.file("manifest.json"), &manifest)?;
     let run_id = dir.run_id().to_string();
     let dest = dir.commit()?;
+    let cpu = cpu_seconds();
+    let order_rejects = c.ds.rejects.iter().filter(|r| r.input == "orders").count();
+    let rec = crate::monitor::RunRecord {
+        run_id: dest
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_else(|| run_id.clone()),
+        as_of,
+        finished_at: chrono::Utc::now().to_rfc3339(),
+        wall_seconds: wall.elapsed().as_secs_f64(),
+        cpu_seconds: cpu,
+        series: c.panel.series.len() as i64,
+        proposals: orders.len() as i64,
+        held_for_review: held.len() as i64,
+        rejects: c.ds.rejects.len() as i64,
+        reject_share: order_rejects as f64 / c.ds.orders_rows.max(1) as f64,
+        fallbacks: fallbacks as i64,
+        model_failures: c
+            .forecasts
+            .iter()
+            .filter(|f| f.fallback_kind == Some("model_failure"))
+            .count() as i64,
+        defaults_used: defaults.values().sum::<usize>() as i64,
+        cost: cpu / 3600.0 * p.monitor.price_per_cpu_hour,
+        drift,
+    };
+    // The run itself is complete; a failure to record it is logged, not fatal.
+    if let Err(e) = crate::monitor::append(&p.out, rec) {
+        tracing::error!("could not append to runs.parquet: {e}");
+    }
     tracing::info!(run = %run_id, dir = %dest.display(), proposals = orders.len(), "run complete");
     Ok(RunOutcome {
         dir: dest,

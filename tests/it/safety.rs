@@ -227,3 +227,57 @@ fn json_logs_for_cron() {
         );
     }
 }
+
+#[test]
+fn run_history_scores_the_previous_forecasts_and_status_alerts() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("runs");
+    let o = out.to_str().unwrap();
+    let s = restock(&["status", "--out", o]);
+    assert_eq!(s.code, 3, "no history yet: UNKNOWN");
+    assert_eq!(
+        restock(&[
+            "run",
+            "--pipeline",
+            "pipelines/sample.toml",
+            "--out",
+            o,
+            "--as-of",
+            "2024-11-30"
+        ])
+        .code,
+        0
+    );
+    assert_eq!(
+        restock(&["run", "--pipeline", "pipelines/sample.toml", "--out", o]).code,
+        0
+    );
+    let h = read(&out.join("runs.parquet"));
+    assert_eq!(h.rows, 2);
+    // The second run scored the first run's December forecasts against December actuals.
+    let pts = nums(&h, "prev_points");
+    assert_eq!(pts[0], Some(0.0));
+    assert!(pts[1].unwrap() > 1000.0);
+    let cov = nums(&h, "prev_coverage90")[1].unwrap();
+    assert!((0.5..=1.0).contains(&cov), "coverage {cov}");
+    assert!(nums(&h, "prev_mae")[1].unwrap() > 0.0);
+    assert!(nums(&h, "cost")[1].unwrap() > 0.0);
+    let s = restock(&["status", "--out", o]);
+    assert!(
+        s.stdout.contains("PREV COV90") && s.stdout.contains("2024-12-31"),
+        "{}",
+        s.stdout
+    );
+    assert!(s.code == 0 || s.code == 1, "{}", s.stdout);
+    // Same as-of again: the data did not advance.
+    assert_eq!(
+        restock(&["run", "--pipeline", "pipelines/sample.toml", "--out", o]).code,
+        0
+    );
+    let s = restock(&["status", "--out", o]);
+    assert_eq!(s.code, 1, "{}", s.stdout);
+    assert!(s.stdout.contains("data stale"));
+    let s = restock(&["status", "--out", o, "--max-age-hours", "0"]);
+    assert_eq!(s.code, 2, "{}", s.stdout);
+    assert!(s.stdout.contains("CRITICAL"));
+}

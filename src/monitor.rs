@@ -1,0 +1,355 @@
+//! Run history and health: every run appends a row to `<out>/runs.parquet`, the previous
+//! run's forecasts are scored against the actuals that have arrived since, and
+//! `restock status` turns the history into alerts with Nagios-style exit codes.
+//!
+//! This module reads two files of our own making (the previous run's `forecasts.parquet`
+//! and `runs.parquet`); input files are still read only by `ingest`.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use rustc_hash::FxHashMap as HashMap;
+use serde::Serialize;
+
+use crate::error::OutputError;
+use crate::export::table::{ColData, OutTable};
+use crate::ingest::{Dataset, Table};
+use crate::panel::Panel;
+
+/// Accuracy of the previous run's forecasts on the days that have happened since.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Drift {
+    pub prev_run_id: Option<String>,
+    pub points: usize,
+    pub mae: Option<f64>,
+    pub bias: Option<f64>,
+    /// Share of actuals inside the previous run's p05–p95 band (nominal 0.90).
+    pub coverage90: Option<f64>,
+}
+
+/// Scores `<out>/latest/forecasts.parquet` (the previous run) against the current panel.
+pub fn score_previous(out: &Path, ds: &Dataset, panel: &Panel) -> Drift {
+    let latest = out.join("latest");
+    let Ok(target) = std::fs::read_link(&latest) else {
+        return Drift::default();
+    };
+    let Ok(t) = Table::read("previous forecasts", &latest.join("forecasts.parquet")) else {
+        return Drift::default();
+    };
+    let cols = (|| {
+        Some((
+            t.strings("sku", "sku", true).ok()??,
+            t.strings("location", "location", true).ok()??,
+            t.datetimes("date", "date", true).ok()??,
+            t.f64s("mean", "mean", true).ok()??,
+            t.f64s("p05", "p05", true).ok()??,
+            t.f64s("p95", "p95", true).ok()??,
+        ))
+    })();
+    let Some((sku, loc, date, mean, p05, p95)) = cols else {
+        return Drift::default();
+    };
+    let index: HashMap<(u32, u32), usize> = panel
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ((s.sku, s.loc), i))
+        .collect();
+    let (mut n, mut abs, mut bias, mut inside) = (0usize, 0.0, 0.0, 0usize);
+    for r in 0..t.rows {
+        let (Some(s), Some(l), Some(d), Some(m)) = (&sku[r], &loc[r], date[r], mean[r]) else {
+            continue;
+        };
+        let day = crate::ingest::day_of(d);
+        if day > panel.as_of || panel.calendar.is_closed(day) {
+            continue;
+        }
+        let key = ds.skus.get(s).zip(ds.locs.get(l));
+        let actual = match key.and_then(|k| index.get(&k)) {
+            Some(&i) => {
+                let v = panel.view(i);
+                let j = day - v.start;
+                if j < 0 {
+                    0.0
+                } else if v.censored[j as usize] {
+                    continue; // an empty shelf says nothing about demand
+                } else {
+                    v.y[j as usize]
+                }
+            }
+            None => 0.0,
+        };
+        n += 1;
+        abs += (m - actual).abs();
+        bias += m - actual;
+        if p05[r].is_some_and(|lo| actual >= lo) && p95[r].is_some_and(|hi| actual <= hi) {
+            inside += 1;
+        }
+    }
+    let nf = n.max(1) as f64;
+    Drift {
+        prev_run_id: Some(target.to_string_lossy().into_owned()),
+        points: n,
+        mae: (n > 0).then(|| abs / nf),
+        bias: (n > 0).then(|| bias / nf),
+        coverage90: (n > 0).then(|| inside as f64 / nf),
+    }
+}
+
+/// One row of `runs.parquet`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub as_of: i32,
+    pub finished_at: String,
+    pub wall_seconds: f64,
+    pub cpu_seconds: f64,
+    pub series: i64,
+    pub proposals: i64,
+    pub held_for_review: i64,
+    pub rejects: i64,
+    pub reject_share: f64,
+    pub fallbacks: i64,
+    pub model_failures: i64,
+    pub defaults_used: i64,
+    pub cost: f64,
+    pub drift: Drift,
+}
+
+const COLS: [&str; 19] = [
+    "run_id",
+    "as_of",
+    "finished_at",
+    "wall_seconds",
+    "cpu_seconds",
+    "series",
+    "proposals",
+    "held_for_review",
+    "rejects",
+    "reject_share",
+    "fallbacks",
+    "model_failures",
+    "defaults_used",
+    "cost",
+    "prev_run_id",
+    "prev_points",
+    "prev_mae",
+    "prev_bias",
+    "prev_coverage90",
+];
+
+fn read_history(path: &Path) -> Vec<RunRecord> {
+    let Ok(t) = Table::read("run history", path) else {
+        return vec![];
+    };
+    let s = |c: &str| t.strings(c, "x", true).ok().flatten().unwrap_or_default();
+    let f = |c: &str| t.f64s(c, "x", true).ok().flatten().unwrap_or_default();
+    let d = |c: &str| t.datetimes(c, "x", true).ok().flatten().unwrap_or_default();
+    let (id, asof, fin, wall, cpu) = (s(COLS[0]), d(COLS[1]), s(COLS[2]), f(COLS[3]), f(COLS[4]));
+    let ints: Vec<Vec<Option<f64>>> = COLS[5..14].iter().map(|c| f(c)).collect();
+    let (pid, pp, pm, pb, pc) = (
+        s(COLS[14]),
+        f(COLS[15]),
+        f(COLS[16]),
+        f(COLS[17]),
+        f(COLS[18]),
+    );
+    if id.len() != t.rows || ints.iter().any(|v| v.len() != t.rows) {
+        return vec![];
+    }
+    (0..t.rows)
+        .map(|i| {
+            let g = |k: usize| ints[k][i].unwrap_or(0.0);
+            RunRecord {
+                run_id: id[i].clone().unwrap_or_default(),
+                as_of: asof[i].map(crate::ingest::day_of).unwrap_or(0),
+                finished_at: fin[i].clone().unwrap_or_default(),
+                wall_seconds: wall[i].unwrap_or(0.0),
+                cpu_seconds: cpu[i].unwrap_or(0.0),
+                series: g(0) as i64,
+                proposals: g(1) as i64,
+                held_for_review: g(2) as i64,
+                rejects: g(3) as i64,
+                reject_share: g(4),
+                fallbacks: g(5) as i64,
+                model_failures: g(6) as i64,
+                defaults_used: g(7) as i64,
+                cost: g(8),
+                drift: Drift {
+                    prev_run_id: pid.get(i).cloned().flatten(),
+                    points: pp.get(i).copied().flatten().unwrap_or(0.0) as usize,
+                    mae: pm.get(i).copied().flatten(),
+                    bias: pb.get(i).copied().flatten(),
+                    coverage90: pc.get(i).copied().flatten(),
+                },
+            }
+        })
+        .collect()
+}
+
+/// Appends `rec` to `<out>/runs.parquet` (rewritten to a temp file, then renamed).
+pub fn append(out: &Path, rec: RunRecord) -> Result<(), OutputError> {
+    let path = out.join("runs.parquet");
+    let mut rows = read_history(&path);
+    rows.push(rec);
+    let mut t = OutTable::default();
+    let str_col =
+        |f: &dyn Fn(&RunRecord) -> Option<String>| ColData::Str(rows.iter().map(f).collect());
+    let num = |f: &dyn Fn(&RunRecord) -> Option<f64>| ColData::F64(rows.iter().map(f).collect());
+    let int =
+        |f: &dyn Fn(&RunRecord) -> i64| ColData::I64(rows.iter().map(|r| Some(f(r))).collect());
+    t.push(COLS[0], str_col(&|r| Some(r.run_id.clone())))
+        .push(
+            COLS[1],
+            ColData::Date(rows.iter().map(|r| Some(r.as_of)).collect()),
+        )
+        .push(COLS[2], str_col(&|r| Some(r.finished_at.clone())))
+        .push(COLS[3], num(&|r| Some(r.wall_seconds)))
+        .push(COLS[4], num(&|r| Some(r.cpu_seconds)))
+        .push(COLS[5], int(&|r| r.series))
+        .push(COLS[6], int(&|r| r.proposals))
+        .push(COLS[7], int(&|r| r.held_for_review))
+        .push(COLS[8], int(&|r| r.rejects))
+        .push(COLS[9], num(&|r| Some(r.reject_share)))
+        .push(COLS[10], int(&|r| r.fallbacks))
+        .push(COLS[11], int(&|r| r.model_failures))
+        .push(COLS[12], int(&|r| r.defaults_used))
+        .push(COLS[13], num(&|r| Some(r.cost)))
+        .push(COLS[14], str_col(&|r| r.drift.prev_run_id.clone()))
+        .push(COLS[15], int(&|r| r.drift.points as i64))
+        .push(COLS[16], num(&|r| r.drift.mae))
+        .push(COLS[17], num(&|r| r.drift.bias))
+        .push(COLS[18], num(&|r| r.drift.coverage90));
+    let tmp = out.join(format!(".runs.parquet.tmp-{}", std::process::id()));
+    t.write_parquet(&tmp)?;
+    std::fs::rename(&tmp, &path).map_err(|source| OutputError::Io { path, source })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Level {
+    Ok = 0,
+    Warning = 1,
+    Critical = 2,
+    Unknown = 3,
+}
+
+/// Alerts from the history; the exit code is the worst level (Nagios: 0 OK, 1 WARNING,
+/// 2 CRITICAL, 3 UNKNOWN).
+pub fn status(out: &Path, now: DateTime<Utc>, max_age_hours: f64) -> (Level, String) {
+    let rows = read_history(&out.join("runs.parquet"));
+    let Some(last) = rows.last() else {
+        return (
+            Level::Unknown,
+            format!(
+                "UNKNOWN: no run history in {}\n",
+                out.join("runs.parquet").display()
+            ),
+        );
+    };
+    let mut s = String::from("RUN ID                              AS OF       WALL s  PROPOSALS  REJECT%  FALLBACKS  PREV MAE  PREV COV90\n");
+    for r in rows.iter().rev().take(10).rev() {
+        s += &format!(
+            "{:<35} {:<11} {:>6.1} {:>10} {:>8.2} {:>10} {:>9} {:>11}\n",
+            r.run_id,
+            crate::panel::to_date(r.as_of),
+            r.wall_seconds,
+            r.proposals,
+            r.reject_share * 100.0,
+            r.fallbacks,
+            r.drift
+                .mae
+                .map(|v| format!("{v:.3}"))
+                .unwrap_or_else(|| "-".into()),
+            r.drift
+                .coverage90
+                .map(|v| format!("{:.1}%", v * 100.0))
+                .unwrap_or_else(|| "-".into()),
+        );
+    }
+    let mut alerts: Vec<(Level, String)> = Vec::new();
+    match DateTime::parse_from_rfc3339(&last.finished_at) {
+        Ok(t) => {
+            let age = (now - t.with_timezone(&Utc)).num_milliseconds() as f64 / 3_600_000.0;
+            if age > max_age_hours {
+                alerts.push((
+                    Level::Critical,
+                    format!("last run finished {age:.1} h ago (limit {max_age_hours} h)"),
+                ));
+            }
+        }
+        Err(_) => alerts.push((
+            Level::Unknown,
+            "last run has no readable finish time".into(),
+        )),
+    }
+    let prev: Vec<&RunRecord> = rows.iter().rev().skip(1).take(14).collect();
+    if let Some(p) = prev.first() {
+        if last.as_of <= p.as_of {
+            alerts.push((
+                Level::Warning,
+                format!(
+                    "data stale: as-of {} did not advance since the previous run",
+                    crate::panel::to_date(last.as_of)
+                ),
+            ));
+        }
+    }
+    if last.series > 0 && last.model_failures as f64 > 0.05 * last.series as f64 {
+        alerts.push((
+            Level::Warning,
+            format!(
+                "{} of {} series fell back after a model failure",
+                last.model_failures, last.series
+            ),
+        ));
+    }
+    let median = |mut v: Vec<f64>| -> Option<f64> {
+        if v.len() < 3 {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        Some(v[v.len() / 2])
+    };
+    if let Some(m) = median(prev.iter().map(|r| r.wall_seconds).collect()) {
+        if last.wall_seconds > 2.0 * m {
+            alerts.push((
+                Level::Warning,
+                format!(
+                    "run took {:.1} s, more than twice the usual {m:.1} s",
+                    last.wall_seconds
+                ),
+            ));
+        }
+    }
+    if let (Some(mae), Some(m)) = (
+        last.drift.mae,
+        median(prev.iter().filter_map(|r| r.drift.mae).collect()),
+    ) {
+        if mae > 1.5 * m {
+            alerts.push((
+                Level::Warning,
+                format!("accuracy dropped: previous forecasts' MAE {mae:.3} vs usual {m:.3}"),
+            ));
+        }
+    }
+    if let Some(c) = last.drift.coverage90 {
+        if last.drift.points >= 100 && c < 0.8 {
+            alerts.push((
+                Level::Warning,
+                format!(
+                    "p05–p95 band covered only {:.1} % of actuals (nominal 90 %)",
+                    c * 100.0
+                ),
+            ));
+        }
+    }
+    let level = alerts.iter().map(|a| a.0).max().unwrap_or(Level::Ok);
+    s += "\n";
+    if alerts.is_empty() {
+        s += "OK: no alerts\n";
+    }
+    for (l, m) in &alerts {
+        s += &format!("{}: {m}\n", format!("{l:?}").to_uppercase());
+    }
+    (level, s)
+}
