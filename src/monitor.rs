@@ -8,7 +8,6 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 
 use crate::error::OutputError;
@@ -49,12 +48,7 @@ pub fn score_previous(out: &Path, ds: &Dataset, panel: &Panel) -> Drift {
     let Some((sku, loc, date, mean, p05, p95)) = cols else {
         return Drift::default();
     };
-    let index: HashMap<(u32, u32), usize> = panel
-        .series
-        .iter()
-        .enumerate()
-        .map(|(i, s)| ((s.sku, s.loc), i))
-        .collect();
+    let index = panel.index();
     let (mut n, mut abs, mut bias, mut inside) = (0usize, 0.0, 0.0, 0usize);
     for r in 0..t.rows {
         let (Some(s), Some(l), Some(d), Some(m)) = (&sku[r], &loc[r], date[r], mean[r]) else {

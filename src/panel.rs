@@ -115,6 +115,15 @@ impl<'a> SeriesView<'a> {
 }
 
 impl Panel {
+    /// (sku id, location id) → series index, for joining other data onto the panel.
+    pub fn index(&self) -> rustc_hash::FxHashMap<(u32, u32), usize> {
+        self.series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ((s.sku, s.loc), i))
+            .collect()
+    }
+
     pub fn view(&self, i: usize) -> SeriesView<'_> {
         let s = &self.series[i];
         SeriesView {

@@ -426,12 +426,7 @@ pub struct SeriesLines {
 /// Groups demand lines by panel series: recent lines for the forecast, lumpiness for the
 /// variance of returns from forecast sales.
 pub fn series_lines(ds: &Dataset, panel: &crate::panel::Panel, window: usize) -> Vec<SeriesLines> {
-    let index: HashMap<(u32, u32), usize> = panel
-        .series
-        .iter()
-        .enumerate()
-        .map(|(i, s)| ((s.sku, s.loc), i))
-        .collect();
+    let index = panel.index();
     let mut out = vec![SeriesLines::default(); panel.series.len()];
     let mut sq = vec![(0.0f64, 0.0f64); panel.series.len()];
     for d in &ds.demand {

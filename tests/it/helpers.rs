@@ -76,3 +76,21 @@ pub fn all_entries(dir: &Path) -> Vec<String> {
         Err(_) => vec![],
     }
 }
+
+/// Runs `pipelines/sample.toml` into a fresh folder with extra flags, asserting success.
+/// Returns the temp dir guard and the runs folder (`<runs>/latest` is the run).
+pub fn sample_run(extra: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("runs");
+    let mut args = vec![
+        "run",
+        "--pipeline",
+        "pipelines/sample.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let o = restock(&args);
+    assert_eq!(o.code, 0, "stderr: {}", o.stderr);
+    (d, out)
+}

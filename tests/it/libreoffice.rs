@@ -50,16 +50,7 @@ fn german_csv_opens_in_libreoffice_with_typed_cells() {
         eprintln!("RESTOCK_SKIP_LIBREOFFICE set: skipped");
         return;
     }
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("runs");
-    let o = restock(&[
-        "run",
-        "--pipeline",
-        "pipelines/sample.toml",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    let (d, out) = sample_run(&[]);
     let csv = out.join("latest/proposals.csv");
     let conv = d.path().join("conv");
     let profile = d.path().join("lo-profile");

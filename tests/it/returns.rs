@@ -6,16 +6,7 @@ use crate::helpers::*;
 
 #[test]
 fn sample_run_predicts_returns_and_uses_them() {
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("runs");
-    let o = restock(&[
-        "run",
-        "--pipeline",
-        "pipelines/sample.toml",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    let (_d, out) = sample_run(&[]);
     let latest = out.join("latest");
     let m: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(latest.join("manifest.json")).unwrap()).unwrap();

@@ -84,19 +84,8 @@ fn too_many_rejects_fail_loudly_and_write_nothing() {
 
 #[test]
 fn implausible_orders_are_held_for_review_not_exported() {
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("runs");
     // With a factor of 0.05 every sizeable order exceeds the bound.
-    let o = restock(&[
-        "run",
-        "--pipeline",
-        "pipelines/sample.toml",
-        "--out",
-        out.to_str().unwrap(),
-        "--set",
-        "guards.max_order_factor=0.05",
-    ]);
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    let (_d, out) = sample_run(&["--set", "guards.max_order_factor=0.05"]);
     let latest = out.join("latest");
     let review = read(&latest.join("review.parquet"));
     assert!(review.rows > 0);

@@ -6,16 +6,7 @@ use crate::helpers::*;
 
 #[test]
 fn sample_run_writes_every_output_atomically() {
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("runs");
-    let o = restock(&[
-        "run",
-        "--pipeline",
-        "pipelines/sample.toml",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.code, 0, "stderr: {}", o.stderr);
+    let (_d, out) = sample_run(&[]);
     let latest = out.join("latest");
     for f in [
         "proposals.parquet",
