@@ -524,3 +524,31 @@ mod tests {
         assert_eq!(next_order_day(wed, &[]), wed);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Order quantity ≥ 0, a multiple of the pack, 0 or ≥ MOQ, never below the need
+        /// when rounding up, and non-decreasing in the need (hence in the service level,
+        /// since the window quantile is non-decreasing in it).
+        #[test]
+        fn rounding_invariants(need in 0.0..10_000.0f64, extra in 0.0..500.0f64, moq in 1.0..500.0f64, pack in 1u32..50, nearest in any::<bool>()) {
+            let need = need.ceil();
+            let pack = pack as f64;
+            let mode = if nearest { PackRounding::Nearest } else { PackRounding::Up };
+            let (q, _, _) = round_order(need, moq, pack, mode);
+            prop_assert!(q >= 0.0);
+            prop_assert!(((q / pack) - (q / pack).round()).abs() < 1e-9);
+            prop_assert!(q == 0.0 || q + 1e-9 >= moq);
+            prop_assert_eq!(q == 0.0, need == 0.0);
+            if !nearest {
+                prop_assert!(q + 1e-9 >= need);
+            }
+            let (q2, _, _) = round_order((need + extra).ceil(), moq, pack, mode);
+            prop_assert!(q2 + 1e-9 >= q, "more need never orders less: {} -> {}", q, q2);
+        }
+    }
+}

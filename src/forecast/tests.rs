@@ -188,3 +188,39 @@ fn panic_or_nan_in_one_model_falls_back_and_is_recorded() {
     assert!(f.fallback.as_deref().unwrap().contains("faulty"));
     assert_eq!(f.fallback_kind, Some("model_failure"));
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Whatever the history (zeros, spikes, censoring), quantiles are finite, ≥ 0 and
+        /// ordered, and window quantiles rise with the probability.
+        #[test]
+        fn quantiles_ordered_nonnegative_finite(
+            y in proptest::collection::vec(prop_oneof![3 => Just(0.0), 2 => 0.0..20.0f64, 1 => 0.0..5000.0f64], 1..300),
+            cens in proptest::collection::vec(any::<bool>(), 300),
+            h in 1usize..40,
+            window in 1usize..60,
+        ) {
+            let n = y.len();
+            let c: Vec<bool> = cens[..n].iter().map(|b| *b && n > 10).collect();
+            let k = cal(n, vec![Weekday::Sun]);
+            let f = forecast_series(&all_models(), &view(&y, &c, &k), &ForecastCfg::default(), h, window);
+            prop_assert_eq!(f.quantiles.len(), h);
+            for q in &f.quantiles {
+                prop_assert!(q.iter().all(|v| v.is_finite() && *v >= 0.0));
+                prop_assert!(q.windows(2).all(|w| w[0] <= w[1] + 1e-12));
+            }
+            prop_assert!(f.mean.iter().all(|v| v.is_finite() && *v >= 0.0));
+            let mut last = 0.0;
+            for p in [0.05, 0.25, 0.5, 0.8, 0.9, 0.95, 0.99] {
+                let w = f.window_quantile(p);
+                prop_assert!(w.is_finite() && w >= 0.0 && w + 1e-9 >= last);
+                last = w;
+            }
+        }
+    }
+}
