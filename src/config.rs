@@ -353,6 +353,24 @@ impl Default for GuardsCfg {
     }
 }
 
+/// Input size limits: larger inputs fail with a clear error before they are decoded.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsCfg {
+    pub max_file_mib: u64,
+    pub max_rows: u64,
+}
+
+impl Default for LimitsCfg {
+    fn default() -> Self {
+        // About 10× the M5 panel as order lines; ~800 bytes per line at peak today.
+        LimitsCfg {
+            max_file_mib: 4096,
+            max_rows: 20_000_000,
+        }
+    }
+}
+
 /// Monitoring: what a CPU-hour costs, for the cost column of `runs.parquet`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -392,6 +410,8 @@ pub struct RawPipeline {
     pub guards: GuardsCfg,
     #[serde(default)]
     pub monitor: MonitorCfg,
+    #[serde(default)]
+    pub limits: LimitsCfg,
     #[serde(default)]
     pub export: ExportCfg,
     #[serde(default)]
@@ -433,6 +453,7 @@ pub struct Pipeline {
     pub returns: ReturnsCfg,
     pub guards: GuardsCfg,
     pub monitor: MonitorCfg,
+    pub limits: LimitsCfg,
     pub export: ExportCfg,
     pub check: CheckCfg,
 }
@@ -699,6 +720,7 @@ impl RawPipeline {
             returns: self.returns,
             guards: self.guards,
             monitor: self.monitor,
+            limits: self.limits,
             export: self.export,
             check: self.check,
         })

@@ -203,8 +203,13 @@ fn row_problem(
     }
 }
 
-fn open(input: &'static str, path: &Path, files: &mut Vec<InputFile>) -> Result<Table> {
-    let t = Table::read(input, path)?;
+fn open(
+    input: &'static str,
+    path: &Path,
+    files: &mut Vec<InputFile>,
+    limits: table::Limits,
+) -> Result<Table> {
+    let t = Table::read_limited(input, path, limits)?;
     files.push(InputFile {
         input,
         path: path.to_path_buf(),
@@ -218,6 +223,10 @@ fn open(input: &'static str, path: &Path, files: &mut Vec<InputFile>) -> Result<
 /// `invalid_rows`; everything else is classified and counted.
 pub fn load(p: &Pipeline) -> Result<Dataset> {
     let mut ds = Dataset::default();
+    let limits = table::Limits {
+        max_file_bytes: p.limits.max_file_mib.saturating_mul(1 << 20),
+        max_rows: p.limits.max_rows,
+    };
     let span = tracing::info_span!("ingest");
     let _g = span.enter();
     let default_loc = ds.locs.intern(&p.defaults.location);
@@ -232,28 +241,28 @@ pub fn load(p: &Pipeline) -> Result<Dataset> {
                 key: "inputs.orders.path".into(),
                 detail: "an orders file is required".into(),
             })?;
-    let t = open("orders", orders_path, &mut ds.files)?;
+    let t = open("orders", orders_path, &mut ds.files, limits)?;
     orders::classify(p, &t, &mut ds)?;
     drop(t);
 
     if let Some(path) = &p.inputs.products.path {
-        let t = open("products", path, &mut ds.files)?;
+        let t = open("products", path, &mut ds.files, limits)?;
         master::products(p, &t, &mut ds)?;
     }
     if let Some(path) = &p.inputs.suppliers.path {
-        let t = open("suppliers", path, &mut ds.files)?;
+        let t = open("suppliers", path, &mut ds.files, limits)?;
         master::suppliers(p, &t, &mut ds)?;
     }
     if let Some(path) = &p.inputs.stock.path {
-        let t = open("stock", path, &mut ds.files)?;
+        let t = open("stock", path, &mut ds.files, limits)?;
         master::stock(p, &t, &mut ds)?;
     }
     if let Some(path) = &p.inputs.open_pos.path {
-        let t = open("open_pos", path, &mut ds.files)?;
+        let t = open("open_pos", path, &mut ds.files, limits)?;
         master::open_pos(p, &t, &mut ds)?;
     }
     if let Some(path) = &p.inputs.returns.path {
-        let t = open("returns", path, &mut ds.files)?;
+        let t = open("returns", path, &mut ds.files, limits)?;
         master::returns(p, &t, &mut ds)?;
     }
     ds.rejects

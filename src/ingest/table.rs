@@ -25,6 +25,22 @@ pub type Secs = i64;
 
 pub const SECS_PER_DAY: i64 = 86_400;
 
+/// Size limits for one input file.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_file_bytes: u64,
+    pub max_rows: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: u64::MAX,
+            max_rows: u64::MAX,
+        }
+    }
+}
+
 /// A file loaded into memory as Arrow arrays, with the facts the manifest needs.
 pub struct Table {
     pub input: &'static str,
@@ -79,6 +95,30 @@ fn hash_file(input: &'static str, path: &Path) -> Result<(String, Vec<u8>), Inpu
 impl Table {
     /// Reads Parquet (recognised by its magic bytes) or CSV (by a `.csv` extension).
     pub fn read(input: &'static str, path: &Path) -> Result<Table, InputError> {
+        Self::read_limited(input, path, Limits::default())
+    }
+
+    /// Reads a file unless it is larger than `limits` allow: checked from the file size and
+    /// the Parquet footer before anything is decoded, so a runaway export fails with a clear
+    /// message instead of an out-of-memory kill.
+    pub fn read_limited(
+        input: &'static str,
+        path: &Path,
+        limits: Limits,
+    ) -> Result<Table, InputError> {
+        if let Ok(md) = std::fs::metadata(path) {
+            if md.len() > limits.max_file_bytes {
+                return Err(InputError::Other {
+                    input,
+                    path: path.to_path_buf(),
+                    detail: format!(
+                        "file is {} MiB, above limits.max_file_mib = {} MiB",
+                        md.len() >> 20,
+                        limits.max_file_bytes >> 20
+                    ),
+                });
+            }
+        }
         let (sha256, head) = hash_file(input, path)?;
         let is_csv = path
             .extension()
@@ -102,7 +142,7 @@ impl Table {
                         .into(),
                 });
             }
-            read_parquet(input, path)?
+            read_parquet(input, path, limits.max_rows)?
         };
         if rows == 0 {
             return Err(InputError::Empty {
@@ -477,7 +517,7 @@ pub fn parse_datetime(s: &str) -> Option<Secs> {
 /// Column names, per-column chunks, row count.
 type Loaded = (Vec<String>, Vec<Vec<ArrayRef>>, usize);
 
-fn read_parquet(input: &'static str, path: &Path) -> Result<Loaded, InputError> {
+fn read_parquet(input: &'static str, path: &Path, max_rows: u64) -> Result<Loaded, InputError> {
     let not_parquet = |detail: String| InputError::NotParquet {
         input,
         path: path.to_path_buf(),
@@ -490,6 +530,14 @@ fn read_parquet(input: &'static str, path: &Path) -> Result<Loaded, InputError> 
     })?;
     let builder =
         ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| not_parquet(e.to_string()))?;
+    let n = builder.metadata().file_metadata().num_rows().max(0) as u64;
+    if n > max_rows {
+        return Err(InputError::Other {
+            input,
+            path: path.to_path_buf(),
+            detail: format!("{n} rows, above limits.max_rows = {max_rows}"),
+        });
+    }
     let schema = builder.schema().clone();
     let reader = builder
         .with_batch_size(64 * 1024)

@@ -314,3 +314,29 @@ fn bad_pipeline_file() {
         &["p.toml", "unknown field `servce_level`"],
     );
 }
+
+#[test]
+fn inputs_above_configured_limits_fail_before_decoding() {
+    let d = tempfile::tempdir().unwrap();
+    let o = good_orders(d.path());
+    fails(
+        &[
+            "--orders",
+            o.to_str().unwrap(),
+            "--set",
+            "limits.max_rows=3",
+        ],
+        INPUT,
+        &["orders file", "4 rows, above limits.max_rows = 3"],
+    );
+    fails(
+        &[
+            "--orders",
+            o.to_str().unwrap(),
+            "--set",
+            "limits.max_file_mib=0",
+        ],
+        INPUT,
+        &["above limits.max_file_mib = 0 MiB"],
+    );
+}
