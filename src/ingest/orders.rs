@@ -64,6 +64,11 @@ enum Class {
     Rejected,
 }
 
+/// Borrowed text of an optional column (no per-row allocation).
+fn sref(v: &Option<Vec<Option<String>>>, i: usize) -> Option<&str> {
+    v.as_ref().and_then(|c| c[i].as_deref())
+}
+
 fn opt<T: Clone>(v: &Option<Vec<Option<T>>>, i: usize) -> Option<T> {
     v.as_ref().and_then(|c| c[i].clone())
 }
@@ -313,11 +318,8 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
         let (Some(s), Some(at), Some(q)) = (c.sku[i].as_deref(), c.at[i], c.qty[i]) else {
             continue;
         };
-        let loc = match opt(&c.loc, i)
-            .map(|l| l.trim().to_string())
-            .filter(|l| !l.is_empty())
-        {
-            Some(l) => ds.locs.intern(&l),
+        let loc = match sref(&c.loc, i).map(str::trim).filter(|l| !l.is_empty()) {
+            Some(l) => ds.locs.intern(l),
             None => default_loc,
         };
         match class[i] {
@@ -343,10 +345,10 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
                 if let Some(pr) = price.filter(|p| *p > 0.0) {
                     prices.entry(sku).or_default().push(pr);
                 }
-                let order = opt(&c.order_id, i).map(|o| ds.orders.intern(&o));
-                let customer = opt(&c.customer, i).map(|o| ds.customers.intern(&o));
-                let channel = opt(&c.channel, i).map(|o| ds.channels.intern(o.trim()));
-                let country = opt(&c.country, i).map(|o| ds.countries.intern(o.trim()));
+                let order = sref(&c.order_id, i).map(|o| ds.orders.intern(o));
+                let customer = sref(&c.customer, i).map(|o| ds.customers.intern(o));
+                let channel = sref(&c.channel, i).map(|o| ds.channels.intern(o.trim()));
+                let country = sref(&c.country, i).map(|o| ds.countries.intern(o.trim()));
                 ds.demand.push(DemandLine {
                     order,
                     customer,
@@ -372,7 +374,7 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
                     qty: q.abs(),
                     order_id: opt(&c.order_id, i),
                     order_at: None,
-                    customer: opt(&c.customer, i).map(|o| ds.customers.intern(&o)),
+                    customer: sref(&c.customer, i).map(|o| ds.customers.intern(o)),
                     restockable: None,
                 });
                 count("return");
