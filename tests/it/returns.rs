@@ -112,3 +112,38 @@ fn returns_backtest_on_sample_beats_both_baselines() {
     let rows = read(&out.join("returns_backtest.parquet"));
     assert_eq!(rows.rows as u64, s["sku_weeks"].as_u64().unwrap());
 }
+
+#[test]
+fn return_covariates_are_measured_and_add_nothing_on_the_sample() {
+    // The sample's returns do not depend on price, channel or category by construction, so a
+    // sound evaluation must find no gain from them.
+    let o = restock(&[
+        "backtest",
+        "return-covariates",
+        "--pipeline",
+        "pipelines/sample.toml",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let r: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let f: Vec<&str> = r["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        f.contains(&"channel=shop")
+            && f.contains(&"category=fashion")
+            && f.contains(&"log_price_vs_median")
+    );
+    assert!(r["train_lines"].as_u64().unwrap() > 100_000);
+    let gain = r["logloss_gain_pct"].as_f64().unwrap();
+    assert!(gain.abs() < 1.0, "gain {gain}");
+    assert_eq!(r["helps"], false);
+    // The logistic model is a proper probability model: its log loss is close to the rate's.
+    let (lr, ll) = (
+        r["logloss_rate_only"].as_f64().unwrap(),
+        r["logloss_logistic"].as_f64().unwrap(),
+    );
+    assert!((ll - lr).abs() / lr < 0.02, "{lr} vs {ll}");
+}
