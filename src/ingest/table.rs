@@ -142,7 +142,22 @@ impl Table {
                         .into(),
                 });
             }
-            read_parquet(input, path, limits.max_rows)?
+            // The parquet crate panics on some corrupt footers (found by fuzzing: a negative
+            // column chunk offset); a bad export must be an input error, not a crash.
+            std::panic::catch_unwind(|| read_parquet(input, path, limits.max_rows)).unwrap_or_else(
+                |p| {
+                    let msg = p
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown failure".into());
+                    Err(InputError::NotParquet {
+                        input,
+                        path: path.to_path_buf(),
+                        detail: format!("corrupt file (the Parquet reader failed: {msg})"),
+                    })
+                },
+            )?
         };
         if rows == 0 {
             return Err(InputError::Empty {

@@ -340,3 +340,15 @@ fn inputs_above_configured_limits_fail_before_decoding() {
         &["above limits.max_file_mib = 0 MiB"],
     );
 }
+
+#[test]
+fn corrupt_parquet_footer_is_an_input_error_not_a_crash() {
+    // Found by the input_reader fuzzer: a footer with a negative column chunk offset made the
+    // parquet crate panic. It must be exit 4 with a clear message and no output.
+    let p = root().join("tests/fixtures/corrupt_negative_offset.parquet");
+    fails(
+        &["--orders", p.to_str().unwrap()],
+        INPUT,
+        &["not a readable Parquet file", "corrupt file"],
+    );
+}
