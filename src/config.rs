@@ -181,24 +181,65 @@ impl Default for Defaults {
     }
 }
 
+/// Metric that picks the model per series in cross-validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SelectionMetric {
+    /// Root mean squared scaled error (M5): penalises large misses, scale-free.
+    #[default]
+    Rmsse,
+    /// Mean absolute scaled error.
+    Mase,
+    /// Mean pinball loss over p05…p95 (the quantiles the policies use), scaled like MASE.
+    Pinball,
+}
+
+impl SelectionMetric {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SelectionMetric::Rmsse => "rmsse",
+            SelectionMetric::Mase => "mase",
+            SelectionMetric::Pinball => "pinball",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ForecastCfg {
-    /// Candidate models, chosen per series by rolling-origin CV on mean absolute error.
+    /// Models allowed as candidates; each demand class tries the ones that suit it.
     pub models: Vec<String>,
     pub moving_average_window_days: usize,
     /// Rolling-origin windows used for model choice and empirical error quantiles.
     pub cv_windows: usize,
     pub cv_step_days: usize,
+    pub metric: SelectionMetric,
+    /// Mean of the best k candidates is one more candidate (0 or 1: off).
+    pub ensemble_k: usize,
+    /// Parameters of optimised models (ETS, Theta) are fitted on at most this many of the
+    /// latest days: older history adds cost, not accuracy, for daily retail demand.
+    pub fit_window_days: usize,
+    /// Demand class from the last this many trading days.
+    pub class_window_days: usize,
+    /// A series with fewer days since its first sale is "new".
+    pub new_days: usize,
+    /// A series without a sale for this many days is "dead" and forecast at zero.
+    pub dead_days: usize,
 }
 
 impl Default for ForecastCfg {
     fn default() -> Self {
         ForecastCfg {
-            models: vec!["seasonal_naive".into(), "moving_average".into()],
+            models: KNOWN_MODELS.iter().map(|s| s.to_string()).collect(),
             moving_average_window_days: 28,
             cv_windows: 26,
             cv_step_days: 7,
+            metric: SelectionMetric::Rmsse,
+            ensemble_k: 3,
+            fit_window_days: 364,
+            class_window_days: 364,
+            new_days: 56,
+            dead_days: 182,
         }
     }
 }
@@ -533,7 +574,21 @@ fn positive(key: &str, v: f64) -> Result<(), ConfigError> {
     }
 }
 
-pub const KNOWN_MODELS: &[&str] = &["seasonal_naive", "moving_average"];
+pub const KNOWN_MODELS: &[&str] = &[
+    "naive",
+    "seasonal_naive",
+    "moving_average",
+    "ses",
+    "ets",
+    "theta",
+    "optimized_theta",
+    "croston",
+    "croston_optimized",
+    "sba",
+    "tsb",
+    "adida",
+    "imapa",
+];
 
 impl RawPipeline {
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
@@ -650,6 +705,21 @@ impl RawPipeline {
         }
         if f.cv_step_days == 0 || f.cv_step_days > 365 {
             return Err(invalid("forecast.cv_step_days", "must be 1..=365"));
+        }
+        if f.ensemble_k > 5 {
+            return Err(invalid("forecast.ensemble_k", "must be 0..=5"));
+        }
+        if f.fit_window_days < 28 || f.fit_window_days > 3650 {
+            return Err(invalid("forecast.fit_window_days", "must be 28..=3650"));
+        }
+        if f.class_window_days < 28 || f.class_window_days > 3650 {
+            return Err(invalid("forecast.class_window_days", "must be 28..=3650"));
+        }
+        if f.new_days > 365 || f.dead_days == 0 || f.dead_days > 3650 {
+            return Err(invalid(
+                "forecast.new_days",
+                "new_days must be <= 365 and dead_days 1..=3650",
+            ));
         }
         positive(
             "check.absurd_quantity_factor",

@@ -234,7 +234,13 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
         rt.write_csv(&dir.file("review.csv"), profile.as_ref())?;
         export::forecasts_table(&c.ds, &c.panel, &c.forecasts, h)
             .write_parquet(&dir.file("forecasts.parquet"))?;
-        export::forecast_models_table(&c.ds, &c.panel, &c.forecasts, &p.forecast.models)
+        export::forecast_models_table(
+            &c.ds,
+            &c.panel,
+            &c.forecasts,
+            &p.forecast.models,
+            p.forecast.metric.as_str(),
+        )
             .write_parquet(&dir.file("forecast_models.parquet"))?;
         export::rejects_table(&c.ds.rejects).write_parquet(&dir.file("rejects.parquet"))?;
         export::returns_forecast_table(&c.ds, &c.panel, &c.returns, h)

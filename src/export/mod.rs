@@ -206,6 +206,7 @@ pub fn forecast_models_table(
     panel: &Panel,
     fc: &[SeriesForecast],
     candidates: &[String],
+    metric: &str,
 ) -> OutTable {
     let mut t = OutTable::default();
     t.push(
@@ -235,7 +236,29 @@ pub fn forecast_models_table(
         ),
     )
     .push("total_units", f(panel.series.iter().map(|m| m.total_units)))
+    .push("class", s(fc.iter().map(|f| f.class.class.as_str().to_string())))
+    .push(
+        "adi",
+        ColData::F64(
+            fc.iter()
+                .map(|f| f.class.adi.is_finite().then(|| round4(f.class.adi)))
+                .collect(),
+        ),
+    )
+    .push("cv2", f(fc.iter().map(|f| round4(f.class.cv2))))
     .push("model", s(fc.iter().map(|f| f.model.to_string())))
+    .push(
+        "ensemble_members",
+        ColData::Str(
+            fc.iter()
+                .map(|f| (!f.members.is_empty()).then(|| f.members.join("+")))
+                .collect(),
+        ),
+    )
+    .push(
+        "quantile_method",
+        s(fc.iter().map(|f| f.quantile_method.to_string())),
+    )
     .push(
         "cv_origins",
         ColData::I64(fc.iter().map(|f| Some(f.cv_origins as i64)).collect()),
@@ -248,19 +271,32 @@ pub fn forecast_models_table(
         "window_method",
         s(fc.iter().map(|f| f.window_method.to_string())),
     );
-    for c in candidates {
+    // One score column per candidate (the selection metric; empty where the candidate did
+    // not suit the class or failed: the error is in `fallback` when it mattered).
+    let mut names: Vec<&str> = candidates.iter().map(String::as_str).collect();
+    names.push("ensemble");
+    for c in names {
         let col = fc
             .iter()
             .map(|f| {
                 f.scores
                     .iter()
-                    .find(|sc| sc.model == c.as_str())
-                    .and_then(|sc| sc.mae)
+                    .find(|sc| sc.model == c)
+                    .and_then(|sc| sc.score)
                     .map(round4)
             })
             .collect();
-        t.push(format!("mae_{c}"), ColData::F64(col));
+        t.push(format!("{metric}_{c}"), ColData::F64(col));
     }
+    let failed = fc.iter().map(|f| {
+        let e: Vec<String> = f
+            .scores
+            .iter()
+            .filter_map(|sc| sc.error.as_ref().map(|e| format!("{}: {e}", sc.model)))
+            .collect();
+        (!e.is_empty()).then(|| e.join("; "))
+    });
+    t.push("candidate_errors", ColData::Str(failed.collect()));
     t.push(
         "fallback_kind",
         ColData::Str(

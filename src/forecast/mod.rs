@@ -7,6 +7,9 @@
 //! whole-window sums, so autocorrelated errors are not assumed away.
 
 pub mod baseline;
+pub mod class;
+pub mod kernels;
+pub mod models;
 pub mod quantile;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -14,8 +17,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::config::ForecastCfg;
+use crate::config::{ForecastCfg, SelectionMetric};
 use crate::panel::{Panel, SeriesView};
+pub use class::{ClassInfo, DemandClass};
 pub use quantile::{empirical_quantile, QUANTILES, QUANTILE_NAMES};
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -34,28 +38,92 @@ pub trait Forecaster: Send + Sync {
     fn name(&self) -> &'static str;
     /// Point forecast for the `h` days after the end of `s`.
     fn predict(&self, s: &SeriesView, h: usize) -> Result<Vec<f64>, ModelError>;
+    /// Forecasts from several origins (cross-validation). Models with fitted parameters
+    /// override this to fit once, at the earliest origin with enough history.
+    fn predict_origins(
+        &self,
+        s: &SeriesView,
+        origins: &[usize],
+        h: usize,
+    ) -> Vec<Result<Vec<f64>, ModelError>> {
+        origins
+            .iter()
+            .map(|&o| self.predict(&s.truncate(o), h))
+            .collect()
+    }
+}
+
+/// One model by its pipeline name.
+pub fn build(name: &str, cfg: &ForecastCfg) -> Option<Box<dyn Forecaster>> {
+    match name {
+        "naive" => Some(models::naive()),
+        "seasonal_naive" => Some(Box::new(baseline::SeasonalNaive::default())),
+        "moving_average" => Some(Box::new(baseline::MovingAverage::new(
+            cfg.moving_average_window_days,
+        ))),
+        "ses" => Some(models::ses()),
+        "ets" => Some(Box::new(models::Ets {
+            period: 7,
+            fit_window: cfg.fit_window_days,
+        })),
+        "theta" => Some(Box::new(models::Theta {
+            optimize: false,
+            fit_window: cfg.fit_window_days,
+        })),
+        "optimized_theta" => Some(Box::new(models::Theta {
+            optimize: true,
+            fit_window: cfg.fit_window_days,
+        })),
+        other => models::intermittent(other),
+    }
 }
 
 pub fn registry(cfg: &ForecastCfg) -> Vec<Box<dyn Forecaster>> {
-    cfg.models
-        .iter()
-        .filter_map(|m| -> Option<Box<dyn Forecaster>> {
-            match m.as_str() {
-                "seasonal_naive" => Some(Box::new(baseline::SeasonalNaive::default())),
-                "moving_average" => Some(Box::new(baseline::MovingAverage::new(
-                    cfg.moving_average_window_days,
-                ))),
-                _ => None,
-            }
-        })
-        .collect()
+    cfg.models.iter().filter_map(|m| build(m, cfg)).collect()
+}
+
+/// Which models suit a demand class. Level/trend/season models for regular demand, the
+/// Croston family and temporal aggregation for intermittent demand; simple averages
+/// everywhere as a safe benchmark.
+pub fn suits(class: DemandClass, model: &str) -> bool {
+    const REGULAR: &[&str] = &[
+        "naive",
+        "seasonal_naive",
+        "moving_average",
+        "ses",
+        "ets",
+        "theta",
+        "optimized_theta",
+    ];
+    const INTERMITTENT: &[&str] = &[
+        "moving_average",
+        "ses",
+        "croston",
+        "croston_optimized",
+        "sba",
+        "tsb",
+        "adida",
+        "imapa",
+    ];
+    if !crate::config::KNOWN_MODELS.contains(&model) {
+        // A model restock does not know (a plug-in, a test double) competes everywhere.
+        return class != DemandClass::Dead;
+    }
+    match class {
+        DemandClass::Smooth | DemandClass::Erratic => REGULAR.contains(&model),
+        DemandClass::Intermittent | DemandClass::Lumpy => INTERMITTENT.contains(&model),
+        DemandClass::New => true,
+        DemandClass::Dead => false,
+    }
 }
 
 /// Score of one candidate in cross-validation.
 #[derive(Debug, Clone, Serialize)]
 pub struct CandidateScore {
     pub model: &'static str,
-    /// Mean absolute error per day over all CV origins and horizon days; None if it failed.
+    /// The selection metric (lower is better); None if the candidate failed.
+    pub score: Option<f64>,
+    /// Mean absolute error per day over all CV origins and horizon days.
     pub mae: Option<f64>,
     pub error: Option<String>,
 }
@@ -63,15 +131,22 @@ pub struct CandidateScore {
 #[derive(Debug, Clone)]
 pub struct SeriesForecast {
     pub model: &'static str,
+    /// For the ensemble: the members.
+    pub members: Vec<&'static str>,
+    pub class: ClassInfo,
     pub mean: Vec<f64>,
     /// Per horizon day, the values at [`QUANTILES`].
     pub quantiles: Vec<[f64; 7]>,
+    /// "conformal" (CV errors) or "negative_binomial" (count distribution).
+    pub quantile_method: &'static str,
     pub window_days: usize,
     pub window_mean: f64,
     /// Sorted errors (actual − forecast) of window totals over the CV origins.
     pub window_errors: Vec<f64>,
     /// Sorted daily errors (for the normal approximation when window errors are few).
     pub daily_error_sd: f64,
+    /// Mean squared daily CV error (variance of count demand around the forecast).
+    pub daily_mse: f64,
     pub window_method: &'static str,
     pub scores: Vec<CandidateScore>,
     pub cv_origins: usize,
@@ -87,58 +162,84 @@ impl SeriesForecast {
     }
 }
 
-struct Cv {
-    daily: Vec<(usize, f64)>, // (horizon index, error)
-    window: Vec<f64>,
-    mae: Option<f64>,
-    origins: usize,
-}
+const MIN_TRAIN: usize = 14;
 
-/// Rolling-origin evaluation of one model: origins every `step` days going back
-/// `windows` times from the last origin that still has `eval_len` days of actuals.
-fn cross_validate(
-    m: &dyn Forecaster,
-    s: &SeriesView,
-    cfg: &ForecastCfg,
-    h: usize,
-    window: usize,
-) -> Result<Cv, ModelError> {
-    let n = s.y.len();
-    let eval_len = h.max(window);
-    let min_train = 14usize;
-    let mut daily = Vec::new();
-    let mut win = Vec::new();
-    let (mut abs_sum, mut abs_n) = (0.0, 0usize);
-    let mut origins = 0;
-    let mut last_err = None;
+/// CV origins: every `step` days back from the last origin with `h` days of actuals,
+/// keeping at least `MIN_TRAIN` days before each. Latest first.
+pub fn cv_origins(n: usize, cfg: &ForecastCfg, h: usize) -> Vec<usize> {
+    let mut out = Vec::new();
     for k in 0..cfg.cv_windows {
         let Some(o) = n.checked_sub(h.min(n) + k * cfg.cv_step_days) else {
             break;
         };
-        if o < min_train {
+        if o < MIN_TRAIN {
             break;
         }
-        let len = eval_len.min(n - o);
-        let pred = match m.predict(&s.truncate(o), len) {
-            Ok(p) => p,
-            Err(e) => {
-                last_err = Some(e);
-                continue;
-            }
-        };
-        if pred.iter().any(|v| !v.is_finite()) {
-            return Err(ModelError::NonFinite);
-        }
-        origins += 1;
+        out.push(o);
+    }
+    out
+}
+
+/// Cross-validation outcome of one candidate.
+struct Cv {
+    /// Predictions per origin (None where the model could not forecast from it).
+    preds: Vec<Option<Vec<f64>>>,
+    daily: Vec<(usize, f64)>, // (horizon index, error)
+    window: Vec<f64>,
+    mae: Option<f64>,
+    score: Option<f64>,
+    origins: usize,
+}
+
+/// Scales that make errors comparable across series (M5): mean absolute and mean squared
+/// one-step change of the trading-day history before the first origin.
+fn scales(s: &SeriesView, first_origin: usize) -> (f64, f64) {
+    let y = models::trading_values(&s.truncate(first_origin));
+    let (mut a, mut q) = (0.0, 0.0);
+    for w in y.windows(2) {
+        let d = w[1] - w[0];
+        a += d.abs();
+        q += d * d;
+    }
+    let k = y.len().saturating_sub(1).max(1) as f64;
+    let fix = |v: f64| if v > 1e-12 { v } else { 1.0 };
+    (fix(a / k), fix(q / k))
+}
+
+fn pinball(y: f64, q: f64, p: f64) -> f64 {
+    if y >= q {
+        p * (y - q)
+    } else {
+        (1.0 - p) * (q - y)
+    }
+}
+
+/// Errors and scores from per-origin predictions.
+fn evaluate(
+    preds: Vec<Option<Vec<f64>>>,
+    s: &SeriesView,
+    origins: &[usize],
+    h: usize,
+    window: usize,
+    metric: SelectionMetric,
+    scale: (f64, f64),
+) -> Cv {
+    let n = s.y.len();
+    let mut daily = Vec::new();
+    let mut win = Vec::new();
+    let mut pts: Vec<(f64, f64)> = Vec::new(); // (actual, forecast)
+    let mut used = 0;
+    for (pred, &o) in preds.iter().zip(origins) {
+        let Some(pred) = pred else { continue };
+        used += 1;
+        let len = pred.len().min(n - o);
         for j in 0..len.min(h) {
             let t = o + j;
             if s.censored[t] || s.closed(t) {
                 continue;
             }
-            let e = s.y[t] - pred[j];
-            daily.push((j, e));
-            abs_sum += e.abs();
-            abs_n += 1;
+            daily.push((j, s.y[t] - pred[j]));
+            pts.push((s.y[t], pred[j]));
         }
         if len >= window && window > 0 && !(o..o + window).any(|t| s.censored[t]) {
             let actual: f64 = s.y[o..o + window].iter().sum();
@@ -146,21 +247,44 @@ fn cross_validate(
             win.push(actual - fc);
         }
     }
-    if origins == 0 {
-        return Err(last_err.unwrap_or(ModelError::TooShort {
-            needed: min_train + h,
-            got: n,
-        }));
-    }
-    Ok(Cv {
+    let k = pts.len() as f64;
+    let mae = (!pts.is_empty()).then(|| pts.iter().map(|(y, f)| (y - f).abs()).sum::<f64>() / k);
+    let score = mae.map(|mae| match metric {
+        SelectionMetric::Mase => mae / scale.0,
+        SelectionMetric::Rmsse => {
+            (pts.iter().map(|(y, f)| (y - f).powi(2)).sum::<f64>() / k / scale.1).sqrt()
+        }
+        SelectionMetric::Pinball => {
+            let mut e: Vec<f64> = daily.iter().map(|d| d.1).collect();
+            e.sort_by(f64::total_cmp);
+            let offs: Vec<f64> = QUANTILES.iter().map(|p| empirical_quantile(&e, *p)).collect();
+            let mut acc = 0.0;
+            for (y, f) in &pts {
+                for (qi, p) in QUANTILES.iter().enumerate() {
+                    acc += pinball(*y, (f + offs[qi]).max(0.0), *p);
+                }
+            }
+            acc / (k * QUANTILES.len() as f64) / scale.0
+        }
+    });
+    Cv {
+        preds,
         daily,
         window: win,
-        mae: (abs_n > 0).then(|| abs_sum / abs_n as f64),
-        origins,
-    })
+        mae,
+        score,
+        origins: used,
+    }
 }
 
-/// Forecasts one series: CV every candidate, pick the lowest MAE, refit on all data.
+fn guarded<T>(f: impl FnOnce() -> Result<T, ModelError>) -> Result<T, ModelError> {
+    catch_unwind(AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(ModelError::NoUsableHistory("model panicked".into())))
+}
+
+/// Forecasts one series: classify, cross-validate the candidates that suit the class (plus
+/// an ensemble of the best k), pick the lowest score, refit on all data. Failures fall
+/// back to the next-best candidate, then to the historic mean, and are recorded.
 pub fn forecast_series(
     models: &[Box<dyn Forecaster>],
     s: &SeriesView,
@@ -168,84 +292,192 @@ pub fn forecast_series(
     h: usize,
     window: usize,
 ) -> SeriesForecast {
-    let mut scores = Vec::with_capacity(models.len());
-    let mut best: Option<(usize, f64, Cv)> = None;
+    let class = class::classify(s, cfg.class_window_days, cfg.new_days, cfg.dead_days);
+    let eval_len = h.max(window);
+    if class.class == DemandClass::Dead {
+        let mut out = quantile::assemble(
+            "zero",
+            vec![0.0; eval_len],
+            None,
+            s,
+            h,
+            window,
+            vec![],
+            None,
+            false,
+        );
+        out.class = class;
+        return out;
+    }
+    let origins = cv_origins(s.y.len(), cfg, h);
+    let scale = scales(s, origins.last().copied().unwrap_or(s.y.len()));
+    let mut scores = Vec::new();
+    let mut cvs: Vec<(usize, Cv)> = Vec::new();
     let mut all_too_short = true;
     for (i, m) in models.iter().enumerate() {
-        let r = catch_unwind(AssertUnwindSafe(|| {
-            cross_validate(m.as_ref(), s, cfg, h, window)
-        }))
-        .unwrap_or_else(|_| Err(ModelError::NoUsableHistory("model panicked".into())));
+        if !suits(class.class, m.name()) {
+            continue;
+        }
+        let r = guarded(|| {
+            if origins.is_empty() {
+                return Err(ModelError::TooShort {
+                    needed: MIN_TRAIN + h,
+                    got: s.y.len(),
+                });
+            }
+            let raw = m.predict_origins(s, &origins, eval_len);
+            let mut last_err = None;
+            let mut preds = Vec::with_capacity(raw.len());
+            for p in raw {
+                match p {
+                    Ok(v) if v.iter().any(|x| !x.is_finite()) => return Err(ModelError::NonFinite),
+                    Ok(v) => preds.push(Some(v)),
+                    Err(e) => {
+                        last_err = Some(e);
+                        preds.push(None);
+                    }
+                }
+            }
+            let cv = evaluate(preds, s, &origins, h, window, cfg.metric, scale);
+            match (cv.origins, last_err) {
+                (0, Some(e)) => Err(e),
+                (0, None) => Err(ModelError::NoUsableHistory("no origin evaluated".into())),
+                _ => Ok(cv),
+            }
+        });
         match r {
             Ok(cv) => {
                 scores.push(CandidateScore {
                     model: m.name(),
+                    score: cv.score,
                     mae: cv.mae,
                     error: None,
                 });
-                let score = cv.mae.unwrap_or(f64::INFINITY);
-                if best.as_ref().is_none_or(|b| score < b.1) {
-                    best = Some((i, score, cv));
-                }
+                cvs.push((i, cv));
             }
             Err(e) => {
                 all_too_short &= matches!(e, ModelError::TooShort { .. });
                 scores.push(CandidateScore {
                     model: m.name(),
+                    score: None,
                     mae: None,
                     error: Some(e.to_string()),
                 });
             }
         }
     }
-    let eval_len = h.max(window);
+    // Rank: lowest score first; ties keep registry order (simpler models first).
+    let key = |cv: &Cv| cv.score.unwrap_or(f64::INFINITY);
+    cvs.sort_by(|a, b| key(&a.1).total_cmp(&key(&b.1)).then(a.0.cmp(&b.0)));
+
+    // Ensemble: mean of the best k candidates' predictions at every origin they all share.
+    let mut ensemble: Option<(Vec<usize>, Cv)> = None;
+    let k = cfg.ensemble_k;
+    if k >= 2 && cvs.len() >= k {
+        let members: Vec<usize> = cvs[..k].iter().map(|c| c.0).collect();
+        let preds: Vec<Option<Vec<f64>>> = (0..origins.len())
+            .map(|oi| {
+                let ps: Option<Vec<&Vec<f64>>> =
+                    cvs[..k].iter().map(|c| c.1.preds[oi].as_ref()).collect();
+                ps.map(|ps| {
+                    (0..ps[0].len())
+                        .map(|j| ps.iter().map(|p| p[j]).sum::<f64>() / k as f64)
+                        .collect()
+                })
+            })
+            .collect();
+        let cv = evaluate(preds, s, &origins, h, window, cfg.metric, scale);
+        scores.push(CandidateScore {
+            model: "ensemble",
+            score: cv.score,
+            mae: cv.mae,
+            error: None,
+        });
+        if cv.origins > 0 {
+            ensemble = Some((members, cv));
+        }
+    }
+    let use_ensemble = match (&ensemble, cvs.first()) {
+        (Some((_, e)), Some((_, best))) => key(e) < key(best),
+        _ => false,
+    };
+
     let mut fallback = None;
     let mut fallback_kind = None;
-    let (model, mean, cv): (&'static str, Vec<f64>, Option<Cv>) = match best {
-        Some((i, _, cv)) => match catch_unwind(AssertUnwindSafe(|| models[i].predict(s, eval_len)))
-            .unwrap_or_else(|_| Err(ModelError::NoUsableHistory("model panicked".into())))
-        {
-            Ok(p) if p.iter().all(|v| v.is_finite()) => (models[i].name(), p, Some(cv)),
-            other => {
-                let why = match other {
-                    Err(e) => e.to_string(),
-                    Ok(_) => "non-finite forecast".into(),
-                };
-                fallback = Some(format!(
-                    "{} failed on the full series: {why}",
-                    models[i].name()
-                ));
-                fallback_kind = Some("model_failure");
-                let hm = baseline::HistoricMean;
-                (
-                    hm.name(),
-                    hm.predict(s, eval_len)
-                        .unwrap_or_else(|_| vec![0.0; eval_len]),
-                    Some(cv),
-                )
-            }
-        },
-        None => {
-            let why: Vec<String> = scores
+    let mut failures: Vec<String> = Vec::new();
+    let mut chosen: Option<(&'static str, Vec<&'static str>, Vec<f64>, Cv)> = None;
+    if use_ensemble {
+        if let Some((members, cv)) = ensemble {
+            let paths: Result<Vec<Vec<f64>>, String> = members
                 .iter()
-                .map(|c| format!("{}: {}", c.model, c.error.as_deref().unwrap_or("no score")))
+                .map(|&i| match guarded(|| models[i].predict(s, eval_len)) {
+                    Ok(p) if p.iter().all(|v| v.is_finite()) => Ok(p),
+                    Ok(_) => Err(format!("{}: non-finite forecast", models[i].name())),
+                    Err(e) => Err(format!("{}: {e}", models[i].name())),
+                })
                 .collect();
-            fallback = Some(format!(
-                "no candidate could be evaluated ({})",
-                why.join("; ")
-            ));
-            fallback_kind = Some(if all_too_short {
-                "short_history"
-            } else {
-                "model_failure"
-            });
+            match paths {
+                Ok(ps) => {
+                    let mean = (0..eval_len)
+                        .map(|j| ps.iter().map(|p| p[j]).sum::<f64>() / ps.len() as f64)
+                        .collect();
+                    let names = members.iter().map(|&i| models[i].name()).collect();
+                    chosen = Some(("ensemble", names, mean, cv));
+                }
+                Err(e) => failures.push(format!("ensemble failed on the full series: {e}")),
+            }
+        }
+    }
+    if chosen.is_none() {
+        for (i, cv) in cvs {
+            match guarded(|| models[i].predict(s, eval_len)) {
+                Ok(p) if p.iter().all(|v| v.is_finite()) => {
+                    chosen = Some((models[i].name(), vec![], p, cv));
+                    break;
+                }
+                Ok(_) => failures.push(format!(
+                    "{} failed on the full series: non-finite forecast",
+                    models[i].name()
+                )),
+                Err(e) => failures.push(format!(
+                    "{} failed on the full series: {e}",
+                    models[i].name()
+                )),
+            }
+        }
+    }
+    if !failures.is_empty() {
+        fallback = Some(failures.join("; "));
+        fallback_kind = Some("model_failure");
+    }
+    let (model, members, mean, cv) = match chosen {
+        Some((m, mem, p, cv)) => (m, mem, p, Some(cv)),
+        None => {
+            if failures.is_empty() {
+                let why: Vec<String> = scores
+                    .iter()
+                    .map(|c| format!("{}: {}", c.model, c.error.as_deref().unwrap_or("no score")))
+                    .collect();
+                fallback = Some(format!(
+                    "no candidate could be evaluated ({})",
+                    why.join("; ")
+                ));
+                fallback_kind = Some(if all_too_short {
+                    "short_history"
+                } else {
+                    "model_failure"
+                });
+            }
             let hm = baseline::HistoricMean;
-            let cv = cross_validate(&hm, s, cfg, h, window).ok();
+            let preds = hm.predict_origins(s, &origins, eval_len);
+            let preds = preds.into_iter().map(Result::ok).collect();
+            let cv = evaluate(preds, s, &origins, h, window, cfg.metric, scale);
             (
                 hm.name(),
+                vec![],
                 hm.predict(s, eval_len)
                     .unwrap_or_else(|_| vec![0.0; eval_len]),
-                cv,
+                Some(cv),
             )
         }
     };
@@ -258,7 +490,10 @@ pub fn forecast_series(
         window,
         scores,
         fallback,
+        class.class.is_intermittent(),
     );
+    out.members = members;
+    out.class = class;
     out.fallback_kind = fallback_kind;
     out
 }

@@ -5,7 +5,7 @@
 //! of window totals). With fewer than [`MIN_WINDOW_ERRORS`] window errors the window is
 //! approximated as normal with sd = daily error sd · √window; with no errors at all, Poisson.
 
-use super::{CandidateScore, SeriesForecast};
+use super::{CandidateScore, ClassInfo, DemandClass, SeriesForecast};
 use crate::panel::SeriesView;
 
 pub const QUANTILES: [f64; 7] = [0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95];
@@ -130,6 +130,10 @@ pub fn count_quantile(mean: f64, var: f64, p: f64) -> f64 {
 pub(super) fn window_quantile(f: &SeriesForecast, p: f64) -> f64 {
     let v = match f.window_method {
         "empirical" => f.window_mean + empirical_quantile(&f.window_errors, p),
+        "negative_binomial" => {
+            let w = f.window_days as f64;
+            return count_quantile(f.window_mean, (w * f.daily_mse).max(f.window_mean), p);
+        }
         "normal_approx" => {
             f.window_mean + norm_ppf(p) * f.daily_error_sd * (f.window_days as f64).sqrt()
         }
@@ -155,8 +159,16 @@ pub(super) fn assemble(
     window: usize,
     scores: Vec<CandidateScore>,
     fallback: Option<String>,
+    intermittent: bool,
 ) -> SeriesForecast {
     let (daily, mut win, origins) = cv.unwrap_or_default();
+    // Count demand: variance of actuals around the forecast from the CV errors (mean squared
+    // error), never below the Poisson variance.
+    let mse = if daily.is_empty() {
+        0.0
+    } else {
+        daily.iter().map(|d| d.1 * d.1).sum::<f64>() / daily.len() as f64
+    };
     let n = s.y.len();
     // Errors per horizon week; sparse weeks borrow the pooled errors.
     let nbuckets = h.div_ceil(7).max(1);
@@ -184,7 +196,9 @@ pub(super) fn assemble(
         };
         let mut q = [0.0; 7];
         for (k, p) in QUANTILES.iter().enumerate() {
-            q[k] = if errs.is_empty() {
+            q[k] = if intermittent {
+                count_quantile(*m, mse.max(*m), *p)
+            } else if errs.is_empty() {
                 poisson_ppf(*m, *p)
             } else {
                 (m + empirical_quantile(errs, *p)).max(0.0)
@@ -201,6 +215,8 @@ pub(super) fn assemble(
     };
     let window_method = if win.len() >= MIN_WINDOW_ERRORS {
         "empirical"
+    } else if intermittent && !daily.is_empty() {
+        "negative_binomial"
     } else if all.len() >= 2 * MIN_WINDOW_ERRORS {
         "normal_approx"
     } else {
@@ -209,6 +225,19 @@ pub(super) fn assemble(
     let window_mean = mean.iter().take(window).sum::<f64>();
     SeriesForecast {
         model,
+        members: vec![],
+        class: ClassInfo {
+            class: DemandClass::New,
+            adi: f64::NAN,
+            cv2: 0.0,
+            trading_days: 0,
+        },
+        quantile_method: if intermittent {
+            "negative_binomial"
+        } else {
+            "conformal"
+        },
+        daily_mse: mse,
         mean,
         quantiles,
         window_days: window,

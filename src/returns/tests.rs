@@ -42,6 +42,15 @@ fn fc(mean: Vec<f64>, sd: f64) -> SeriesForecast {
     let q = [0.0, -1.2816 * sd, 0.0, 0.0, 0.0, 1.2815 * sd, 0.0];
     SeriesForecast {
         model: "test",
+        members: vec![],
+        class: crate::forecast::ClassInfo {
+            class: crate::forecast::DemandClass::Smooth,
+            adi: 1.0,
+            cv2: 0.0,
+            trading_days: 100,
+        },
+        quantile_method: "conformal",
+        daily_mse: 0.0,
         quantiles: mean.iter().map(|_| q).collect(),
         mean,
         window_days: 2,
