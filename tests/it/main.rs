@@ -2,6 +2,7 @@
 #![allow(clippy::needless_range_loop)]
 
 mod bad_input;
+mod conformance;
 mod helpers;
 mod libreoffice;
 mod online_retail;
