@@ -88,6 +88,30 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum BacktestKind {
+    /// Rolling-origin backtest of the forecasting engine (selection, quantiles): MAE, RMSE,
+    /// bias, MASE, RMSSE, WRMSSE, pinball loss per quantile, 50/80/90 % coverage, per series
+    /// and per demand class. `--horizon` sets the days scored after each origin (default 28).
+    Forecast {
+        #[command(flatten)]
+        common: Common,
+        /// A plain panel Parquet (unique_id, start, y[, day_kind]) instead of the pipeline's
+        /// orders: for generated panels and peer comparisons.
+        #[arg(long)]
+        panel: Option<PathBuf>,
+        /// Number of origins, the last one `horizon` days before the as-of date.
+        #[arg(long, default_value_t = 4)]
+        origins: usize,
+        /// Days between origins.
+        #[arg(long, default_value_t = 28)]
+        step: usize,
+        /// Folder for the Parquet files and summary (default
+        /// notebooks-out/forecast-backtest-<pipeline or panel name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also write the panel as plain-panel Parquet (peers forecast the same series).
+        #[arg(long)]
+        export_panel: Option<PathBuf>,
+    },
     /// Weekly rolling-origin backtest of the returns forecast vs. naive and no-returns baselines.
     Returns {
         #[command(flatten)]
@@ -107,7 +131,7 @@ pub enum BacktestKind {
     },
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Common {
     /// Pipeline TOML (see pipelines/). Flags override it.
     #[arg(long)]

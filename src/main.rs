@@ -84,6 +84,24 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
             Ok(exit::OK)
         }
         Command::Backtest {
+            what:
+                BacktestKind::Forecast {
+                    common,
+                    panel,
+                    origins,
+                    step,
+                    out,
+                    export_panel,
+                },
+        } => restock::backtest::forecast::command(
+            &common,
+            panel.as_deref(),
+            origins,
+            step,
+            out,
+            export_panel.as_deref(),
+        ),
+        Command::Backtest {
             what: BacktestKind::ReturnCovariates { common },
         } => {
             let p = common.pipeline(None)?;

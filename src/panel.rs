@@ -115,6 +115,59 @@ impl<'a> SeriesView<'a> {
 }
 
 impl Panel {
+    /// A panel from plain series `(start day, values, closed days, censored days)` (peer
+    /// benchmarks, generated M5-shaped panels). Series ids are their positions. A day
+    /// marked closed in any series is a closed day of the shop; no future closures.
+    pub fn from_plain(plain: Vec<(Day, Vec<f64>, Vec<bool>, Vec<bool>)>) -> Panel {
+        let start = plain.iter().map(|s| s.0).min().unwrap_or(0);
+        let as_of = plain
+            .iter()
+            .map(|s| s.0 + s.1.len() as Day - 1)
+            .max()
+            .unwrap_or(start);
+        let ndays = (as_of - start + 1).max(1) as usize;
+        let mut past_closed = vec![false; ndays];
+        let mut series = Vec::with_capacity(plain.len());
+        let total: usize = plain.iter().map(|s| s.1.len()).sum();
+        let mut values = Vec::with_capacity(total);
+        let mut censored = Vec::with_capacity(total);
+        for (i, (s0, y, closed, cens)) in plain.into_iter().enumerate() {
+            for (t, c) in closed.iter().enumerate() {
+                if *c {
+                    past_closed[(s0 - start) as usize + t] = true;
+                }
+            }
+            let last_sale = y
+                .iter()
+                .rposition(|v| *v > 0.0)
+                .map(|t| s0 + t as Day)
+                .unwrap_or(s0);
+            series.push(SeriesMeta {
+                sku: i as u32,
+                loc: 0,
+                start: s0,
+                offset: values.len(),
+                len: y.len(),
+                censored_days: cens.iter().filter(|c| **c).count(),
+                total_units: y.iter().sum(),
+                last_sale,
+            });
+            values.extend(y);
+            censored.extend(cens);
+        }
+        let mut calendar = TradingCalendar::with_weekdays(start, as_of, vec![]);
+        calendar.past_closed = past_closed;
+        Panel {
+            as_of,
+            calendar,
+            series,
+            values,
+            censored,
+            demand_lines_after_as_of: 0,
+            demand_units_after_as_of: 0.0,
+        }
+    }
+
     /// (sku id, location id) → series index, for joining other data onto the panel.
     pub fn index(&self) -> rustc_hash::FxHashMap<(u32, u32), usize> {
         self.series

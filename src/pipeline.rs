@@ -241,7 +241,7 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
             &p.forecast.models,
             p.forecast.metric.as_str(),
         )
-            .write_parquet(&dir.file("forecast_models.parquet"))?;
+        .write_parquet(&dir.file("forecast_models.parquet"))?;
         export::rejects_table(&c.ds.rejects).write_parquet(&dir.file("rejects.parquet"))?;
         export::returns_forecast_table(&c.ds, &c.panel, &c.returns, h)
             .write_parquet(&dir.file("returns_forecast.parquet"))?;

@@ -236,7 +236,10 @@ pub fn forecast_models_table(
         ),
     )
     .push("total_units", f(panel.series.iter().map(|m| m.total_units)))
-    .push("class", s(fc.iter().map(|f| f.class.class.as_str().to_string())))
+    .push(
+        "class",
+        s(fc.iter().map(|f| f.class.class.as_str().to_string())),
+    )
     .push(
         "adi",
         ColData::F64(

@@ -120,9 +120,13 @@ mod tests {
     fn four_quadrants_new_and_dead() {
         let smooth: Vec<f64> = (0..100).map(|i| 5.0 + (i % 3) as f64).collect();
         assert_eq!(run(&smooth).class, DemandClass::Smooth);
-        let erratic: Vec<f64> = (0..100).map(|i| if i % 2 == 0 { 1.0 } else { 20.0 }).collect();
+        let erratic: Vec<f64> = (0..100)
+            .map(|i| if i % 2 == 0 { 1.0 } else { 20.0 })
+            .collect();
         assert_eq!(run(&erratic).class, DemandClass::Erratic);
-        let inter: Vec<f64> = (0..100).map(|i| if i % 4 == 0 { 2.0 } else { 0.0 }).collect();
+        let inter: Vec<f64> = (0..100)
+            .map(|i| if i % 4 == 0 { 2.0 } else { 0.0 })
+            .collect();
         let ci = run(&inter);
         assert_eq!(ci.class, DemandClass::Intermittent);
         assert!((ci.adi - 4.0).abs() < 1e-12);

@@ -222,7 +222,11 @@ pub fn nelder_mead(
     pts.push(p0.clone());
     for i in 0..n {
         let mut p = p0.clone();
-        let d = if p[i].abs() > 1e-8 { step * p[i].abs().max(1e-3) } else { 1e-4 };
+        let d = if p[i].abs() > 1e-8 {
+            step * p[i].abs().max(1e-3)
+        } else {
+            1e-4
+        };
         p[i] += d;
         if p[i] > upper[i] {
             p[i] = p0[i] - d;
@@ -241,7 +245,13 @@ pub fn nelder_mead(
             let m = vals.iter().filter(|v| v.is_finite()).sum::<f64>() / (n + 1) as f64;
             (vals
                 .iter()
-                .map(|v| if v.is_finite() { (v - m).powi(2) } else { 1e300 })
+                .map(|v| {
+                    if v.is_finite() {
+                        (v - m).powi(2)
+                    } else {
+                        1e300
+                    }
+                })
                 .sum::<f64>()
                 / (n + 1) as f64)
                 .sqrt()
@@ -545,7 +555,13 @@ impl EtsFit {
                 }
             }
             let mut s: Vec<f64> = (0..m)
-                .map(|i| if cnt[i] > 0 { acc[i] / cnt[i] as f64 } else { 0.0 })
+                .map(|i| {
+                    if cnt[i] > 0 {
+                        acc[i] / cnt[i] as f64
+                    } else {
+                        0.0
+                    }
+                })
                 .collect();
             let mean = s.iter().sum::<f64>() / m as f64;
             s.iter_mut().for_each(|v| *v -= mean);
@@ -713,7 +729,10 @@ mod tests {
             2000,
             1e-14,
         );
-        assert!((p[0] - 1.0).abs() < 1e-4 && (p[1] + 2.0).abs() < 1e-4, "{p:?}");
+        assert!(
+            (p[0] - 1.0).abs() < 1e-4 && (p[1] + 2.0).abs() < 1e-4,
+            "{p:?}"
+        );
         assert!(v < 1e-8);
     }
 

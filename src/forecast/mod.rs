@@ -257,7 +257,10 @@ fn evaluate(
         SelectionMetric::Pinball => {
             let mut e: Vec<f64> = daily.iter().map(|d| d.1).collect();
             e.sort_by(f64::total_cmp);
-            let offs: Vec<f64> = QUANTILES.iter().map(|p| empirical_quantile(&e, *p)).collect();
+            let offs: Vec<f64> = QUANTILES
+                .iter()
+                .map(|p| empirical_quantile(&e, *p))
+                .collect();
             let mut acc = 0.0;
             for (y, f) in &pts {
                 for (qi, p) in QUANTILES.iter().enumerate() {

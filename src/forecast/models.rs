@@ -76,10 +76,7 @@ fn finite(v: Vec<f64>) -> Result<Vec<f64>, ModelError> {
 
 /// The earliest origin whose history passes `enough`: optimised models fit there once.
 /// Earlier origins are reported as too short for this model.
-fn fit_origin(
-    origins: &[usize],
-    enough: impl Fn(usize) -> bool,
-) -> Option<usize> {
+fn fit_origin(origins: &[usize], enough: impl Fn(usize) -> bool) -> Option<usize> {
     let mut sorted = origins.to_vec();
     sorted.sort_unstable();
     sorted.into_iter().find(|&o| enough(o))
@@ -175,9 +172,11 @@ impl Forecaster for SesOpt {
         origins: &[usize],
         h: usize,
     ) -> Vec<Result<Vec<f64>, ModelError>> {
-        let Some(first) = fit_origin(origins, |o| trading_values(&s.truncate(o)).len() >= 7)
-        else {
-            return origins.iter().map(|&o| too_short_before(o, usize::MAX, 7)).collect();
+        let Some(first) = fit_origin(origins, |o| trading_values(&s.truncate(o)).len() >= 7) else {
+            return origins
+                .iter()
+                .map(|&o| too_short_before(o, usize::MAX, 7))
+                .collect();
         };
         let y0 = trading_values(&s.truncate(first));
         let alpha = kernels::ses_optimized(&y0, 0.01, 0.99).1;
@@ -242,7 +241,10 @@ impl Forecaster for Theta {
         let Some(first) = fit_origin(origins, |o| {
             trading_values(&s.truncate(o)).len() >= THETA_MIN
         }) else {
-            return origins.iter().map(|&o| too_short_before(o, usize::MAX, THETA_MIN)).collect();
+            return origins
+                .iter()
+                .map(|&o| too_short_before(o, usize::MAX, THETA_MIN))
+                .collect();
         };
         let y0 = trading_values(&s.truncate(first));
         let a = y0.len().saturating_sub(self.fit_window);
@@ -315,7 +317,10 @@ impl Forecaster for Ets {
     ) -> Vec<Result<Vec<f64>, ModelError>> {
         let obs = |o: usize| (0..o).filter(|&i| !s.censored[i] && !s.closed(i)).count();
         let Some(first) = fit_origin(origins, |o| obs(o) >= ETS_MIN) else {
-            return origins.iter().map(|&o| too_short_before(o, usize::MAX, ETS_MIN)).collect();
+            return origins
+                .iter()
+                .map(|&o| too_short_before(o, usize::MAX, ETS_MIN))
+                .collect();
         };
         let y0 = calendar_values(&s.truncate(first));
         let a = self.window_start(y0.len());
@@ -369,7 +374,10 @@ mod tests {
             calendar: &cal,
         };
         let t = trading_values(&s);
-        assert_eq!(t, vec![0.0, 1.0, 3.0, 4.0, 5.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0]);
+        assert_eq!(
+            t,
+            vec![0.0, 1.0, 3.0, 4.0, 5.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0]
+        );
         // Naive repeats the last trading value (12, a Saturday) on open days; day 20 is a Sunday.
         let p = naive().predict(&s, 7).unwrap();
         assert_eq!(p, vec![12.0, 12.0, 12.0, 12.0, 12.0, 12.0, 0.0]);

@@ -119,13 +119,19 @@ fn models_agree_with_statsforecast() {
                         _ => ETS_MSE,
                     };
                     let rel = ours / theirs - 1.0;
-                    let w = worst.entry(format!("{name} (fit MSE vs peer)")).or_insert(f64::MIN);
+                    let w = worst
+                        .entry(format!("{name} (fit MSE vs peer)"))
+                        .or_insert(f64::MIN);
                     *w = w.max(rel);
                     if rel > slack {
-                        failures.push(format!("{id} {name}: in-sample MSE {ours:.4} vs peer {theirs:.4}"));
+                        failures.push(format!(
+                            "{id} {name}: in-sample MSE {ours:.4} vs peer {theirs:.4}"
+                        ));
                     }
                     let d = deviation(&f.forecast(&y, h), &theirs_fc(row, name), &y);
-                    let w = worst.entry(format!("{name} (forecast, reported)")).or_insert(0.0);
+                    let w = worst
+                        .entry(format!("{name} (forecast, reported)"))
+                        .or_insert(0.0);
                     *w = w.max(d);
                     continue;
                 }
@@ -137,7 +143,10 @@ fn models_agree_with_statsforecast() {
             let w = worst.entry(name.clone()).or_insert(0.0);
             *w = w.max(d);
             if d > tol {
-                failures.push(format!("{id} {name}: deviation {d:.2e} > {tol:.0e} (ours {:.4} vs {:.4})", ours[0], theirs[0]));
+                failures.push(format!(
+                    "{id} {name}: deviation {d:.2e} > {tol:.0e} (ours {:.4} vs {:.4})",
+                    ours[0], theirs[0]
+                ));
             }
         }
     }

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod conformance;
+mod forecast_backtest;
 mod helpers;
 mod libreoffice;
 mod online_retail;

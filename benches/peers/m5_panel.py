@@ -1,0 +1,76 @@
+"""Generates an M5-shaped panel as restock plain-panel Parquet (unique_id, start, y).
+
+Shape of the M5 competition data (Walmart, 2016): 30,490 item x store series, 1,941 days
+(2011-01-29 .. 2016-05-22), about two thirds of the days zero, weekly and yearly
+seasonality, sporadic event days with higher demand, Christmas closed, items launched at
+different dates. Deterministic for a seed.
+
+    python benches/peers/m5_panel.py --series 30490 --out /tmp/m5.parquet [--seed 1]
+"""
+import argparse
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+DAYS = 1941
+START = np.datetime64("2011-01-29")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--series", type=int, default=30490)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    rng = np.random.default_rng(a.seed)
+    dates = START + np.arange(DAYS)
+    dow = (dates.astype("datetime64[D]").view("int64") - 4) % 7  # 0 = Monday
+    doy = (dates - dates.astype("datetime64[Y]")).astype(int)
+    xmas = np.array([str(d)[5:] == "12-25" for d in dates])
+    events = rng.random(DAYS) < 0.045  # ~16 event days a year
+    weekly = np.array([0.92, 0.88, 0.88, 0.9, 1.0, 1.25, 1.17])
+    writer = None
+    chunk = 2000
+    zeros = total = 0
+    for c0 in range(0, a.series, chunk):
+        n = min(chunk, a.series - c0)
+        # Item level: heavy-tailed rates (most items sell less than once a day).
+        rate = np.exp(rng.normal(-0.9, 1.25, n))[:, None]
+        amp = rng.uniform(0.0, 0.3, n)[:, None]
+        phase = rng.uniform(0, 2 * np.pi, n)[:, None]
+        trend = rng.normal(0, 0.25, n)[:, None] * np.linspace(0, 1, DAYS)[None, :]
+        lift = rng.uniform(1.0, 2.0, n)[:, None]
+        mu = (rate * weekly[dow][None, :] * (1 + amp * np.sin(2 * np.pi * doy / 365.25 + phase))
+              * np.exp(trend) * np.where(events[None, :], lift, 1.0))
+        # Gamma-Poisson (negative binomial) noise, shape 2.
+        y = rng.poisson(mu * rng.gamma(2.0, 0.5, mu.shape)).astype(np.float64)
+        y[:, xmas] = 0.0
+        # Launch dates: 55 % from the start, the rest later.
+        launch = np.where(rng.random(n) < 0.55, 0, rng.integers(0, DAYS - 120, n))
+        ids, starts, ys = [], [], []
+        for i in range(n):
+            s = launch[i]
+            nz = np.nonzero(y[i, s:])[0]
+            if nz.size == 0:
+                continue
+            s = s + nz[0]  # a series starts at its first sale, as in restock's panel
+            ids.append(f"ITEM_{c0 + i:05d}|STORE_{(c0 + i) % 10}")
+            starts.append(dates[s])
+            ys.append(y[i, s:])
+            zeros += int((y[i, s:] == 0).sum())
+            total += DAYS - s
+        t = pa.table({
+            "unique_id": pa.array(ids, pa.string()),
+            "start": pa.array(np.array(starts, dtype="datetime64[D]"), pa.date32()),
+            "y": pa.array(ys, pa.list_(pa.float64())),
+        })
+        if writer is None:
+            writer = pq.ParquetWriter(a.out, t.schema)
+        writer.write_table(t)
+    writer.close()
+    print(f"{a.series} series, {total} series-days, {zeros / total:.1%} zeros -> {a.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,749 @@
+//! Rolling-origin backtest of the forecasting engine.
+//!
+//! At each origin the whole engine (classification, candidate CV, selection, quantiles) runs
+//! on the panel cut at the origin; the next `horizon` days are scored. Metrics follow the
+//! M5 competition: MASE and RMSSE scaled by the in-sample one-step naive error (trading
+//! days before the origin), WRMSSE weighted by each series' revenue share over the 28 days
+//! before the origin (units when there are no prices), scaled pinball loss per quantile, and
+//! the coverage of the central 50/80/90 % intervals. Censored days are not scored (demand
+//! unobserved); closed days are (the forecast must be zero there).
+//!
+//! The closed-day calendar is the one detected on the full history: a closure learnt later
+//! is applied to earlier origins. This only matters for closures first seen in the test
+//! window and is the same for every model compared.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, Date32Array, Float64Builder, ListBuilder, RecordBatch, StringArray,
+};
+use arrow::datatypes::{DataType, Date32Type, Field, Schema};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::config::ForecastCfg;
+use crate::error::{Error, InputError, OutputError, Result};
+use crate::export::table::{ColData, OutTable};
+use crate::forecast::{self, DemandClass, SeriesForecast, QUANTILES, QUANTILE_NAMES};
+use crate::panel::{Panel, SeriesView};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub origins: usize,
+    pub step: usize,
+    pub horizon: usize,
+}
+
+/// Scores of one series at one origin.
+#[derive(Debug, Clone)]
+struct Scored {
+    series: usize,
+    origin: usize, // index into the origins list
+    class: DemandClass,
+    model: &'static str,
+    n: usize,
+    mae: f64,
+    rmse: f64,
+    bias: f64,
+    mase: f64,
+    rmsse: f64,
+    /// Scaled pinball loss per quantile.
+    pinball: [f64; 7],
+    /// Share of scored days inside the 50 / 80 / 90 % central intervals.
+    cover: [f64; 3],
+    weight: f64,
+    actual_units: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Metrics {
+    pub series: usize,
+    pub days: usize,
+    pub mae: f64,
+    pub rmse: f64,
+    pub bias: f64,
+    pub mase: f64,
+    pub rmsse: f64,
+    pub wrmsse: f64,
+    /// Mean scaled pinball loss over the seven quantiles.
+    pub pinball: f64,
+    pub pinball_by_quantile: BTreeMap<String, f64>,
+    pub coverage_50: f64,
+    pub coverage_80: f64,
+    pub coverage_90: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub origins: Vec<String>,
+    pub horizon: usize,
+    pub overall: Metrics,
+    pub by_class: BTreeMap<String, Metrics>,
+    pub models_chosen: BTreeMap<String, usize>,
+    pub forecast_seconds: f64,
+}
+
+impl Summary {
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "forecast backtest: {} origins ({}), horizon {} days, {:.1} s forecasting\n\n",
+            self.origins.len(),
+            self.origins.join(", "),
+            self.horizon,
+            self.forecast_seconds
+        );
+        s += &format!(
+            "{:14} {:>7} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>6}\n",
+            "class",
+            "series",
+            "MAE",
+            "RMSE",
+            "bias",
+            "MASE",
+            "RMSSE",
+            "WRMSSE",
+            "pinball",
+            "c50",
+            "c80",
+            "c90"
+        );
+        let mut row = |name: &str, m: &Metrics| {
+            s += &format!(
+                "{:14} {:>7} {:>8.3} {:>8.3} {:>8.3} {:>7.3} {:>7.3} {:>7.3} {:>8.4} {:>5.1}% {:>5.1}% {:>5.1}%\n",
+                name,
+                m.series,
+                m.mae,
+                m.rmse,
+                m.bias,
+                m.mase,
+                m.rmsse,
+                m.wrmsse,
+                m.pinball,
+                100.0 * m.coverage_50,
+                100.0 * m.coverage_80,
+                100.0 * m.coverage_90
+            );
+        };
+        for (c, m) in &self.by_class {
+            row(c, m);
+        }
+        row("all", &self.overall);
+        s += "\nmodels chosen: ";
+        let v: Vec<String> = self
+            .models_chosen
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        s += &v.join(", ");
+        s.push('\n');
+        s
+    }
+}
+
+pub struct Outcome {
+    pub summary: Summary,
+    /// One row per series and origin.
+    pub series: OutTable,
+    /// One row per series, origin and horizon day: actual, mean, quantiles (for peers).
+    pub points: OutTable,
+}
+
+fn pinball(y: f64, q: f64, p: f64) -> f64 {
+    if y >= q {
+        p * (y - q)
+    } else {
+        (1.0 - p) * (q - y)
+    }
+}
+
+fn score(
+    view: &SeriesView,
+    n_train: usize,
+    f: &SeriesForecast,
+    h: usize,
+) -> Option<(usize, f64, f64, f64, f64, f64, [f64; 7], [f64; 3], f64)> {
+    let train = view.truncate(n_train);
+    let ty = forecast::models::trading_values(&train);
+    let (mut sa, mut sq) = (0.0, 0.0);
+    for w in ty.windows(2) {
+        let d = w[1] - w[0];
+        sa += d.abs();
+        sq += d * d;
+    }
+    let k = ty.len().saturating_sub(1).max(1) as f64;
+    let fix = |v: f64| if v > 1e-12 { v } else { 1.0 };
+    let (scale_a, scale_q) = (fix(sa / k), fix(sq / k));
+    let (mut n, mut ae, mut se, mut e, mut units) = (0usize, 0.0, 0.0, 0.0, 0.0);
+    let mut pb = [0.0; 7];
+    let mut cov = [0.0; 3];
+    for j in 0..h {
+        let t = n_train + j;
+        if t >= view.y.len() || view.censored[t] {
+            continue;
+        }
+        let y = view.y[t];
+        let m = f.mean[j];
+        let q = f.quantiles[j];
+        n += 1;
+        units += y;
+        ae += (y - m).abs();
+        se += (y - m) * (y - m);
+        e += m - y;
+        for (i, p) in QUANTILES.iter().enumerate() {
+            pb[i] += pinball(y, q[i], *p);
+        }
+        // p25–p75, p10–p90, p05–p95
+        for (c, (lo, hi)) in [(2, 4), (1, 5), (0, 6)].iter().enumerate() {
+            if y >= q[*lo] - 1e-9 && y <= q[*hi] + 1e-9 {
+                cov[c] += 1.0;
+            }
+        }
+    }
+    if n == 0 {
+        return None;
+    }
+    let nf = n as f64;
+    for v in pb.iter_mut() {
+        *v /= nf * scale_a;
+    }
+    for v in cov.iter_mut() {
+        *v /= nf;
+    }
+    Some((
+        n,
+        ae / nf,
+        (se / nf).sqrt(),
+        e / nf,
+        ae / nf / scale_a,
+        (se / nf / scale_q).sqrt(),
+        pb,
+        cov,
+        units,
+    ))
+}
+
+/// Runs the backtest on a panel. `names(i)` gives (sku, location); `price(i)` the unit
+/// price used for WRMSSE weights (None: weights by units).
+pub fn run(
+    panel: &Panel,
+    cfg: &ForecastCfg,
+    o: &Options,
+    names: &(dyn Fn(usize) -> (String, String) + Sync),
+    price: &(dyn Fn(usize) -> Option<f64> + Sync),
+) -> Result<Outcome> {
+    let models = forecast::registry(cfg);
+    let as_of = panel.as_of;
+    let origins: Vec<i32> = (0..o.origins)
+        .map(|k| as_of - o.horizon as i32 - (k * o.step) as i32)
+        .rev()
+        .collect();
+    let mut all: Vec<Scored> = Vec::new();
+    let mut points: Vec<(usize, usize, usize, f64, bool, f64, [f64; 7], &'static str)> = Vec::new();
+    let t0 = std::time::Instant::now();
+    for (oi, &od) in origins.iter().enumerate() {
+        let res: Vec<Option<(Scored, SeriesForecast, usize)>> = (0..panel.series.len())
+            .into_par_iter()
+            .map(|i| {
+                let meta = &panel.series[i];
+                if meta.start > od {
+                    return None; // not yet listed at this origin
+                }
+                let view = panel.view(i);
+                let n_train = (od - meta.start + 1) as usize;
+                let f = forecast::forecast_series(
+                    &models,
+                    &view.truncate(n_train),
+                    cfg,
+                    o.horizon,
+                    o.horizon,
+                );
+                // Weight: revenue (or units) of the 28 days before the origin.
+                let from = n_train.saturating_sub(28);
+                let units: f64 = view.y[from..n_train].iter().sum();
+                let weight = units * price(i).unwrap_or(1.0);
+                let (n, mae, rmse, bias, mase, rmsse, pb, cov, au) =
+                    score(&view, n_train, &f, o.horizon)?;
+                Some((
+                    Scored {
+                        series: i,
+                        origin: oi,
+                        class: f.class.class,
+                        model: f.model,
+                        n,
+                        mae,
+                        rmse,
+                        bias,
+                        mase,
+                        rmsse,
+                        pinball: pb,
+                        cover: cov,
+                        weight,
+                        actual_units: au,
+                    },
+                    f,
+                    n_train,
+                ))
+            })
+            .collect();
+        for (sc, f, n_train) in res.into_iter().flatten() {
+            let view = panel.view(sc.series);
+            for j in 0..o.horizon {
+                let t = n_train + j;
+                if t >= view.y.len() {
+                    break;
+                }
+                points.push((
+                    sc.series,
+                    oi,
+                    j,
+                    view.y[t],
+                    view.censored[t],
+                    f.mean[j],
+                    f.quantiles[j],
+                    f.model,
+                ));
+            }
+            all.push(sc);
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+
+    // Normalise weights per origin (M5: weights sum to one at each evaluation).
+    let mut wsum = vec![0.0; origins.len()];
+    for s in &all {
+        wsum[s.origin] += s.weight;
+    }
+    let w = |s: &Scored| {
+        if wsum[s.origin] > 0.0 {
+            s.weight / wsum[s.origin]
+        } else {
+            0.0
+        }
+    };
+    let aggregate = |rows: &[&Scored]| -> Metrics {
+        let k = rows.len().max(1) as f64;
+        let days: usize = rows.iter().map(|r| r.n).sum();
+        let dn = days.max(1) as f64;
+        let mut m = Metrics {
+            series: rows
+                .iter()
+                .map(|r| r.series)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            days,
+            ..Default::default()
+        };
+        // Day-weighted errors; series-averaged scaled metrics (as M5).
+        m.mae = rows.iter().map(|r| r.mae * r.n as f64).sum::<f64>() / dn;
+        m.rmse = (rows
+            .iter()
+            .map(|r| r.rmse * r.rmse * r.n as f64)
+            .sum::<f64>()
+            / dn)
+            .sqrt();
+        m.bias = rows.iter().map(|r| r.bias * r.n as f64).sum::<f64>() / dn;
+        m.mase = rows.iter().map(|r| r.mase).sum::<f64>() / k;
+        m.rmsse = rows.iter().map(|r| r.rmsse).sum::<f64>() / k;
+        let wt: f64 = rows.iter().map(|r| w(r)).sum();
+        m.wrmsse = if wt > 0.0 {
+            rows.iter().map(|r| w(r) * r.rmsse).sum::<f64>() / wt
+        } else {
+            f64::NAN
+        };
+        let mut pin = 0.0;
+        for (qi, name) in QUANTILE_NAMES.iter().enumerate() {
+            let v = rows.iter().map(|r| r.pinball[qi]).sum::<f64>() / k;
+            m.pinball_by_quantile.insert(name.to_string(), v);
+            pin += v;
+        }
+        m.pinball = pin / QUANTILES.len() as f64;
+        let cov = |c: usize| rows.iter().map(|r| r.cover[c] * r.n as f64).sum::<f64>() / dn;
+        m.coverage_50 = cov(0);
+        m.coverage_80 = cov(1);
+        m.coverage_90 = cov(2);
+        m
+    };
+    let refs: Vec<&Scored> = all.iter().collect();
+    let overall = aggregate(&refs);
+    let mut by_class = BTreeMap::new();
+    for c in DemandClass::ALL {
+        let rows: Vec<&Scored> = all.iter().filter(|r| r.class == c).collect();
+        if !rows.is_empty() {
+            by_class.insert(c.as_str().to_string(), aggregate(&rows));
+        }
+    }
+    let mut models_chosen = BTreeMap::new();
+    for r in &all {
+        *models_chosen.entry(r.model.to_string()).or_insert(0) += 1;
+    }
+    let summary = Summary {
+        origins: origins
+            .iter()
+            .map(|d| crate::panel::to_date(*d).to_string())
+            .collect(),
+        horizon: o.horizon,
+        overall,
+        by_class,
+        models_chosen,
+        forecast_seconds: secs,
+    };
+
+    let mut st = OutTable::default();
+    let names_of: Vec<(String, String)> = all.iter().map(|r| names(r.series)).collect();
+    let s = |v: Vec<String>| ColData::Str(v.into_iter().map(Some).collect());
+    let fcol = |f: &dyn Fn(&Scored) -> f64| ColData::F64(all.iter().map(|r| Some(f(r))).collect());
+    st.push("sku", s(names_of.iter().map(|n| n.0.clone()).collect()))
+        .push(
+            "location",
+            s(names_of.iter().map(|n| n.1.clone()).collect()),
+        )
+        .push(
+            "origin",
+            ColData::Date(all.iter().map(|r| Some(origins[r.origin])).collect()),
+        )
+        .push(
+            "class",
+            s(all.iter().map(|r| r.class.as_str().to_string()).collect()),
+        )
+        .push(
+            "model",
+            s(all.iter().map(|r| r.model.to_string()).collect()),
+        )
+        .push(
+            "days_scored",
+            ColData::I64(all.iter().map(|r| Some(r.n as i64)).collect()),
+        )
+        .push("actual_units", fcol(&|r| r.actual_units))
+        .push("mae", fcol(&|r| r.mae))
+        .push("rmse", fcol(&|r| r.rmse))
+        .push("bias", fcol(&|r| r.bias))
+        .push("mase", fcol(&|r| r.mase))
+        .push("rmsse", fcol(&|r| r.rmsse))
+        .push("weight", fcol(&|r| w(r)));
+    for (qi, name) in QUANTILE_NAMES.iter().enumerate() {
+        st.push(format!("pinball_{name}"), fcol(&|r| r.pinball[qi]));
+    }
+    st.push("coverage_50", fcol(&|r| r.cover[0]))
+        .push("coverage_80", fcol(&|r| r.cover[1]))
+        .push("coverage_90", fcol(&|r| r.cover[2]));
+
+    let mut pt = OutTable::default();
+    let pn: Vec<(String, String)> = points.iter().map(|p| names(p.0)).collect();
+    pt.push(
+        "unique_id",
+        s(pn.iter().map(|n| format!("{}|{}", n.0, n.1)).collect()),
+    )
+    .push(
+        "origin",
+        ColData::Date(points.iter().map(|p| Some(origins[p.1])).collect()),
+    )
+    .push(
+        "date",
+        ColData::Date(
+            points
+                .iter()
+                .map(|p| Some(origins[p.1] + 1 + p.2 as i32))
+                .collect(),
+        ),
+    )
+    .push(
+        "actual",
+        ColData::F64(points.iter().map(|p| Some(p.3)).collect()),
+    )
+    .push(
+        "censored",
+        ColData::I64(points.iter().map(|p| Some(p.4 as i64)).collect()),
+    )
+    .push("model", s(points.iter().map(|p| p.7.to_string()).collect()))
+    .push(
+        "mean",
+        ColData::F64(points.iter().map(|p| Some(p.5)).collect()),
+    );
+    for (qi, name) in QUANTILE_NAMES.iter().enumerate() {
+        pt.push(
+            *name,
+            ColData::F64(points.iter().map(|p| Some(p.6[qi])).collect()),
+        );
+    }
+    Ok(Outcome {
+        summary,
+        series: st,
+        points: pt,
+    })
+}
+
+/// Writes the panel as restock's plain-panel Parquet: one row per series with
+/// `unique_id` ("sku|location"), `start` (date of the first value) and `y` (list of daily
+/// values up to as-of), plus `closed` and `censored` day lists. Peers read it to forecast the
+/// same series.
+pub fn export_panel(
+    panel: &Panel,
+    names: &dyn Fn(usize) -> (String, String),
+    path: &Path,
+) -> std::result::Result<(), OutputError> {
+    let n = panel.series.len();
+    let ids: Vec<String> = (0..n)
+        .map(|i| {
+            let (a, b) = names(i);
+            format!("{a}|{b}")
+        })
+        .collect();
+    let starts: Vec<i32> = panel.series.iter().map(|s| s.start).collect();
+    let mut yb = ListBuilder::new(Float64Builder::new());
+    let mut cb = ListBuilder::new(Float64Builder::new());
+    for i in 0..n {
+        let v = panel.view(i);
+        for (t, y) in v.y.iter().enumerate() {
+            yb.values().append_value(*y);
+            // 0 open, 1 closed (no trading), 2 censored (empty shelf).
+            let code = if v.closed(t) {
+                1.0
+            } else if v.censored[t] {
+                2.0
+            } else {
+                0.0
+            };
+            cb.values().append_value(code);
+        }
+        yb.append(true);
+        cb.append(true);
+    }
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(ids)),
+        Arc::new(Date32Array::from(starts)),
+        Arc::new(yb.finish()),
+        Arc::new(cb.finish()),
+    ];
+    let item = |nm: &str| {
+        Field::new(
+            nm,
+            DataType::List(Arc::new(Field::new("item", DataType::Float64, true))),
+            false,
+        )
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("unique_id", DataType::Utf8, false),
+        Field::new("start", DataType::Date32, false),
+        item("y"),
+        item("day_kind"),
+    ]));
+    let enc = |e: String| OutputError::Encode {
+        path: path.to_path_buf(),
+        detail: e,
+    };
+    let batch = RecordBatch::try_new(schema.clone(), cols).map_err(|e| enc(e.to_string()))?;
+    let f = File::create(path).map_err(|source| OutputError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut w = ArrowWriter::try_new(f, schema, None).map_err(|e| enc(e.to_string()))?;
+    w.write(&batch).map_err(|e| enc(e.to_string()))?;
+    w.close().map_err(|e| enc(e.to_string()))?;
+    Ok(())
+}
+
+/// Reads a plain panel (see [`export_panel`]; `day_kind` optional): every day open unless
+/// marked, nothing censored unless marked. Returns the panel and the series ids.
+pub fn read_panel(path: &Path) -> Result<(Panel, Vec<String>)> {
+    let bad = |detail: String| {
+        Error::Input(InputError::Other {
+            input: "panel",
+            path: path.to_path_buf(),
+            detail,
+        })
+    };
+    let f = File::open(path).map_err(|source| {
+        Error::Input(InputError::Io {
+            input: "panel",
+            path: path.to_path_buf(),
+            source,
+        })
+    })?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+        .and_then(|b| b.build())
+        .map_err(|e| {
+            Error::Input(InputError::NotParquet {
+                input: "panel",
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            })
+        })?;
+    let mut ids = Vec::new();
+    let mut series: Vec<(i32, Vec<f64>, Vec<bool>, Vec<bool>)> = Vec::new();
+    for batch in reader {
+        let b = batch.map_err(|e| bad(e.to_string()))?;
+        let col = |n: &str| {
+            b.column_by_name(n)
+                .cloned()
+                .ok_or_else(|| bad(format!("column '{n}' missing (need unique_id, start, y)")))
+        };
+        let id = col("unique_id")?;
+        let id = id
+            .as_string_opt::<i32>()
+            .ok_or_else(|| bad("unique_id must be text".into()))?
+            .clone();
+        let st = col("start")?;
+        let st = st
+            .as_primitive_opt::<Date32Type>()
+            .ok_or_else(|| bad("start must be a date".into()))?
+            .clone();
+        let y = col("y")?;
+        let y = y
+            .as_list_opt::<i32>()
+            .ok_or_else(|| bad("y must be a list of numbers".into()))?
+            .clone();
+        let kinds = b
+            .column_by_name("day_kind")
+            .and_then(|c| c.as_list_opt::<i32>().cloned());
+        for r in 0..b.num_rows() {
+            let row = ids.len() + 1;
+            if id.is_null(r) || st.is_null(r) || y.is_null(r) {
+                return Err(bad(format!(
+                    "row {row}: unique_id, start and y must be set"
+                )));
+            }
+            let vals = y.value(r);
+            let vals = arrow::compute::cast(&vals, &DataType::Float64)
+                .map_err(|e| bad(format!("row {row}: y: {e}")))?;
+            let vals = vals.as_primitive::<arrow::datatypes::Float64Type>();
+            let mut v = Vec::with_capacity(vals.len());
+            for x in vals.iter() {
+                match x {
+                    Some(x) if x.is_finite() && x >= 0.0 => v.push(x),
+                    Some(x) => return Err(bad(format!("row {row}: y holds {x}; demand must be a finite number >= 0"))),
+                    None => return Err(bad(format!("row {row}: y holds a null; mark unobserved days in day_kind (2 = censored) instead"))),
+                }
+            }
+            let (mut closed, mut cens) = (vec![false; v.len()], vec![false; v.len()]);
+            if let Some(k) = &kinds {
+                if !k.is_null(r) {
+                    let kv = arrow::compute::cast(&k.value(r), &DataType::Float64)
+                        .map_err(|e| bad(format!("row {row}: day_kind: {e}")))?;
+                    let kv = kv.as_primitive::<arrow::datatypes::Float64Type>();
+                    if kv.len() != v.len() {
+                        return Err(bad(format!("row {row}: day_kind and y differ in length")));
+                    }
+                    for (t, x) in kv.iter().enumerate() {
+                        match x {
+                            Some(1.0) => closed[t] = true,
+                            Some(2.0) => cens[t] = true,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            ids.push(id.value(r).to_string());
+            series.push((st.value(r), v, closed, cens));
+        }
+    }
+    if series.is_empty() {
+        return Err(bad("the panel has no series".into()));
+    }
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_by(|a, b| ids[*a].cmp(&ids[*b]));
+    let ids: Vec<String> = order.iter().map(|&i| ids[i].clone()).collect();
+    let series: Vec<_> = order.into_iter().map(|i| series[i].clone()).collect();
+    Ok((Panel::from_plain(series), ids))
+}
+
+/// The `backtest forecast` command: input from a pipeline or a plain panel, outputs to a
+/// folder, summary on stdout. Returns the exit code.
+pub fn command(
+    common: &crate::cli::Common,
+    panel_path: Option<&Path>,
+    origins: usize,
+    step: usize,
+    out: Option<std::path::PathBuf>,
+    export: Option<&Path>,
+) -> Result<i32> {
+    let bad_opt = |detail: &str| {
+        Error::Config(crate::error::ConfigError::Invalid {
+            key: "backtest".into(),
+            detail: detail.into(),
+        })
+    };
+    if origins == 0 || origins > 52 || step == 0 {
+        return Err(bad_opt("--origins must be 1..=52 and --step >= 1"));
+    }
+    // A plain panel needs no order file; the pipeline is then only read for [forecast].
+    let p = match panel_path {
+        Some(pp) => {
+            let mut c = common.clone();
+            c.orders.get_or_insert_with(|| pp.to_path_buf());
+            c.pipeline(None)?
+        }
+        None => common.pipeline(None)?,
+    };
+    let horizon = p.horizon_days as usize;
+    let opts = Options {
+        origins,
+        step,
+        horizon,
+    };
+    let (outcome, label) = match panel_path {
+        Some(pp) => {
+            let (panel, ids) = read_panel(pp)?;
+            let need = horizon + (origins - 1) * step + 14;
+            if panel.series.iter().all(|s| s.len < need) {
+                return Err(bad_opt(&format!(
+                    "no series is long enough for {origins} origins {step} days apart and horizon {horizon} ({need} days)"
+                )));
+            }
+            if let Some(e) = export {
+                export_panel(&panel, &|i| (ids[i].clone(), String::new()), e)?;
+            }
+            let names = |i: usize| (ids[i].clone(), String::new());
+            let label = pp
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_else(|| "panel".into());
+            (run(&panel, &p.forecast, &opts, &names, &|_| None)?, label)
+        }
+        None => {
+            let ds = crate::ingest::load(&p)?;
+            let as_of = crate::pipeline::resolve_as_of(&p, &ds)?;
+            let panel = crate::panel::build(&p, &ds, as_of);
+            let names = |i: usize| {
+                let m = &panel.series[i];
+                (
+                    ds.skus.name(m.sku).to_string(),
+                    ds.locs.name(m.loc).to_string(),
+                )
+            };
+            if let Some(e) = export {
+                export_panel(&panel, &names, e)?;
+            }
+            let price = |i: usize| ds.median_price.get(&panel.series[i].sku).copied();
+            (
+                run(&panel, &p.forecast, &opts, &names, &price)?,
+                p.name.clone(),
+            )
+        }
+    };
+    let dir = out.unwrap_or_else(|| format!("notebooks-out/forecast-backtest-{label}").into());
+    std::fs::create_dir_all(&dir).map_err(|source| OutputError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    outcome
+        .series
+        .write_parquet(&dir.join("forecast_backtest_series.parquet"))?;
+    outcome
+        .points
+        .write_parquet(&dir.join("forecast_backtest_points.parquet"))?;
+    let v = serde_json::to_value(&outcome.summary).map_err(|e| Error::Internal(e.to_string()))?;
+    crate::export::write_json(&dir.join("summary.json"), &v)?;
+    let text = outcome.summary.render();
+    std::fs::write(dir.join("summary.txt"), &text).map_err(|source| OutputError::Io {
+        path: dir.join("summary.txt"),
+        source,
+    })?;
+    print!("{text}");
+    println!("\nwritten to {}", dir.display());
+    Ok(crate::error::exit::OK)
+}
