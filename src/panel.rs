@@ -78,6 +78,9 @@ pub struct SeriesMeta {
     pub last_sale: Day,
 }
 
+/// A series outside any pipeline: (start day, values, closed days, censored days).
+pub type PlainSeries = (Day, Vec<f64>, Vec<bool>, Vec<bool>);
+
 /// The panel: series sorted by (sku, location) name.
 #[derive(Debug)]
 pub struct Panel {
@@ -118,7 +121,7 @@ impl Panel {
     /// A panel from plain series `(start day, values, closed days, censored days)` (peer
     /// benchmarks, generated M5-shaped panels). Series ids are their positions. A day
     /// marked closed in any series is a closed day of the shop; no future closures.
-    pub fn from_plain(plain: Vec<(Day, Vec<f64>, Vec<bool>, Vec<bool>)>) -> Panel {
+    pub fn from_plain(plain: Vec<PlainSeries>) -> Panel {
         let start = plain.iter().map(|s| s.0).min().unwrap_or(0);
         let as_of = plain
             .iter()

@@ -161,12 +161,7 @@ fn pinball(y: f64, q: f64, p: f64) -> f64 {
     }
 }
 
-fn score(
-    view: &SeriesView,
-    n_train: usize,
-    f: &SeriesForecast,
-    h: usize,
-) -> Option<(usize, f64, f64, f64, f64, f64, [f64; 7], [f64; 3], f64)> {
+fn score(view: &SeriesView, n_train: usize, f: &SeriesForecast, h: usize) -> Option<Errs> {
     let train = view.truncate(n_train);
     let ty = forecast::models::trading_values(&train);
     let (mut sa, mut sq) = (0.0, 0.0);
@@ -214,18 +209,33 @@ fn score(
     for v in cov.iter_mut() {
         *v /= nf;
     }
-    Some((
+    Some(Errs {
         n,
-        ae / nf,
-        (se / nf).sqrt(),
-        e / nf,
-        ae / nf / scale_a,
-        (se / nf / scale_q).sqrt(),
-        pb,
-        cov,
+        mae: ae / nf,
+        rmse: (se / nf).sqrt(),
+        bias: e / nf,
+        mase: ae / nf / scale_a,
+        rmsse: (se / nf / scale_q).sqrt(),
+        pinball: pb,
+        cover: cov,
         units,
-    ))
+    })
 }
+
+struct Errs {
+    n: usize,
+    mae: f64,
+    rmse: f64,
+    bias: f64,
+    mase: f64,
+    rmsse: f64,
+    pinball: [f64; 7],
+    cover: [f64; 3],
+    units: f64,
+}
+
+/// One scored day: (series, origin index, horizon day, actual, censored, mean, quantiles, model).
+type Point = (usize, usize, usize, f64, bool, f64, [f64; 7], &'static str);
 
 /// Runs the backtest on a panel. `names(i)` gives (sku, location); `price(i)` the unit
 /// price used for WRMSSE weights (None: weights by units).
@@ -243,7 +253,7 @@ pub fn run(
         .rev()
         .collect();
     let mut all: Vec<Scored> = Vec::new();
-    let mut points: Vec<(usize, usize, usize, f64, bool, f64, [f64; 7], &'static str)> = Vec::new();
+    let mut points: Vec<Point> = Vec::new();
     let t0 = std::time::Instant::now();
     for (oi, &od) in origins.iter().enumerate() {
         let res: Vec<Option<(Scored, SeriesForecast, usize)>> = (0..panel.series.len())
@@ -266,24 +276,23 @@ pub fn run(
                 let from = n_train.saturating_sub(28);
                 let units: f64 = view.y[from..n_train].iter().sum();
                 let weight = units * price(i).unwrap_or(1.0);
-                let (n, mae, rmse, bias, mase, rmsse, pb, cov, au) =
-                    score(&view, n_train, &f, o.horizon)?;
+                let e = score(&view, n_train, &f, o.horizon)?;
                 Some((
                     Scored {
                         series: i,
                         origin: oi,
                         class: f.class.class,
                         model: f.model,
-                        n,
-                        mae,
-                        rmse,
-                        bias,
-                        mase,
-                        rmsse,
-                        pinball: pb,
-                        cover: cov,
+                        n: e.n,
+                        mae: e.mae,
+                        rmse: e.rmse,
+                        bias: e.bias,
+                        mase: e.mase,
+                        rmsse: e.rmsse,
+                        pinball: e.pinball,
+                        cover: e.cover,
                         weight,
-                        actual_units: au,
+                        actual_units: e.units,
                     },
                     f,
                     n_train,
@@ -574,7 +583,7 @@ pub fn read_panel(path: &Path) -> Result<(Panel, Vec<String>)> {
             })
         })?;
     let mut ids = Vec::new();
-    let mut series: Vec<(i32, Vec<f64>, Vec<bool>, Vec<bool>)> = Vec::new();
+    let mut series: Vec<crate::panel::PlainSeries> = Vec::new();
     for batch in reader {
         let b = batch.map_err(|e| bad(e.to_string()))?;
         let col = |n: &str| {

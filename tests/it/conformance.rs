@@ -75,8 +75,10 @@ fn forecast_plain(model: &str, y: &[f64], h: usize) -> Vec<f64> {
         censored: &c,
         calendar: &cal,
     };
-    let mut cfg = ForecastCfg::default();
-    cfg.fit_window_days = 3650;
+    let cfg = ForecastCfg {
+        fit_window_days: 3650,
+        ..Default::default()
+    };
     let m: Box<dyn Forecaster> = build(model, &cfg).unwrap();
     m.predict(&s, h).unwrap()
 }
