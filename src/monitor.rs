@@ -24,6 +24,38 @@ pub struct Drift {
     pub bias: Option<f64>,
     /// Share of actuals inside the previous run's p05–p95 band (nominal 0.90).
     pub coverage90: Option<f64>,
+    /// MAE per demand class of the previous run (from its `forecast_models.parquet`), in
+    /// the order of [`CLASSES`].
+    pub mae_by_class: [Option<f64>; 6],
+    pub points_by_class: [usize; 6],
+}
+
+/// Demand classes tracked in the run history (drift per class).
+pub const CLASSES: [&str; 6] = ["smooth", "erratic", "intermittent", "lumpy", "new", "dead"];
+
+/// (sku, location) → class index, from a run folder's `forecast_models.parquet`.
+fn classes_of(dir: &Path) -> std::collections::HashMap<(String, String), usize> {
+    let mut m = std::collections::HashMap::new();
+    let Ok(t) = Table::read("previous models", &dir.join("forecast_models.parquet")) else {
+        return m;
+    };
+    let cols = (|| {
+        Some((
+            t.strings("sku", "sku", true).ok()??,
+            t.strings("location", "location", true).ok()??,
+            t.strings("class", "class", true).ok()??,
+        ))
+    })();
+    if let Some((s, l, c)) = cols {
+        for i in 0..t.rows {
+            if let (Some(s), Some(l), Some(c)) = (&s[i], &l[i], &c[i]) {
+                if let Some(k) = CLASSES.iter().position(|x| x == c) {
+                    m.insert((s.clone(), l.clone()), k);
+                }
+            }
+        }
+    }
+    m
 }
 
 /// Scores `<out>/latest/forecasts.parquet` (the previous run) against the current panel.
@@ -49,7 +81,9 @@ pub fn score_previous(out: &Path, ds: &Dataset, panel: &Panel) -> Drift {
         return Drift::default();
     };
     let index = panel.index();
+    let classes = classes_of(&latest);
     let (mut n, mut abs, mut bias, mut inside) = (0usize, 0.0, 0.0, 0usize);
+    let (mut cn, mut cabs) = ([0usize; 6], [0.0f64; 6]);
     for r in 0..t.rows {
         let (Some(s), Some(l), Some(d), Some(m)) = (&sku[r], &loc[r], date[r], mean[r]) else {
             continue;
@@ -75,6 +109,10 @@ pub fn score_previous(out: &Path, ds: &Dataset, panel: &Panel) -> Drift {
         };
         n += 1;
         abs += (m - actual).abs();
+        if let Some(&k) = classes.get(&(s.clone(), l.clone())) {
+            cn[k] += 1;
+            cabs[k] += (m - actual).abs();
+        }
         bias += m - actual;
         if p05[r].is_some_and(|lo| actual >= lo) && p95[r].is_some_and(|hi| actual <= hi) {
             inside += 1;
@@ -87,6 +125,8 @@ pub fn score_previous(out: &Path, ds: &Dataset, panel: &Panel) -> Drift {
         mae: (n > 0).then(|| abs / nf),
         bias: (n > 0).then(|| bias / nf),
         coverage90: (n > 0).then(|| inside as f64 / nf),
+        mae_by_class: std::array::from_fn(|k| (cn[k] > 0).then(|| cabs[k] / cn[k] as f64)),
+        points_by_class: cn,
     }
 }
 
@@ -148,6 +188,11 @@ fn read_history(path: &Path) -> Vec<RunRecord> {
         f(COLS[17]),
         f(COLS[18]),
     );
+    // Per-class columns came later: older histories simply lack them.
+    let by_class: Vec<(Vec<Option<f64>>, Vec<Option<f64>>)> = CLASSES
+        .iter()
+        .map(|c| (f(&format!("prev_mae_{c}")), f(&format!("prev_points_{c}"))))
+        .collect();
     if id.len() != t.rows || ints.iter().any(|v| v.len() != t.rows) {
         return vec![];
     }
@@ -175,6 +220,10 @@ fn read_history(path: &Path) -> Vec<RunRecord> {
                     mae: pm.get(i).copied().flatten(),
                     bias: pb.get(i).copied().flatten(),
                     coverage90: pc.get(i).copied().flatten(),
+                    mae_by_class: std::array::from_fn(|k| by_class[k].0.get(i).copied().flatten()),
+                    points_by_class: std::array::from_fn(|k| {
+                        by_class[k].1.get(i).copied().flatten().unwrap_or(0.0) as usize
+                    }),
                 },
             }
         })
@@ -214,6 +263,13 @@ pub fn append(out: &Path, rec: RunRecord) -> Result<(), OutputError> {
         .push(COLS[16], num(&|r| r.drift.mae))
         .push(COLS[17], num(&|r| r.drift.bias))
         .push(COLS[18], num(&|r| r.drift.coverage90));
+    for (k, c) in CLASSES.iter().enumerate() {
+        t.push(format!("prev_mae_{c}"), num(&|r| r.drift.mae_by_class[k]));
+        t.push(
+            format!("prev_points_{c}"),
+            int(&|r| r.drift.points_by_class[k] as i64),
+        );
+    }
     let tmp = out.join(format!(".runs.parquet.tmp-{}", std::process::id()));
     t.write_parquet(&tmp)?;
     std::fs::rename(&tmp, &path).map_err(|source| OutputError::Io { path, source })
@@ -326,6 +382,24 @@ pub fn status(out: &Path, now: DateTime<Utc>, max_age_hours: f64) -> (Level, Str
             ));
         }
     }
+    // Accuracy drift per demand class: a class can degrade while the total looks fine
+    // (e.g. the intermittent tail after an assortment change).
+    for (k, c) in CLASSES.iter().enumerate() {
+        let usual = median(
+            prev.iter()
+                .filter(|r| r.drift.points_by_class[k] >= 50)
+                .filter_map(|r| r.drift.mae_by_class[k])
+                .collect(),
+        );
+        if let (Some(mae), Some(m)) = (last.drift.mae_by_class[k], usual) {
+            if last.drift.points_by_class[k] >= 50 && mae > 1.5 * m && mae - m > 0.05 {
+                alerts.push((
+                    Level::Warning,
+                    format!("accuracy dropped for {c} items: MAE {mae:.3} vs usual {m:.3}"),
+                ));
+            }
+        }
+    }
     if let Some(c) = last.drift.coverage90 {
         if last.drift.points >= 100 && c < 0.8 {
             alerts.push((
@@ -346,4 +420,59 @@ pub fn status(out: &Path, now: DateTime<Utc>, max_age_hours: f64) -> (Level, Str
         s += &format!("{}: {m}\n", format!("{l:?}").to_uppercase());
     }
     (level, s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(i: usize, lumpy_mae: f64) -> RunRecord {
+        let mut mae = [Some(1.0); 6];
+        mae[3] = Some(lumpy_mae);
+        RunRecord {
+            run_id: format!("run{i}"),
+            as_of: 20_000 + i as i32,
+            finished_at: "2026-11-25T02:30:00Z".into(),
+            wall_seconds: 10.0,
+            cpu_seconds: 15.0,
+            series: 100,
+            proposals: 10,
+            held_for_review: 0,
+            rejects: 0,
+            reject_share: 0.0,
+            fallbacks: 0,
+            model_failures: 0,
+            defaults_used: 0,
+            cost: 0.01,
+            drift: Drift {
+                prev_run_id: Some(format!("run{}", i.saturating_sub(1))),
+                points: 600,
+                mae: Some(1.0),
+                bias: Some(0.0),
+                coverage90: Some(0.9),
+                mae_by_class: mae,
+                points_by_class: [100; 6],
+            },
+        }
+    }
+
+    #[test]
+    fn accuracy_drift_of_one_class_raises_a_warning() {
+        let d = tempfile::tempdir().unwrap();
+        for i in 0..4 {
+            append(d.path(), rec(i, 1.0)).unwrap();
+        }
+        let now = DateTime::parse_from_rfc3339("2026-11-25T03:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let (level, text) = status(d.path(), now, 26.0);
+        assert_eq!(level, Level::Ok, "{text}");
+        // The lumpy class doubles its error while the total stays put.
+        append(d.path(), rec(4, 2.0)).unwrap();
+        let (level, text) = status(d.path(), now, 26.0);
+        assert_eq!(level, Level::Warning, "{text}");
+        assert!(text.contains("accuracy dropped for lumpy items"), "{text}");
+        let h = read_history(&d.path().join("runs.parquet"));
+        assert_eq!(h[4].drift.mae_by_class[3], Some(2.0));
+    }
 }

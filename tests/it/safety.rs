@@ -250,6 +250,13 @@ fn run_history_scores_the_previous_forecasts_and_status_alerts() {
     let cov = nums(&h, "prev_coverage90")[1].unwrap();
     assert!((0.5..=1.0).contains(&cov), "coverage {cov}");
     assert!(nums(&h, "prev_mae")[1].unwrap() > 0.0);
+    // Drift per demand class: every scored point belongs to one class of the previous run.
+    let by_class: f64 = ["smooth", "erratic", "intermittent", "lumpy", "new", "dead"]
+        .iter()
+        .map(|c| nums(&h, &format!("prev_points_{c}"))[1].unwrap())
+        .sum();
+    assert!(by_class > 0.9 * pts[1].unwrap() && by_class <= pts[1].unwrap());
+    assert!(nums(&h, "prev_mae_lumpy")[1].is_some() || nums(&h, "prev_mae_smooth")[1].is_some());
     assert!(nums(&h, "cost")[1].unwrap() > 0.0);
     let s = restock(&["status", "--out", o]);
     assert!(
