@@ -201,7 +201,11 @@ def main():
             sel = ok[:k]
             for m in names + ["statsforecast_selected"]:
                 mm = best.get(uid, "WindowAverage") if m == "statsforecast_selected" else m
+                # statsforecast returns NaN where a model cannot forecast a short series
+                # (window average < 28 days, seasonal naive < 7): score its naive forecast
+                # there, as its fallback_model would.
                 f = g[mm].values[:k]
+                f = np.where(np.isnan(f), g["Naive"].values[:k], f)
 
                 def col(c):
                     v = g[c].values[:k] if c in g else f
