@@ -225,6 +225,8 @@ pub struct ForecastCfg {
     pub new_days: usize,
     /// A series without a sale for this many days is "dead" and forecast at zero.
     pub dead_days: usize,
+    /// L2 penalty of the pooled `global_ridge` model (features are relative to the level).
+    pub global_penalty: f64,
 }
 
 impl Default for ForecastCfg {
@@ -240,6 +242,7 @@ impl Default for ForecastCfg {
             class_window_days: 364,
             new_days: 56,
             dead_days: 182,
+            global_penalty: 0.001,
         }
     }
 }
@@ -588,6 +591,7 @@ pub const KNOWN_MODELS: &[&str] = &[
     "tsb",
     "adida",
     "imapa",
+    "global_ridge",
 ];
 
 impl RawPipeline {
@@ -705,6 +709,9 @@ impl RawPipeline {
         }
         if f.cv_step_days == 0 || f.cv_step_days > 365 {
             return Err(invalid("forecast.cv_step_days", "must be 1..=365"));
+        }
+        if !(f.global_penalty.is_finite() && (0.0..=100.0).contains(&f.global_penalty)) {
+            return Err(invalid("forecast.global_penalty", "must be 0..=100"));
         }
         if f.ensemble_k > 5 {
             return Err(invalid("forecast.ensemble_k", "must be 0..=5"));

@@ -246,7 +246,6 @@ pub fn run(
     names: &(dyn Fn(usize) -> (String, String) + Sync),
     price: &(dyn Fn(usize) -> Option<f64> + Sync),
 ) -> Result<Outcome> {
-    let models = forecast::registry(cfg);
     let as_of = panel.as_of;
     let origins: Vec<i32> = (0..o.origins)
         .map(|k| as_of - o.horizon as i32 - (k * o.step) as i32)
@@ -256,6 +255,9 @@ pub fn run(
     let mut points: Vec<Point> = Vec::new();
     let t0 = std::time::Instant::now();
     for (oi, &od) in origins.iter().enumerate() {
+        // Everything, the pooled model included, sees only days up to the origin.
+        let n_obs = |i: usize| (od - panel.series[i].start + 1).max(0) as usize;
+        let models = forecast::registry_for(panel, cfg, o.horizon, &n_obs);
         let res: Vec<Option<(Scored, SeriesForecast, usize)>> = (0..panel.series.len())
             .into_par_iter()
             .map(|i| {

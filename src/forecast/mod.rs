@@ -8,6 +8,7 @@
 
 pub mod baseline;
 pub mod class;
+pub mod global;
 pub mod kernels;
 pub mod models;
 pub mod quantile;
@@ -82,11 +83,53 @@ pub fn registry(cfg: &ForecastCfg) -> Vec<Box<dyn Forecaster>> {
     cfg.models.iter().filter_map(|m| build(m, cfg)).collect()
 }
 
+/// The registry plus, when configured, the pooled `global_ridge` model trained on `panel`
+/// with each series cut after `n_obs(i)` days (all of it for a run, the origin for a
+/// backtest). Its CV twin is trained on data before the earliest CV origin.
+pub fn registry_for(
+    panel: &Panel,
+    cfg: &ForecastCfg,
+    h: usize,
+    n_obs: &(dyn Fn(usize) -> usize + Sync),
+) -> Vec<Box<dyn Forecaster>> {
+    let mut models = registry(cfg);
+    if cfg.models.iter().any(|m| m == "global_ridge") {
+        let back = h + cfg.cv_windows.saturating_sub(1) * cfg.cv_step_days;
+        let span = tracing::info_span!("global_model");
+        let _g = span.enter();
+        let full = global::train(panel, h, n_obs, cfg.global_penalty).map(std::sync::Arc::new);
+        let cv = global::train(
+            panel,
+            h,
+            &|i| n_obs(i).saturating_sub(back),
+            cfg.global_penalty,
+        )
+        .map(std::sync::Arc::new);
+        tracing::info!(
+            trained = full.is_some(),
+            cv_trained = cv.is_some(),
+            "global model"
+        );
+        let g: Box<dyn Forecaster> = Box::new(global::Global { cv, full });
+        // Registry order decides ties; keep the configured position.
+        let pos = cfg
+            .models
+            .iter()
+            .filter(|m| build(m, cfg).is_some() || m.as_str() == "global_ridge")
+            .position(|m| m == "global_ridge")
+            .unwrap_or(models.len())
+            .min(models.len());
+        models.insert(pos, g);
+    }
+    models
+}
+
 /// Which models suit a demand class. Level/trend/season models for regular demand, the
 /// Croston family and temporal aggregation for intermittent demand; simple averages
 /// everywhere as a safe benchmark.
 pub fn suits(class: DemandClass, model: &str) -> bool {
     const REGULAR: &[&str] = &[
+        "global_ridge",
         "naive",
         "seasonal_naive",
         "moving_average",
@@ -96,6 +139,7 @@ pub fn suits(class: DemandClass, model: &str) -> bool {
         "optimized_theta",
     ];
     const INTERMITTENT: &[&str] = &[
+        "global_ridge",
         "moving_average",
         "ses",
         "croston",
@@ -505,7 +549,7 @@ pub fn forecast_series(
 pub fn run(panel: &Panel, cfg: &ForecastCfg, h: usize, windows: &[usize]) -> Vec<SeriesForecast> {
     let span = tracing::info_span!("forecast");
     let _g = span.enter();
-    let models = registry(cfg);
+    let models = registry_for(panel, cfg, h, &|i| panel.series[i].len);
     let out: Vec<SeriesForecast> = (0..panel.series.len())
         .into_par_iter()
         .map(|i| forecast_series(&models, &panel.view(i), cfg, h, windows[i]))

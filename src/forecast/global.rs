@@ -1,0 +1,305 @@
+//! A global model pooled across series: ridge regression of demand relative to the series' recent level on features known at the forecast
+//! origin — rolling means, same-weekday means, the target day's weekday and month, the
+//! horizon. One model learns the weekly shape and the mean reversion of all items at once,
+//! so a series with a few weeks of history (a new SKU) still gets a shaped forecast.
+//!
+//! The ridge is solved in closed form, (XᵀX + λI) w = Xᵀy by Cholesky on a 26 × 26 system:
+//! linfa-elasticnet's coordinate descent (l1_ratio 0) took 9 minutes on the 400,000 pooled
+//! rows of online-retail, the normal equations take well under a second.
+//!
+//! Two fits per run: one on targets before the earliest cross-validation origin (so CV
+//! scores are honest), one on all data (for the forecast). Both are deterministic: training
+//! rows are taken at fixed origins, in panel order.
+
+use std::sync::Arc;
+
+use super::{Forecaster, ModelError};
+use crate::panel::{Panel, SeriesView};
+
+const NF: usize = 7 + 12 + 7;
+/// Training origins per series go back this far, every 14 days.
+const TRAIN_ORIGINS: usize = 12;
+const TRAIN_STEP: usize = 14;
+const MAX_ROWS: usize = 400_000;
+
+/// Level of a series at origin `n`: mean over the last 28 open, uncensored days.
+fn level(s: &SeriesView, n: usize, days: usize) -> Option<(f64, usize)> {
+    let (mut sum, mut k) = (0.0, 0usize);
+    for i in (0..n).rev() {
+        if s.censored[i] || s.closed(i) {
+            continue;
+        }
+        sum += s.y[i];
+        k += 1;
+        if k == days {
+            break;
+        }
+    }
+    (k > 0).then(|| (sum / k as f64, k))
+}
+
+/// Features for target day `n + j` from history `..n`, relative to the 28-day level.
+fn features(s: &SeriesView, n: usize, j: usize, scale: f64) -> [f64; NF] {
+    let mut f = [0.0; NF];
+    let m7 = level(s, n, 7).map(|v| v.0).unwrap_or(scale);
+    let m91 = level(s, n, 91).map(|v| v.0).unwrap_or(scale);
+    // Same weekday as the target over the last four weeks.
+    let t = n + j;
+    let mut sw = (0.0, 0usize);
+    let mut r = t as isize - 7;
+    while r >= 0 && sw.1 < 4 {
+        let ri = r as usize;
+        if ri < n && !s.censored[ri] && !s.closed(ri) {
+            sw.0 += s.y[ri];
+            sw.1 += 1;
+        }
+        r -= 7;
+    }
+    let same_wd = if sw.1 > 0 { sw.0 / sw.1 as f64 } else { scale };
+    let last = (0..n)
+        .rev()
+        .find(|&i| !s.censored[i] && !s.closed(i))
+        .map(|i| s.y[i])
+        .unwrap_or(scale);
+    f[0] = m7 / scale;
+    f[1] = m91 / scale;
+    f[2] = same_wd / scale;
+    f[3] = last / scale;
+    f[4] = (j as f64 + 1.0) / 28.0;
+    f[5] = (n as f64).min(365.0) / 365.0; // history length: young items behave differently
+    f[6] = 1.0 - (same_wd / scale - 1.0).abs().min(3.0) / 3.0;
+    let date = crate::panel::to_date(s.start + t as i32);
+    use chrono::Datelike;
+    f[7 + date.month0() as usize] = 1.0;
+    f[19 + date.weekday().num_days_from_monday() as usize] = 1.0;
+    f
+}
+
+/// The fitted pooled regression.
+#[derive(Debug, Clone)]
+pub struct Ridge {
+    coef: Vec<f64>,
+    intercept: f64,
+}
+
+impl Ridge {
+    fn predict_one(&self, x: &[f64; NF]) -> f64 {
+        self.intercept + self.coef.iter().zip(x).map(|(a, b)| a * b).sum::<f64>()
+    }
+}
+
+/// Trains on every series' history up to (and including) day index `cut(i)` of series `i`.
+pub fn train(panel: &Panel, h: usize, cut: &dyn Fn(usize) -> usize, penalty: f64) -> Option<Ridge> {
+    let mut xs: Vec<[f64; NF]> = Vec::new();
+    let mut ys: Vec<f64> = Vec::new();
+    'outer: for i in 0..panel.series.len() {
+        let s = panel.view(i);
+        let end = cut(i).min(s.y.len());
+        for k in 0..TRAIN_ORIGINS {
+            let Some(n) = end.checked_sub(h + k * TRAIN_STEP) else {
+                break;
+            };
+            if n < 28 {
+                break;
+            }
+            let Some((scale, _)) = level(&s, n, 28) else {
+                continue;
+            };
+            if scale <= 0.0 {
+                continue;
+            }
+            for j in 0..h {
+                let t = n + j;
+                if s.censored[t] || s.closed(t) {
+                    continue;
+                }
+                xs.push(features(&s, n, j, scale));
+                // Relative demand, capped so one spike does not steer the pooled fit.
+                ys.push((s.y[t] / scale).min(20.0));
+                if ys.len() >= MAX_ROWS {
+                    break 'outer;
+                }
+            }
+        }
+    }
+    if ys.len() < 10 * NF {
+        return None;
+    }
+    ridge(&xs, &ys, penalty)
+}
+
+/// Ridge with an unpenalised intercept: centre, solve the normal equations by Cholesky.
+fn ridge(xs: &[[f64; NF]], ys: &[f64], penalty: f64) -> Option<Ridge> {
+    let n = ys.len() as f64;
+    let mut mx = [0.0; NF];
+    for x in xs {
+        for k in 0..NF {
+            mx[k] += x[k] / n;
+        }
+    }
+    let my = ys.iter().sum::<f64>() / n;
+    let mut a = vec![[0.0; NF]; NF];
+    let mut b = [0.0; NF];
+    for (x, y) in xs.iter().zip(ys) {
+        let mut c = [0.0; NF];
+        for k in 0..NF {
+            c[k] = x[k] - mx[k];
+        }
+        for i in 0..NF {
+            b[i] += c[i] * (y - my);
+            for j in 0..=i {
+                a[i][j] += c[i] * c[j];
+            }
+        }
+    }
+    // Penalty per row (as glmnet/linfa scale it), plus a tiny ridge for the one-hot
+    // groups, which are collinear with the intercept after centring.
+    for (i, row) in a.iter_mut().enumerate() {
+        row[i] += penalty * n + 1e-9 * n;
+    }
+    // Cholesky: a = L Lᵀ (lower triangle used).
+    let mut l = vec![[0.0; NF]; NF];
+    for i in 0..NF {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|k| l[i][k] * l[j][k]).sum();
+            if i == j {
+                let d = a[i][i] - s;
+                if d <= 0.0 || !d.is_finite() {
+                    return None;
+                }
+                l[i][i] = d.sqrt();
+            } else {
+                l[i][j] = (a[i][j] - s) / l[j][j];
+            }
+        }
+    }
+    let mut z = [0.0; NF];
+    for i in 0..NF {
+        z[i] = (b[i] - (0..i).map(|k| l[i][k] * z[k]).sum::<f64>()) / l[i][i];
+    }
+    let mut w = [0.0; NF];
+    for i in (0..NF).rev() {
+        w[i] = (z[i] - (i + 1..NF).map(|k| l[k][i] * w[k]).sum::<f64>()) / l[i][i];
+    }
+    let intercept = my - (0..NF).map(|k| w[k] * mx[k]).sum::<f64>();
+    (intercept.is_finite() && w.iter().all(|v| v.is_finite())).then(|| Ridge {
+        coef: w.to_vec(),
+        intercept,
+    })
+}
+
+/// The pooled model as a per-series candidate.
+pub struct Global {
+    /// Fitted before the earliest CV origin (scores) and on all data (forecast).
+    pub cv: Option<Arc<Ridge>>,
+    pub full: Option<Arc<Ridge>>,
+}
+
+fn forecast_with(m: &Ridge, s: &SeriesView, h: usize) -> Result<Vec<f64>, ModelError> {
+    let n = s.y.len();
+    let (scale, k) = level(s, n, 28).ok_or(ModelError::TooShort { needed: 7, got: 0 })?;
+    if k < 7 {
+        return Err(ModelError::TooShort { needed: 7, got: k });
+    }
+    Ok((0..h)
+        .map(|j| {
+            if s.closed(n + j) || scale <= 0.0 {
+                0.0
+            } else {
+                (scale * m.predict_one(&features(s, n, j, scale))).max(0.0)
+            }
+        })
+        .collect())
+}
+
+impl Forecaster for Global {
+    fn name(&self) -> &'static str {
+        "global_ridge"
+    }
+    fn predict(&self, s: &SeriesView, h: usize) -> Result<Vec<f64>, ModelError> {
+        let m = self.full.as_ref().ok_or_else(|| {
+            ModelError::NoUsableHistory(
+                "global model not trained (too little pooled history)".into(),
+            )
+        })?;
+        forecast_with(m, s, h)
+    }
+    fn predict_origins(
+        &self,
+        s: &SeriesView,
+        origins: &[usize],
+        h: usize,
+    ) -> Vec<Result<Vec<f64>, ModelError>> {
+        match &self.cv {
+            Some(m) => origins
+                .iter()
+                .map(|&o| forecast_with(m, &s.truncate(o), h))
+                .collect(),
+            None => origins
+                .iter()
+                .map(|_| {
+                    Err(ModelError::NoUsableHistory(
+                        "global model not trained (too little pooled history)".into(),
+                    ))
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 40 established series share a weekly shape (Saturday triple); a new series with
+    /// three weeks of flat history gets that shape from the pooled model (cold start).
+    #[test]
+    fn ridge_recovers_a_linear_relation() {
+        let xs: Vec<[f64; NF]> = (0..500)
+            .map(|i| {
+                let mut x = [0.0; NF];
+                x[0] = (i % 17) as f64;
+                x[1] = (i % 5) as f64;
+                x
+            })
+            .collect();
+        let ys: Vec<f64> = xs.iter().map(|x| 1.5 + 2.0 * x[0] - 0.5 * x[1]).collect();
+        let r = ridge(&xs, &ys, 0.0).unwrap();
+        assert!(
+            (r.coef[0] - 2.0).abs() < 1e-4 && (r.coef[1] + 0.5).abs() < 1e-4,
+            "{:?}",
+            r.coef
+        );
+        assert!((r.intercept - 1.5).abs() < 1e-3);
+    }
+
+    #[test]
+    fn pooled_model_learns_the_weekly_shape_and_serves_a_new_series() {
+        let shape = [1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 1.0]; // 2024-01-01 is a Monday
+        let start = crate::panel::from_date(chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap());
+        let mut plain: Vec<crate::panel::PlainSeries> = (0..40)
+            .map(|k| {
+                let lvl = 2.0 + k as f64;
+                let y: Vec<f64> = (0..364).map(|t| lvl * shape[t % 7]).collect();
+                (start, y, vec![false; 364], vec![false; 364])
+            })
+            .collect();
+        // The new item: 21 days at a flat 5 units, starting three weeks before the end.
+        plain.push((start + 343, vec![5.0; 21], vec![false; 21], vec![false; 21]));
+        let panel = Panel::from_plain(plain);
+        let m = train(&panel, 14, &|i| panel.series[i].len, 0.001).unwrap();
+        let g = Global {
+            cv: None,
+            full: Some(Arc::new(m)),
+        };
+        let established = g.predict(&panel.view(0), 7).unwrap();
+        // Day 364 is a Monday; Saturday is index 5.
+        assert!(established[5] > 2.0 * established[0], "{established:?}");
+        let fresh = g.predict(&panel.view(40), 7).unwrap();
+        assert!(fresh.iter().all(|v| v.is_finite() && *v >= 0.0));
+        assert!(
+            fresh[5] > fresh[0],
+            "the new item inherits the Saturday peak: {fresh:?}"
+        );
+    }
+}
