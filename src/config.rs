@@ -216,8 +216,9 @@ pub struct ForecastCfg {
     pub metric: SelectionMetric,
     /// Mean of the best k candidates is one more candidate (0 or 1: off).
     pub ensemble_k: usize,
-    /// Parameters of optimised models (ETS, Theta) are fitted on at most this many of the
-    /// latest days: older history adds cost, not accuracy, for daily retail demand.
+    /// Optimised models (ETS, Theta) and the intermittent models (Croston family, TSB,
+    /// ADIDA, IMAPA) see at most this many of the latest days: older history adds cost,
+    /// not accuracy, for daily retail demand.
     pub fit_window_days: usize,
     /// Demand class from the last this many trading days.
     pub class_window_days: usize,

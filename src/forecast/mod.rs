@@ -75,7 +75,7 @@ pub fn build(name: &str, cfg: &ForecastCfg) -> Option<Box<dyn Forecaster>> {
             optimize: true,
             fit_window: cfg.fit_window_days,
         })),
-        other => models::intermittent(other),
+        other => models::intermittent(other, cfg.fit_window_days),
     }
 }
 

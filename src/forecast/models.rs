@@ -87,10 +87,12 @@ fn too_short_before(o: usize, fit_at: usize, needed: usize) -> Result<Vec<f64>, 
     Err(ModelError::TooShort { needed, got: o })
 }
 
-/// A flat forecast from a function of the trading-day values.
+/// A flat forecast from a function of the latest `window` trading-day values (older
+/// history costs time in every CV origin and adds little to a level estimate).
 struct Flat {
     name: &'static str,
     min_len: usize,
+    window: usize,
     f: fn(&[f64]) -> f64,
 }
 
@@ -101,7 +103,7 @@ impl Forecaster for Flat {
     fn predict(&self, s: &SeriesView, h: usize) -> Result<Vec<f64>, ModelError> {
         let y = trading_values(s);
         need(&y, self.min_len)?;
-        let v = (self.f)(&y);
+        let v = (self.f)(&y[y.len().saturating_sub(self.window)..]);
         finite(to_calendar(s, h, |_| v))
     }
 }
@@ -120,6 +122,7 @@ pub fn naive() -> Box<dyn Forecaster> {
     Box::new(Flat {
         name: "naive",
         min_len: 1,
+        window: usize::MAX,
         f: last,
     })
 }
@@ -128,7 +131,7 @@ pub fn ses() -> Box<dyn Forecaster> {
     Box::new(SesOpt)
 }
 
-pub fn intermittent(name: &str) -> Option<Box<dyn Forecaster>> {
+pub fn intermittent(name: &str, window: usize) -> Option<Box<dyn Forecaster>> {
     let f: fn(&[f64]) -> f64 = match name {
         "croston" => kernels::croston_classic,
         "croston_optimized" => kernels::croston_optimized,
@@ -149,6 +152,7 @@ pub fn intermittent(name: &str) -> Option<Box<dyn Forecaster>> {
     Some(Box::new(Flat {
         name,
         min_len: 7,
+        window,
         f,
     }))
 }
