@@ -189,7 +189,8 @@ fn read_history(path: &Path) -> Vec<RunRecord> {
         f(COLS[18]),
     );
     // Per-class columns came later: older histories simply lack them.
-    let by_class: Vec<(Vec<Option<f64>>, Vec<Option<f64>>)> = CLASSES
+    type Col = Vec<Option<f64>>;
+    let by_class: Vec<(Col, Col)> = CLASSES
         .iter()
         .map(|c| (f(&format!("prev_mae_{c}")), f(&format!("prev_points_{c}"))))
         .collect();
