@@ -224,3 +224,94 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn every_selection_metric_scores_and_the_ensemble_averages_its_members() {
+    // A noisy weekly series: several candidates are close, so the ensemble is in play.
+    let y: Vec<f64> = (0..300)
+        .map(|i| [5.0, 6.0, 7.0, 6.0, 5.0, 12.0, 2.0][i % 7] + ((i * 7919) % 5) as f64)
+        .collect();
+    let c = vec![false; 300];
+    let k = cal(300, vec![]);
+    let s = view(&y, &c, &k);
+    for metric in [
+        crate::config::SelectionMetric::Rmsse,
+        crate::config::SelectionMetric::Mase,
+        crate::config::SelectionMetric::Pinball,
+    ] {
+        let cfg = ForecastCfg {
+            metric,
+            ..Default::default()
+        };
+        let f = forecast_series(&all_models(), &s, &cfg, 28, 14);
+        assert_eq!(f.class.class, DemandClass::Smooth);
+        let scored: Vec<&CandidateScore> = f.scores.iter().filter(|c| c.score.is_some()).collect();
+        assert!(scored.len() >= 5, "{metric:?}: {:?}", f.scores);
+        assert!(scored
+            .iter()
+            .all(|c| c.score.unwrap().is_finite() && c.score.unwrap() >= 0.0));
+        // The chosen candidate has the lowest score.
+        let best = scored
+            .iter()
+            .min_by(|a, b| a.score.unwrap().total_cmp(&b.score.unwrap()))
+            .unwrap();
+        assert_eq!(best.model, f.model, "{metric:?}");
+    }
+}
+
+/// Two test doubles biased in opposite directions: their mean is exact, so the ensemble
+/// must win, name its members and forecast their average.
+struct Constant(&'static str, f64);
+
+impl Forecaster for Constant {
+    fn name(&self) -> &'static str {
+        self.0
+    }
+    fn predict(&self, s: &SeriesView, h: usize) -> Result<Vec<f64>, ModelError> {
+        let _ = s;
+        Ok(vec![self.1; h])
+    }
+}
+
+#[test]
+fn ensemble_of_opposite_biases_wins_and_averages_its_members() {
+    let y: Vec<f64> = (0..200)
+        .map(|i| 10.0 + if i % 2 == 0 { 0.5 } else { -0.5 })
+        .collect();
+    let c = vec![false; 200];
+    let k = cal(200, vec![]);
+    let models: Vec<Box<dyn Forecaster>> = vec![
+        Box::new(Constant("high", 13.0)),
+        Box::new(Constant("low", 7.0)),
+    ];
+    let cfg = ForecastCfg {
+        ensemble_k: 2,
+        ..Default::default()
+    };
+    let f = forecast_series(&models, &view(&y, &c, &k), &cfg, 28, 14);
+    assert_eq!(f.model, "ensemble");
+    assert_eq!(f.members, vec!["high", "low"]);
+    assert!(f.mean.iter().all(|v| (v - 10.0).abs() < 1e-12));
+    let e = f.scores.iter().find(|s| s.model == "ensemble").unwrap();
+    let h = f.scores.iter().find(|s| s.model == "high").unwrap();
+    assert!(e.score.unwrap() < h.score.unwrap());
+}
+
+#[test]
+fn dead_items_get_zero_and_no_cross_validation() {
+    let mut y: Vec<f64> = (0..120).map(|i| (i % 3) as f64 + 1.0).collect();
+    y.extend(std::iter::repeat_n(0.0, 200));
+    let c = vec![false; y.len()];
+    let k = cal(y.len(), vec![]);
+    let f = forecast_series(
+        &all_models(),
+        &view(&y, &c, &k),
+        &ForecastCfg::default(),
+        28,
+        14,
+    );
+    assert_eq!(f.class.class, DemandClass::Dead);
+    assert_eq!(f.model, "zero");
+    assert!(f.mean.iter().all(|v| *v == 0.0) && f.scores.is_empty());
+    assert_eq!(f.window_quantile(0.99), 0.0);
+}
