@@ -153,26 +153,9 @@ pub struct Outcome {
     pub points: OutTable,
 }
 
-fn pinball(y: f64, q: f64, p: f64) -> f64 {
-    if y >= q {
-        p * (y - q)
-    } else {
-        (1.0 - p) * (q - y)
-    }
-}
-
 fn score(view: &SeriesView, n_train: usize, f: &SeriesForecast, h: usize) -> Option<Errs> {
-    let train = view.truncate(n_train);
-    let ty = forecast::models::trading_values(&train);
-    let (mut sa, mut sq) = (0.0, 0.0);
-    for w in ty.windows(2) {
-        let d = w[1] - w[0];
-        sa += d.abs();
-        sq += d * d;
-    }
-    let k = ty.len().saturating_sub(1).max(1) as f64;
-    let fix = |v: f64| if v > 1e-12 { v } else { 1.0 };
-    let (scale_a, scale_q) = (fix(sa / k), fix(sq / k));
+    // The same M5 scales the engine selects with: one-step naive error before the origin.
+    let (scale_a, scale_q) = forecast::scales(view, n_train);
     let (mut n, mut ae, mut se, mut e, mut units) = (0usize, 0.0, 0.0, 0.0, 0.0);
     let mut pb = [0.0; 7];
     let mut cov = [0.0; 3];
@@ -190,7 +173,7 @@ fn score(view: &SeriesView, n_train: usize, f: &SeriesForecast, h: usize) -> Opt
         se += (y - m) * (y - m);
         e += m - y;
         for (i, p) in QUANTILES.iter().enumerate() {
-            pb[i] += pinball(y, q[i], *p);
+            pb[i] += forecast::pinball(y, q[i], *p);
         }
         // p25–p75, p10–p90, p05–p95
         for (c, (lo, hi)) in [(2, 4), (1, 5), (0, 6)].iter().enumerate() {

@@ -237,7 +237,7 @@ struct Cv {
 
 /// Scales that make errors comparable across series (M5): mean absolute and mean squared
 /// one-step change of the trading-day history before the first origin.
-fn scales(s: &SeriesView, first_origin: usize) -> (f64, f64) {
+pub(crate) fn scales(s: &SeriesView, first_origin: usize) -> (f64, f64) {
     let y = models::trading_values(&s.truncate(first_origin));
     let (mut a, mut q) = (0.0, 0.0);
     for w in y.windows(2) {
@@ -250,7 +250,7 @@ fn scales(s: &SeriesView, first_origin: usize) -> (f64, f64) {
     (fix(a / k), fix(q / k))
 }
 
-fn pinball(y: f64, q: f64, p: f64) -> f64 {
+pub(crate) fn pinball(y: f64, q: f64, p: f64) -> f64 {
     if y >= q {
         p * (y - q)
     } else {
