@@ -124,6 +124,9 @@ pub struct Inputs {
     pub suppliers: InputSpec,
     #[serde(default)]
     pub open_pos: InputSpec,
+    /// Planner overrides (sku, location, action, value, reason, who, valid_until).
+    #[serde(default)]
+    pub overrides: InputSpec,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -305,12 +308,101 @@ pub enum PackRounding {
     Nearest,
 }
 
+/// Replenishment policy (README "Policies").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyKind {
+    /// Periodic review (R, S): order up to S every review; R from the supplier's order days.
+    #[default]
+    OrderUpTo,
+    /// Continuous review (r, Q): when the position is at or below r, order Q (EOQ).
+    Rq,
+    /// ERP-style min/max: at or below min, order up to max = min + one review period.
+    MinMax,
+    /// Single-period newsvendor at the critical ratio of underage and overage cost.
+    Newsvendor,
+}
+
+impl PolicyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyKind::OrderUpTo => "order_up_to",
+            PolicyKind::Rq => "rq",
+            PolicyKind::MinMax => "min_max",
+            PolicyKind::Newsvendor => "newsvendor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PolicyKind> {
+        Some(match s.trim().to_ascii_lowercase().replace(['-', ' ', ','], "_").as_str() {
+            "order_up_to" | "rs" | "r_s" | "(r_s)" => PolicyKind::OrderUpTo,
+            "rq" | "r_q" | "sq" | "s_q" | "(r_q)" => PolicyKind::Rq,
+            "min_max" | "minmax" | "s_s" | "ss" => PolicyKind::MinMax,
+            "newsvendor" => PolicyKind::Newsvendor,
+            _ => return None,
+        })
+    }
+}
+
+/// What the service target measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceMeasure {
+    /// α: probability of no stockout in a replenishment cycle.
+    #[default]
+    Cycle,
+    /// β: share of demand served from stock (via the expected shortage of the forecast).
+    FillRate,
+}
+
+/// What to do when a supplier's lines stay below its minimum order value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MovRule {
+    /// Add packs to the supplier's most urgent lines until the minimum is reached.
+    #[default]
+    TopUp,
+    /// Hold the supplier's lines for review instead.
+    Hold,
+}
+
+/// Keys accepted in `policy_by_class` / `service_by_class`: ABC×XYZ, ABC, XYZ, demand class.
+pub const CLASS_KEYS: &[&str] = &[
+    "AX", "AY", "AZ", "BX", "BY", "BZ", "CX", "CY", "CZ", "A", "B", "C", "X", "Y", "Z", "smooth",
+    "erratic", "intermittent", "lumpy", "new", "dead",
+];
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReplenishCfg {
     pub pack_rounding: PackRounding,
     /// A stock snapshot older than this (days before as-of) is reported as stale.
     pub stale_snapshot_days: u32,
+    /// Default policy; a product master `policy` column or `policy_by_class` overrides it.
+    pub policy: PolicyKind,
+    pub policy_by_class: BTreeMap<String, PolicyKind>,
+    pub service_measure: ServiceMeasure,
+    /// Service targets by class (after planner overrides and the product master).
+    pub service_by_class: BTreeMap<String, f64>,
+    /// Cumulative value shares closing class A and B (ABC on the last 365 days' value).
+    pub abc_a: f64,
+    pub abc_b: f64,
+    /// Coefficient of variation of weekly demand closing class X and Y.
+    pub xyz_x: f64,
+    pub xyz_y: f64,
+    /// Holding cost per year as a share of unit cost (EOQ, newsvendor).
+    pub holding_cost_rate: f64,
+    /// Fixed cost per order line (EOQ).
+    pub order_cost: f64,
+    /// Newsvendor: value recovered per unit left over, as a share of unit cost.
+    pub salvage_share: f64,
+    pub mov_rule: MovRule,
+    /// Spending cap for the whole run (in the lines' currency).
+    pub budget: Option<f64>,
+    /// Spending caps per supplier id.
+    pub supplier_budgets: BTreeMap<String, f64>,
+    /// Widen the demand distribution by the supplier's lead-time standard deviation.
+    pub lead_time_variability: bool,
 }
 
 impl Default for ReplenishCfg {
@@ -318,6 +410,21 @@ impl Default for ReplenishCfg {
         ReplenishCfg {
             pack_rounding: PackRounding::Up,
             stale_snapshot_days: 3,
+            policy: PolicyKind::OrderUpTo,
+            policy_by_class: BTreeMap::new(),
+            service_measure: ServiceMeasure::Cycle,
+            service_by_class: BTreeMap::new(),
+            abc_a: 0.8,
+            abc_b: 0.95,
+            xyz_x: 0.5,
+            xyz_y: 1.0,
+            holding_cost_rate: 0.25,
+            order_cost: 25.0,
+            salvage_share: 0.0,
+            mov_rule: MovRule::TopUp,
+            budget: None,
+            supplier_budgets: BTreeMap::new(),
+            lead_time_variability: true,
         }
     }
 }
@@ -728,6 +835,35 @@ impl RawPipeline {
                 "forecast.new_days",
                 "new_days must be <= 365 and dead_days 1..=3650",
             ));
+        }
+        let rp = &self.replenish;
+        for k in rp.policy_by_class.keys().chain(rp.service_by_class.keys()) {
+            if !CLASS_KEYS.contains(&k.as_str()) {
+                return Err(invalid(
+                    "replenish.policy_by_class",
+                    format!("unknown class '{k}'; known: {}", CLASS_KEYS.join(", ")),
+                ));
+            }
+        }
+        for (k, v) in &rp.service_by_class {
+            check_service_level(&format!("replenish.service_by_class.{k}"), *v)?;
+        }
+        if !(rp.abc_a > 0.0 && rp.abc_a < rp.abc_b && rp.abc_b <= 1.0) {
+            return Err(invalid("replenish.abc_a", "need 0 < abc_a < abc_b <= 1"));
+        }
+        if !(rp.xyz_x > 0.0 && rp.xyz_x < rp.xyz_y && rp.xyz_y.is_finite()) {
+            return Err(invalid("replenish.xyz_x", "need 0 < xyz_x < xyz_y"));
+        }
+        positive("replenish.holding_cost_rate", rp.holding_cost_rate)?;
+        positive("replenish.order_cost", rp.order_cost)?;
+        if !(rp.salvage_share.is_finite() && (0.0..1.0).contains(&rp.salvage_share)) {
+            return Err(invalid("replenish.salvage_share", "must be in [0, 1)"));
+        }
+        if let Some(b) = rp.budget {
+            non_negative("replenish.budget", b)?;
+        }
+        for (k, v) in &rp.supplier_budgets {
+            non_negative(&format!("replenish.supplier_budgets.{k}"), *v)?;
         }
         positive(
             "check.absurd_quantity_factor",

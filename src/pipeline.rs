@@ -86,6 +86,7 @@ pub struct Computed {
     pub return_model: returns::ReturnModel,
     pub returns: Vec<returns::SeriesReturns>,
     pub proposals: Vec<replenish::Proposal>,
+    pub overrides: Vec<replenish::OverrideStatus>,
     pub timer: Timer,
 }
 
@@ -102,7 +103,7 @@ pub fn compute(p: &Pipeline) -> Result<Computed> {
     let (return_model, rets) = timer.time("returns", || {
         forecast_returns(p, &ds, &panel, &params, &forecasts)
     });
-    let proposals = timer.time("replenish", || {
+    let rep = timer.time("replenish", || {
         replenish::propose(p, &ds, &panel, &params, &forecasts, &rets)
     });
     Ok(Computed {
@@ -112,7 +113,8 @@ pub fn compute(p: &Pipeline) -> Result<Computed> {
         forecasts,
         return_model,
         returns: rets,
-        proposals,
+        proposals: rep.lines,
+        overrides: rep.overrides,
         timer,
     })
 }

@@ -15,7 +15,7 @@ use crate::error::OutputError;
 use crate::forecast::{SeriesForecast, QUANTILE_NAMES};
 use crate::ingest::{Dataset, Reject};
 use crate::panel::{to_date, Panel};
-use crate::replenish::Proposal;
+use crate::replenish::{OverrideStatus, Proposal};
 use crate::returns::{ReturnModel, SeriesReturns};
 pub use rundir::RunDir;
 use table::{ColData, CsvFormat, GermanCsv, MachineCsv, OutTable};
@@ -37,124 +37,95 @@ fn f(v: impl Iterator<Item = f64>) -> ColData {
 /// Proposal lines (ERP columns first, then the explanation). Column order is the contract
 /// documented in the README.
 pub fn proposals_table(lines: &[&Proposal]) -> OutTable {
+    let st = |g: &dyn Fn(&Proposal) -> String| s(lines.iter().map(|l| g(l)));
+    let os = |g: &dyn Fn(&Proposal) -> Option<String>| ColData::Str(lines.iter().map(|l| g(l)).collect());
+    let num = |g: &dyn Fn(&Proposal) -> f64| f(lines.iter().map(|l| round4(g(l))));
+    let onum = |g: &dyn Fn(&Proposal) -> Option<f64>| {
+        ColData::F64(lines.iter().map(|l| g(l).map(round4)).collect())
+    };
+    let int = |g: &dyn Fn(&Proposal) -> i64| ColData::I64(lines.iter().map(|l| Some(g(l))).collect());
+    let date = |g: &dyn Fn(&Proposal) -> Option<crate::ingest::Day>| {
+        ColData::Date(lines.iter().map(|l| g(l)).collect())
+    };
     let mut t = OutTable::default();
-    t.push("sku", s(lines.iter().map(|l| l.sku.clone())))
-        .push("location", s(lines.iter().map(|l| l.location.clone())))
-        .push(
-            "supplier_id",
-            s(lines.iter().map(|l| l.supplier_id.clone())),
-        )
-        .push("order_qty", f(lines.iter().map(|l| l.order_qty)))
-        .push(
-            "order_date",
-            ColData::Date(lines.iter().map(|l| Some(l.order_date)).collect()),
-        )
-        .push(
-            "expected_receipt_date",
-            ColData::Date(
-                lines
-                    .iter()
-                    .map(|l| Some(l.expected_receipt_date))
-                    .collect(),
-            ),
-        )
-        .push(
-            "unit_cost",
-            ColData::F64(lines.iter().map(|l| l.unit_cost).collect()),
-        )
-        .push(
-            "line_value",
-            ColData::F64(lines.iter().map(|l| l.line_value).collect()),
-        )
-        .push("currency", s(lines.iter().map(|l| l.currency.clone())))
-        .push(
-            "priority",
-            ColData::I64(lines.iter().map(|l| Some(l.priority as i64)).collect()),
-        )
-        .push(
-            "stockout_date_if_not_ordered",
-            ColData::Date(
-                lines
-                    .iter()
-                    .map(|l| l.stockout_date_if_not_ordered)
-                    .collect(),
-            ),
-        )
-        .push("held_qty", f(lines.iter().map(|l| l.held_qty)))
-        .push("on_hand", f(lines.iter().map(|l| l.on_hand)))
-        .push(
-            "stock_snapshot_date",
-            ColData::Date(lines.iter().map(|l| l.stock_snapshot_date).collect()),
-        )
-        .push("on_order", f(lines.iter().map(|l| l.on_order)))
-        .push("on_order_later", f(lines.iter().map(|l| l.on_order_later)))
-        .push("backorders", f(lines.iter().map(|l| l.backorders)))
-        .push(
-            "expected_returns",
-            f(lines.iter().map(|l| l.expected_returns)),
-        )
-        .push(
-            "expected_returns_mean",
-            f(lines.iter().map(|l| l.expected_returns_mean)),
-        )
-        .push(
-            "inventory_position",
-            f(lines.iter().map(|l| round4(l.inventory_position))),
-        )
-        .push(
-            "window_days",
-            ColData::I64(lines.iter().map(|l| Some(l.window_days as i64)).collect()),
-        )
-        .push("lead_time_days", f(lines.iter().map(|l| l.lead_time_days)))
-        .push(
-            "review_period_days",
-            ColData::I64(
-                lines
-                    .iter()
-                    .map(|l| Some(l.review_period_days as i64))
-                    .collect(),
-            ),
-        )
-        .push(
-            "demand_mean",
-            f(lines.iter().map(|l| round4(l.demand_mean))),
-        )
-        .push(
-            "demand_quantile",
-            f(lines.iter().map(|l| round4(l.demand_quantile))),
-        )
-        .push("service_level", f(lines.iter().map(|l| l.service_level)))
-        .push(
-            "safety_stock",
-            f(lines.iter().map(|l| round4(l.safety_stock))),
-        )
-        .push(
-            "target_level",
-            f(lines.iter().map(|l| round4(l.target_level))),
-        )
-        .push("raw_need", f(lines.iter().map(|l| round4(l.raw_need))))
-        .push("moq", f(lines.iter().map(|l| l.moq)))
-        .push("pack_size", f(lines.iter().map(|l| l.pack_size)))
-        .push("moq_adjustment", f(lines.iter().map(|l| l.moq_adjustment)))
-        .push(
-            "pack_adjustment",
-            f(lines.iter().map(|l| l.pack_adjustment)),
-        )
-        .push("model", s(lines.iter().map(|l| l.model.clone())))
-        .push(
-            "quantile_method",
-            s(lines.iter().map(|l| l.quantile_method.clone())),
-        )
-        .push("policy", s(lines.iter().map(|l| l.policy.to_string())))
-        .push(
-            "reason_code",
-            s(lines.iter().map(|l| l.reason_code.to_string())),
-        )
-        .push(
-            "reason_text",
-            s(lines.iter().map(|l| l.reason_text.clone())),
-        )
-        .push("defaulted", s(lines.iter().map(|l| l.defaulted.clone())));
+    t.push("sku", st(&|l| l.sku.clone()))
+        .push("location", st(&|l| l.location.clone()))
+        .push("supplier_id", st(&|l| l.supplier_id.clone()))
+        .push("order_qty", num(&|l| l.order_qty))
+        .push("order_date", date(&|l| Some(l.order_date)))
+        .push("expected_receipt_date", date(&|l| Some(l.expected_receipt_date)))
+        .push("unit_cost", onum(&|l| l.unit_cost))
+        .push("line_value", onum(&|l| l.line_value))
+        .push("currency", st(&|l| l.currency.clone()))
+        .push("priority", int(&|l| l.priority as i64))
+        .push("stockout_date_if_not_ordered", date(&|l| l.stockout_date_if_not_ordered))
+        .push("held_qty", num(&|l| l.held_qty))
+        .push("on_hand", num(&|l| l.on_hand))
+        .push("stock_snapshot_date", date(&|l| l.stock_snapshot_date))
+        .push("on_order", num(&|l| l.on_order))
+        .push("on_order_later", num(&|l| l.on_order_later))
+        .push("backorders", num(&|l| l.backorders))
+        .push("expected_returns", num(&|l| l.expected_returns))
+        .push("expected_returns_mean", num(&|l| l.expected_returns_mean))
+        .push("inventory_position", num(&|l| l.inventory_position))
+        .push("window_days", int(&|l| l.window_days as i64))
+        .push("lead_time_days", num(&|l| l.lead_time_days))
+        .push("lead_time_sd_days", num(&|l| l.lead_time_sd_days))
+        .push("review_period_days", int(&|l| l.review_period_days as i64))
+        .push("demand_mean", num(&|l| l.demand_mean))
+        .push("demand_quantile", num(&|l| l.demand_quantile))
+        .push("quantile_level", num(&|l| l.quantile_level))
+        .push("policy", st(&|l| l.policy.to_string()))
+        .push("policy_source", st(&|l| l.policy_source.clone()))
+        .push("abc", st(&|l| l.abc.clone()))
+        .push("xyz", st(&|l| l.xyz.clone()))
+        .push("demand_class", st(&|l| l.demand_class.to_string()))
+        .push("service_measure", st(&|l| l.service_measure.to_string()))
+        .push("service_target", num(&|l| l.service_target))
+        .push("service_source", st(&|l| l.service_source.clone()))
+        .push("reorder_point", num(&|l| l.reorder_point))
+        .push("safety_stock", num(&|l| l.safety_stock))
+        .push("target_level", num(&|l| l.target_level))
+        .push("lot_size", onum(&|l| l.lot_size))
+        .push("lot_source", os(&|l| l.lot_source.map(str::to_string)))
+        .push("raw_need", num(&|l| l.raw_need))
+        .push("moq", num(&|l| l.moq))
+        .push("pack_size", num(&|l| l.pack_size))
+        .push("moq_adjustment", num(&|l| l.moq_adjustment))
+        .push("pack_adjustment", num(&|l| l.pack_adjustment))
+        .push("cap_adjustment", num(&|l| l.cap_adjustment))
+        .push("cap_reason", os(&|l| l.cap_reason.map(str::to_string)))
+        .push("mov_adjustment", num(&|l| l.mov_adjustment))
+        .push("mov_status", os(&|l| l.mov_status.clone()))
+        .push("budget_adjustment", num(&|l| l.budget_adjustment))
+        .push("override_action", os(&|l| l.override_action.map(str::to_string)))
+        .push("override_value", onum(&|l| l.override_value))
+        .push("override_by", os(&|l| l.override_by.clone()))
+        .push("override_reason", os(&|l| l.override_reason.clone()))
+        .push("price", onum(&|l| l.price))
+        .push("newsvendor_underage", onum(&|l| l.newsvendor_underage))
+        .push("newsvendor_overage", onum(&|l| l.newsvendor_overage))
+        .push("model", st(&|l| l.model.clone()))
+        .push("quantile_method", st(&|l| l.quantile_method.clone()))
+        .push("reason_code", st(&|l| l.reason_code.to_string()))
+        .push("reason_text", st(&|l| l.reason_text.clone()))
+        .push("defaulted", st(&|l| l.defaulted.clone()));
+    t
+}
+
+/// What became of every planner override row.
+pub fn overrides_table(rows: &[OverrideStatus]) -> OutTable {
+    let mut t = OutTable::default();
+    t.push("row", ColData::I64(rows.iter().map(|r| Some(r.row as i64)).collect()))
+        .push("sku", s(rows.iter().map(|r| r.sku.clone())))
+        .push("location", ColData::Str(rows.iter().map(|r| r.location.clone()).collect()))
+        .push("action", s(rows.iter().map(|r| r.action.to_string())))
+        .push("value", ColData::F64(rows.iter().map(|r| r.value).collect()))
+        .push("who", s(rows.iter().map(|r| r.who.clone())))
+        .push("reason", s(rows.iter().map(|r| r.reason.clone())))
+        .push("valid_until", ColData::Date(rows.iter().map(|r| r.valid_until).collect()))
+        .push("status", s(rows.iter().map(|r| r.status.to_string())))
+        .push("series", ColData::I64(rows.iter().map(|r| Some(r.series as i64)).collect()));
     t
 }
 

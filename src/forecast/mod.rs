@@ -200,6 +200,42 @@ pub struct SeriesForecast {
 }
 
 impl SeriesForecast {
+    /// A forecast given from outside (hand-computed cases, replays): flat daily mean over
+    /// the window, window quantiles by `window_method` ("normal_approx" with the daily error
+    /// sd, "negative_binomial" with variance `daily_sd²` per day, or "poisson").
+    pub fn fixed(
+        window_mean: f64,
+        window_days: usize,
+        window_method: &'static str,
+        daily_sd: f64,
+    ) -> SeriesForecast {
+        let days = window_days.max(1);
+        let daily = window_mean / days as f64;
+        SeriesForecast {
+            model: "given",
+            members: vec![],
+            class: ClassInfo {
+                class: DemandClass::Smooth,
+                adi: 1.0,
+                cv2: 0.0,
+                trading_days: 0,
+            },
+            mean: vec![daily; days],
+            quantiles: vec![[daily; 7]; days],
+            quantile_method: "given",
+            window_days: days,
+            window_mean,
+            window_errors: vec![],
+            daily_error_sd: daily_sd,
+            daily_mse: daily_sd * daily_sd,
+            window_method,
+            scores: vec![],
+            cv_origins: 0,
+            fallback: None,
+            fallback_kind: None,
+        }
+    }
+
     /// Demand over the protection window at cumulative probability `p`, never negative.
     pub fn window_quantile(&self, p: f64) -> f64 {
         quantile::window_quantile(self, p)

@@ -4,12 +4,12 @@
 //! (0, 1), non-positive pack) are fatal and name file, column and row: a planner must fix
 //! the master rather than get a quietly wrong order.
 
-use crate::config::{check_service_level, parse_weekday_list, Pipeline};
+use crate::config::{check_service_level, parse_weekday_list, Pipeline, PolicyKind};
 use crate::error::{InputError, Result};
 
 use super::{
-    col, day_of, row_problem, Dataset, OpenPo, Product, Reject, ReturnLine, StockRow, Supplier,
-    Table,
+    col, day_of, row_problem, Dataset, OpenPo, OverrideAction, PlannerOverride, Product, Reject,
+    ReturnLine, StockRow, Supplier, Table,
 };
 
 fn bad(t: &Table, column: &str, row: usize, detail: String) -> InputError {
@@ -49,6 +49,9 @@ pub(super) fn products(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
     let cat = t.strings(col(m, "category"), "category", false)?;
     let shelf = t.f64s(col(m, "shelf_life_days"), "shelf_life_days", false)?;
     let active = t.bools(col(m, "active"), "active")?;
+    let policy = t.strings(col(m, "policy"), "policy", false)?;
+    let price = t.f64s(col(m, "price"), "price", false)?;
+    let max_stock = t.f64s(col(m, "max_stock"), "max_stock", false)?;
     for i in 0..t.rows {
         let Some(s) = trimmed(sku[i].clone()) else {
             let err = bad(t, col(m, "sku"), i, "sku is empty".into());
@@ -98,6 +101,19 @@ pub(super) fn products(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
             category: trimmed(opt(&cat, i)),
             shelf_life_days: nonneg(t, col(m, "shelf_life_days"), i, opt(&shelf, i))?,
             active: opt(&active, i),
+            policy: match trimmed(opt(&policy, i)) {
+                None => None,
+                Some(v) => Some(PolicyKind::parse(&v).ok_or_else(|| {
+                    bad(
+                        t,
+                        col(m, "policy"),
+                        i,
+                        format!("'{v}' is not a policy (order_up_to, rq, min_max, newsvendor)"),
+                    )
+                })?),
+            },
+            price: nonneg(t, col(m, "price"), i, opt(&price, i))?,
+            max_stock: nonneg(t, col(m, "max_stock"), i, opt(&max_stock, i))?,
         };
         let id = ds.skus.intern(&s);
         if ds.products.contains_key(&id) {
@@ -174,6 +190,7 @@ pub(super) fn stock(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> {
     let on_hand = t
         .f64s(col(m, "on_hand"), "on_hand", true)?
         .unwrap_or_default();
+    let reserved = t.f64s(col(m, "reserved"), "reserved", false)?;
     for i in 0..t.rows {
         let (Some(d), Some(s), Some(q)) = (date[i], trimmed(sku[i].clone()), on_hand[i]) else {
             let which = if date[i].is_none() {
@@ -208,6 +225,7 @@ pub(super) fn stock(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> {
             sku: ds.skus.intern(&s),
             loc: ds.locs.intern(&loc),
             on_hand: q,
+            reserved: nonneg(t, col(m, "reserved"), i, opt(&reserved, i))?.unwrap_or(0.0),
         };
         ds.stock.push(row);
     }
@@ -329,6 +347,78 @@ pub(super) fn returns(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> {
             restockable: opt(&restock, i),
         };
         ds.returns.push(line);
+    }
+    Ok(())
+}
+
+/// Planner overrides. A row that cannot be understood is an invalid row (fail or reject, as
+/// `invalid_rows` says), never silently ignored.
+pub(super) fn overrides(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> {
+    let m = &p.inputs.overrides.columns;
+    let sku = t.strings(col(m, "sku"), "sku", true)?.unwrap_or_default();
+    let loc = t.strings(col(m, "location"), "location", false)?;
+    let action = t
+        .strings(col(m, "action"), "action", true)?
+        .unwrap_or_default();
+    let value = t.f64s(col(m, "value"), "value", false)?;
+    let reason = t.strings(col(m, "reason"), "reason", false)?;
+    let who = t.strings(col(m, "who"), "who", false)?;
+    let until = t.datetimes(col(m, "valid_until"), "valid_until", false)?;
+    for i in 0..t.rows {
+        let s = trimmed(sku[i].clone());
+        let a = trimmed(action[i].clone()).map(|a| a.to_ascii_lowercase().replace([' ', '-'], "_"));
+        let v = opt(&value, i);
+        let parsed = match (s.as_deref(), a.as_deref()) {
+            (None, _) => Err(("sku", "sku is empty".to_string())),
+            (_, None) => Err(("action", "action is empty".to_string())),
+            (Some(_), Some("fixed_qty" | "fixed" | "menge")) => match v {
+                Some(q) if q >= 0.0 && q.is_finite() => Ok(OverrideAction::FixedQty),
+                _ => Err(("value", "fixed_qty needs a value >= 0".to_string())),
+            },
+            (Some(_), Some("block" | "sperre")) => Ok(OverrideAction::Block),
+            (Some(_), Some("service_level" | "servicegrad")) => match v {
+                Some(x) if x > 0.0 && x < 1.0 => Ok(OverrideAction::ServiceLevel),
+                _ => Err((
+                    "value",
+                    "service_level needs a value strictly between 0 and 1".to_string(),
+                )),
+            },
+            (Some(_), Some(other)) => Err((
+                "action",
+                format!("'{other}' is not an action (fixed_qty, block, service_level)"),
+            )),
+        };
+        match parsed {
+            Ok(action) => ds.planner_overrides.push(PlannerOverride {
+                row: (i + 1) as u32,
+                sku: s.unwrap_or_default(),
+                location: trimmed(opt(&loc, i)),
+                action,
+                value: v,
+                reason: trimmed(opt(&reason, i)).unwrap_or_default(),
+                who: trimmed(opt(&who, i)).unwrap_or_default(),
+                valid_until: opt(&until, i).map(day_of),
+            }),
+            Err((column, detail)) => {
+                let err = bad(t, col(m, column), i, detail.clone());
+                let rej = Reject {
+                    input: "overrides",
+                    row: (i + 1) as u32,
+                    reason_code: "invalid_row",
+                    reason: detail,
+                    sku: sku[i].clone(),
+                    at: None,
+                    quantity: v,
+                    order_id: None,
+                };
+                row_problem(
+                    p.inputs.orders.rules.invalid_rows,
+                    &mut ds.rejects,
+                    err,
+                    rej,
+                )?;
+            }
+        }
     }
     Ok(())
 }

@@ -113,6 +113,8 @@ pub struct StockRow {
     pub sku: u32,
     pub loc: u32,
     pub on_hand: f64,
+    /// Units promised to customers but not shipped (backorders/reservations).
+    pub reserved: f64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -126,6 +128,12 @@ pub struct Product {
     pub category: Option<String>,
     pub shelf_life_days: Option<f64>,
     pub active: Option<bool>,
+    /// Policy name from the master (`order_up_to`, `rq`, `min_max`, `newsvendor`).
+    pub policy: Option<crate::config::PolicyKind>,
+    /// Sales price (newsvendor underage cost, ABC value); else the median order price.
+    pub price: Option<f64>,
+    /// Shelf or storage capacity in units: stock after receipt never exceeds it.
+    pub max_stock: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -143,6 +151,42 @@ pub struct OpenPo {
     pub loc: u32,
     pub qty: f64,
     pub expected_day: Day,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverrideAction {
+    /// Order exactly `value` units (the planner's word: no rounding, no budget cut).
+    FixedQty,
+    /// Order nothing.
+    Block,
+    /// Use `value` as the service target.
+    ServiceLevel,
+}
+
+impl OverrideAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverrideAction::FixedQty => "fixed_qty",
+            OverrideAction::Block => "block",
+            OverrideAction::ServiceLevel => "service_level",
+        }
+    }
+}
+
+/// One row of the planner's overrides file.
+#[derive(Debug, Clone)]
+pub struct PlannerOverride {
+    /// 1-based data row in the file.
+    pub row: u32,
+    pub sku: String,
+    /// None: every location of the SKU.
+    pub location: Option<String>,
+    pub action: OverrideAction,
+    pub value: Option<f64>,
+    pub reason: String,
+    pub who: String,
+    pub valid_until: Option<Day>,
 }
 
 /// Facts about one input file for the manifest.
@@ -169,6 +213,7 @@ pub struct Dataset {
     pub products: BTreeMap<u32, Product>,
     pub suppliers: BTreeMap<String, Supplier>,
     pub open_pos: Vec<OpenPo>,
+    pub planner_overrides: Vec<PlannerOverride>,
     pub rejects: Vec<Reject>,
     pub files: Vec<InputFile>,
     /// Order-line classification counts (demand, return, cancellation, duplicate, ...).
@@ -264,6 +309,10 @@ pub fn load(p: &Pipeline) -> Result<Dataset> {
     if let Some(path) = &p.inputs.returns.path {
         let t = open("returns", path, &mut ds.files, limits)?;
         master::returns(p, &t, &mut ds)?;
+    }
+    if let Some(path) = &p.inputs.overrides.path {
+        let t = open("overrides", path, &mut ds.files, limits)?;
+        master::overrides(p, &t, &mut ds)?;
     }
     ds.rejects
         .sort_by(|a, b| (a.input, a.row).cmp(&(b.input, b.row)));
