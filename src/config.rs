@@ -334,13 +334,20 @@ impl PolicyKind {
     }
 
     pub fn parse(s: &str) -> Option<PolicyKind> {
-        Some(match s.trim().to_ascii_lowercase().replace(['-', ' ', ','], "_").as_str() {
-            "order_up_to" | "rs" | "r_s" | "(r_s)" => PolicyKind::OrderUpTo,
-            "rq" | "r_q" | "sq" | "s_q" | "(r_q)" => PolicyKind::Rq,
-            "min_max" | "minmax" | "s_s" | "ss" => PolicyKind::MinMax,
-            "newsvendor" => PolicyKind::Newsvendor,
-            _ => return None,
-        })
+        Some(
+            match s
+                .trim()
+                .to_ascii_lowercase()
+                .replace(['-', ' ', ','], "_")
+                .as_str()
+            {
+                "order_up_to" | "rs" | "r_s" | "(r_s)" => PolicyKind::OrderUpTo,
+                "rq" | "r_q" | "sq" | "s_q" | "(r_q)" => PolicyKind::Rq,
+                "min_max" | "minmax" | "s_s" | "ss" => PolicyKind::MinMax,
+                "newsvendor" => PolicyKind::Newsvendor,
+                _ => return None,
+            },
+        )
     }
 }
 
@@ -368,8 +375,27 @@ pub enum MovRule {
 
 /// Keys accepted in `policy_by_class` / `service_by_class`: ABC×XYZ, ABC, XYZ, demand class.
 pub const CLASS_KEYS: &[&str] = &[
-    "AX", "AY", "AZ", "BX", "BY", "BZ", "CX", "CY", "CZ", "A", "B", "C", "X", "Y", "Z", "smooth",
-    "erratic", "intermittent", "lumpy", "new", "dead",
+    "AX",
+    "AY",
+    "AZ",
+    "BX",
+    "BY",
+    "BZ",
+    "CX",
+    "CY",
+    "CZ",
+    "A",
+    "B",
+    "C",
+    "X",
+    "Y",
+    "Z",
+    "smooth",
+    "erratic",
+    "intermittent",
+    "lumpy",
+    "new",
+    "dead",
 ];
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -245,6 +245,9 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
         )
         .write_parquet(&dir.file("forecast_models.parquet"))?;
         export::rejects_table(&c.ds.rejects).write_parquet(&dir.file("rejects.parquet"))?;
+        let ot = export::overrides_table(&c.overrides);
+        ot.write_parquet(&dir.file("overrides_report.parquet"))?;
+        ot.write_csv(&dir.file("overrides_report.csv"), profile.as_ref())?;
         export::returns_forecast_table(&c.ds, &c.panel, &c.returns, h)
             .write_parquet(&dir.file("returns_forecast.parquet"))?;
         export::return_params_table(&c.ds, &c.return_model)
@@ -259,6 +262,18 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
             "master data missing: pipeline default used"
         );
     }
+    for o in c.overrides.iter().filter(|o| o.status != "applied") {
+        tracing::warn!(row = o.row, sku = %o.sku, status = o.status, "planner override not applied");
+    }
+    let mut override_counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for o in &c.overrides {
+        *override_counts.entry(o.status).or_insert(0) += 1;
+    }
+    let mut policy_counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for l in &c.proposals {
+        *policy_counts.entry(l.policy).or_insert(0) += 1;
+    }
+    let budget_spent: f64 = orders.iter().filter_map(|l| l.line_value).sum();
     let fallbacks = c.forecasts.iter().filter(|f| f.fallback.is_some()).count();
     let manifest = json!({
         "run_id": dir.run_id(),
@@ -287,6 +302,14 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
         },
         "order_lines": c.ds.order_classes,
         "defaults_used": defaults,
+        "replenishment": {
+            "policies": policy_counts,
+            "overrides": override_counts,
+            "order_value": (budget_spent * 100.0).round() / 100.0,
+            "budget": p.replenish.budget,
+            "held_for_mov": c.proposals.iter().filter(|l| l.reason_code == "MOV_NOT_REACHED").count(),
+            "budget_cut_lines": c.proposals.iter().filter(|l| l.budget_adjustment < 0.0).count(),
+        },
         "calendar": c.panel.calendar,
         "previous_run_accuracy": drift,
         "returns": {
@@ -300,7 +323,7 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
         },
         "stages": c.timer.stages,
         "outputs": ["proposals.parquet", "proposals.csv", "decisions.parquet", "forecasts.parquet",
-                    "forecast_models.parquet", "rejects.parquet", "review.parquet", "review.csv", "returns_forecast.parquet", "return_params.parquet", "manifest.json"],
+                    "forecast_models.parquet", "rejects.parquet", "overrides_report.parquet", "overrides_report.csv", "review.parquet", "review.csv", "returns_forecast.parquet", "return_params.parquet", "manifest.json"],
     });
     export::write_json(&dir.file("manifest.json"), &manifest)?;
     let run_id = dir.run_id().to_string();

@@ -495,6 +495,21 @@ pub fn generate(dir: &Path, seed: u64, n_skus: usize) -> Result<(usize, usize), 
     .push(
         "on_hand",
         ColData::F64(keep.iter().map(|&i| Some(s_oh[i])).collect()),
+    )
+    // Units promised to customers but not yet shipped, on the last snapshot.
+    .push(
+        "reserved",
+        ColData::F64(
+            keep.iter()
+                .map(|&i| {
+                    Some(if s_date[i] == end && i % 13 == 0 {
+                        s_oh[i].min(2.0)
+                    } else {
+                        0.0
+                    })
+                })
+                .collect(),
+        ),
     );
     write(&t, dir, "stock.parquet")?;
 
@@ -637,7 +652,60 @@ pub fn generate(dir: &Path, seed: u64, n_skus: usize) -> Result<(usize, usize), 
                 .collect(),
         ),
     );
+    // A few items carry their own policy, a list price and a shelf capacity, as masters do.
+    t.push(
+        "price",
+        ColData::F64((0..n).map(|i| idx(i).then(|| ms[i].price)).collect()),
+    )
+    .push(
+        "max_stock",
+        ColData::F64(
+            (0..n)
+                .map(|i| (idx(i) && i % 9 == 4).then(|| (ms[i].base * 20.0).ceil().max(6.0)))
+                .collect(),
+        ),
+    )
+    .push(
+        "policy",
+        ColData::Str(
+            (0..n)
+                .map(|i| {
+                    if !idx(i) {
+                        return None;
+                    }
+                    match (ms[i].kind, i % 5) {
+                        (Kind::Slow, 0) | (Kind::Fast, 2) => Some("rq".to_string()),
+                        (Kind::Fast, 3) => Some("min_max".to_string()),
+                        _ if ms[i].category == "food" && i % 3 == 0 => {
+                            Some("newsvendor".to_string())
+                        }
+                        _ => None,
+                    }
+                })
+                .collect(),
+        ),
+    );
     write(&t, dir, "products.parquet")?;
+
+    // Planner overrides: a fixed quantity, a block, a service level, one expired and one
+    // for a SKU that does not exist (reported as stale).
+    let ov = |k: usize| ms[k.min(ms.len() - 1)].id.clone();
+    let overrides = format!(
+        "sku;location;action;value;reason;who;valid_until\n\
+         {};WH-BER;fixed_qty;48;Aktion KW 3;m.mueller;2025-01-31\n\
+         {};;block;;Auslaufartikel;m.mueller;\n\
+         {};;service_level;0,99;Topseller;a.schmidt;\n\
+         {};WH-BER;fixed_qty;10;alte Aktion;a.schmidt;2024-11-30\n\
+         SKU-99999;;block;;Artikel gelöscht;m.mueller;\n",
+        ov(1),
+        ov(2),
+        ov(3),
+        ov(4)
+    );
+    std::fs::write(dir.join("overrides.csv"), overrides).map_err(|source| OutputError::Io {
+        path: dir.join("overrides.csv"),
+        source,
+    })?;
 
     let mut t = OutTable::default();
     t.push(

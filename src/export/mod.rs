@@ -38,12 +38,15 @@ fn f(v: impl Iterator<Item = f64>) -> ColData {
 /// documented in the README.
 pub fn proposals_table(lines: &[&Proposal]) -> OutTable {
     let st = |g: &dyn Fn(&Proposal) -> String| s(lines.iter().map(|l| g(l)));
-    let os = |g: &dyn Fn(&Proposal) -> Option<String>| ColData::Str(lines.iter().map(|l| g(l)).collect());
+    let os = |g: &dyn Fn(&Proposal) -> Option<String>| {
+        ColData::Str(lines.iter().map(|l| g(l)).collect())
+    };
     let num = |g: &dyn Fn(&Proposal) -> f64| f(lines.iter().map(|l| round4(g(l))));
     let onum = |g: &dyn Fn(&Proposal) -> Option<f64>| {
         ColData::F64(lines.iter().map(|l| g(l).map(round4)).collect())
     };
-    let int = |g: &dyn Fn(&Proposal) -> i64| ColData::I64(lines.iter().map(|l| Some(g(l))).collect());
+    let int =
+        |g: &dyn Fn(&Proposal) -> i64| ColData::I64(lines.iter().map(|l| Some(g(l))).collect());
     let date = |g: &dyn Fn(&Proposal) -> Option<crate::ingest::Day>| {
         ColData::Date(lines.iter().map(|l| g(l)).collect())
     };
@@ -53,12 +56,18 @@ pub fn proposals_table(lines: &[&Proposal]) -> OutTable {
         .push("supplier_id", st(&|l| l.supplier_id.clone()))
         .push("order_qty", num(&|l| l.order_qty))
         .push("order_date", date(&|l| Some(l.order_date)))
-        .push("expected_receipt_date", date(&|l| Some(l.expected_receipt_date)))
+        .push(
+            "expected_receipt_date",
+            date(&|l| Some(l.expected_receipt_date)),
+        )
         .push("unit_cost", onum(&|l| l.unit_cost))
         .push("line_value", onum(&|l| l.line_value))
         .push("currency", st(&|l| l.currency.clone()))
         .push("priority", int(&|l| l.priority as i64))
-        .push("stockout_date_if_not_ordered", date(&|l| l.stockout_date_if_not_ordered))
+        .push(
+            "stockout_date_if_not_ordered",
+            date(&|l| l.stockout_date_if_not_ordered),
+        )
         .push("held_qty", num(&|l| l.held_qty))
         .push("on_hand", num(&|l| l.on_hand))
         .push("stock_snapshot_date", date(&|l| l.stock_snapshot_date))
@@ -98,7 +107,10 @@ pub fn proposals_table(lines: &[&Proposal]) -> OutTable {
         .push("mov_adjustment", num(&|l| l.mov_adjustment))
         .push("mov_status", os(&|l| l.mov_status.clone()))
         .push("budget_adjustment", num(&|l| l.budget_adjustment))
-        .push("override_action", os(&|l| l.override_action.map(str::to_string)))
+        .push(
+            "override_action",
+            os(&|l| l.override_action.map(str::to_string)),
+        )
         .push("override_value", onum(&|l| l.override_value))
         .push("override_by", os(&|l| l.override_by.clone()))
         .push("override_reason", os(&|l| l.override_reason.clone()))
@@ -116,16 +128,31 @@ pub fn proposals_table(lines: &[&Proposal]) -> OutTable {
 /// What became of every planner override row.
 pub fn overrides_table(rows: &[OverrideStatus]) -> OutTable {
     let mut t = OutTable::default();
-    t.push("row", ColData::I64(rows.iter().map(|r| Some(r.row as i64)).collect()))
-        .push("sku", s(rows.iter().map(|r| r.sku.clone())))
-        .push("location", ColData::Str(rows.iter().map(|r| r.location.clone()).collect()))
-        .push("action", s(rows.iter().map(|r| r.action.to_string())))
-        .push("value", ColData::F64(rows.iter().map(|r| r.value).collect()))
-        .push("who", s(rows.iter().map(|r| r.who.clone())))
-        .push("reason", s(rows.iter().map(|r| r.reason.clone())))
-        .push("valid_until", ColData::Date(rows.iter().map(|r| r.valid_until).collect()))
-        .push("status", s(rows.iter().map(|r| r.status.to_string())))
-        .push("series", ColData::I64(rows.iter().map(|r| Some(r.series as i64)).collect()));
+    t.push(
+        "row",
+        ColData::I64(rows.iter().map(|r| Some(r.row as i64)).collect()),
+    )
+    .push("sku", s(rows.iter().map(|r| r.sku.clone())))
+    .push(
+        "location",
+        ColData::Str(rows.iter().map(|r| r.location.clone()).collect()),
+    )
+    .push("action", s(rows.iter().map(|r| r.action.to_string())))
+    .push(
+        "value",
+        ColData::F64(rows.iter().map(|r| r.value).collect()),
+    )
+    .push("who", s(rows.iter().map(|r| r.who.clone())))
+    .push("reason", s(rows.iter().map(|r| r.reason.clone())))
+    .push(
+        "valid_until",
+        ColData::Date(rows.iter().map(|r| r.valid_until).collect()),
+    )
+    .push("status", s(rows.iter().map(|r| r.status.to_string())))
+    .push(
+        "series",
+        ColData::I64(rows.iter().map(|r| Some(r.series as i64)).collect()),
+    );
     t
 }
 

@@ -192,7 +192,9 @@ pub fn top_up_to_mov(
             return None;
         }
         let best = (0..qty.len())
-            .filter(|&i| qty[i] > 0.0 && unit_cost[i] > 0.0 && qty[i] + add[i] + pack[i] <= cap[i] + 1e-9)
+            .filter(|&i| {
+                qty[i] > 0.0 && unit_cost[i] > 0.0 && qty[i] + add[i] + pack[i] <= cap[i] + 1e-9
+            })
             .min_by(|&a, &b| {
                 let ca = (cover_base[a] + qty[a] + add[a]) / daily_mean[a].max(1e-9);
                 let cb = (cover_base[b] + qty[b] + add[b]) / daily_mean[b].max(1e-9);
@@ -247,11 +249,27 @@ mod tests {
     #[test]
     fn budget_prefers_value_per_euro() {
         let lines = vec![
-            BudgetLine { qty: 10.0, unit_cost: 1.0, moq: 1.0, pack: 1.0, group: 0, mandatory: false },
-            BudgetLine { qty: 10.0, unit_cost: 1.0, moq: 1.0, pack: 1.0, group: 0, mandatory: false },
+            BudgetLine {
+                qty: 10.0,
+                unit_cost: 1.0,
+                moq: 1.0,
+                pack: 1.0,
+                group: 0,
+                mandatory: false,
+            },
+            BudgetLine {
+                qty: 10.0,
+                unit_cost: 1.0,
+                moq: 1.0,
+                pack: 1.0,
+                group: 0,
+                mandatory: false,
+            },
         ];
         // Line 1's units are worth twice line 0's: it fills first.
-        let a = allocate_budget(&lines, Some(12.0), &[None], |i, f, t| (t - f) * if i == 1 { 2.0 } else { 1.0 });
+        let a = allocate_budget(&lines, Some(12.0), &[None], |i, f, t| {
+            (t - f) * if i == 1 { 2.0 } else { 1.0 }
+        });
         assert_eq!(a, vec![2.0, 10.0]);
         // Supplier budget binds before the run budget.
         let a = allocate_budget(&lines, Some(100.0), &[Some(5.0)], |_, f, t| t - f);

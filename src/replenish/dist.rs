@@ -112,7 +112,11 @@ mod tests {
         // Normal window sd 3·√10 ≈ 9.49, lead-time sd 10·2 = 20: total ≈ 22.1.
         let z = super::super::math::norm_ppf(0.95);
         let want = 100.0 + z * ((3.0f64 * 3.0 * 10.0) + 400.0).sqrt();
-        assert!((wide.quantile(0.95) - want).abs() < 0.05, "{}", wide.quantile(0.95));
+        assert!(
+            (wide.quantile(0.95) - want).abs() < 0.05,
+            "{}",
+            wide.quantile(0.95)
+        );
     }
 
     #[test]
@@ -123,7 +127,11 @@ mod tests {
         let (g, _) = super::super::math::standard_normal_loss(0.5);
         // Midpoint rule on 200 points: within 2 % of the exact normal loss.
         let got = d.shortage(100.0 + 0.5 * sd);
-        assert!((got - sd * g).abs() / (sd * g) < 0.02, "{got} vs {}", sd * g);
+        assert!(
+            (got - sd * g).abs() / (sd * g) < 0.02,
+            "{got} vs {}",
+            sd * g
+        );
         let x = d.level_for_shortage(1.0);
         assert!(d.shortage(x) <= 1.0 && d.shortage(x - 1.0) > 1.0);
     }

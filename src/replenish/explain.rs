@@ -34,10 +34,22 @@ pub(super) fn explain(l: &mut Proposal, p: &Pipeline) {
     } else {
         format!("Verfahren {} ({})", l.policy, l.policy_source)
     };
-    let over = format!("{} {}", n(l.window_days as f64), if en { "days" } else { "Tage" });
+    let over = format!(
+        "{} {}",
+        n(l.window_days as f64),
+        if en { "days" } else { "Tage" }
+    );
     let dist = tr(
-        format!("demand over {over} (mean {}, model {})", n(l.demand_mean), l.model),
-        format!("Bedarf über {over} (Mittel {}, Modell {})", n(l.demand_mean), l.model),
+        format!(
+            "demand over {over} (mean {}, model {})",
+            n(l.demand_mean),
+            l.model
+        ),
+        format!(
+            "Bedarfs über {over} (Mittel {}, Modell {})",
+            n(l.demand_mean),
+            l.model
+        ),
     );
     let level = match l.service_measure {
         "fill_rate" => tr(
@@ -125,7 +137,10 @@ pub(super) fn explain(l: &mut Proposal, p: &Pipeline) {
     if l.lead_time_sd_days > 0.0 {
         parts.push(tr(
             format!("widened for lead-time sd {} days", n(l.lead_time_sd_days)),
-            format!("erweitert um Lieferzeit-Streuung {} Tage", n(l.lead_time_sd_days)),
+            format!(
+                "erweitert um Lieferzeit-Streuung {} Tage",
+                n(l.lead_time_sd_days)
+            ),
         ));
     }
     parts.push(tr(
@@ -155,14 +170,22 @@ pub(super) fn explain(l: &mut Proposal, p: &Pipeline) {
     if l.moq_adjustment > 0.0 {
         parts.push(tr(
             format!("raised by {} to MOQ {}", n(l.moq_adjustment), n(l.moq)),
-            format!("um {} auf Mindestmenge {} erhöht", n(l.moq_adjustment), n(l.moq)),
+            format!(
+                "um {} auf Mindestmenge {} erhöht",
+                n(l.moq_adjustment),
+                n(l.moq)
+            ),
         ));
     }
     if l.pack_adjustment != 0.0 {
         parts.push(tr(
             format!(
                 "{} by {} to packs of {}",
-                if l.pack_adjustment > 0.0 { "rounded up" } else { "rounded down" },
+                if l.pack_adjustment > 0.0 {
+                    "rounded up"
+                } else {
+                    "rounded down"
+                },
                 n(l.pack_adjustment.abs()),
                 n(l.pack_size)
             ),
@@ -216,10 +239,14 @@ pub(super) fn explain(l: &mut Proposal, p: &Pipeline) {
     if let Some(a) = l.override_action {
         let who = l.override_by.clone().unwrap_or_default();
         let why = l.override_reason.clone().unwrap_or_default();
-        let v = l.override_value.map(n).unwrap_or_default();
+        let v = match (a, l.override_value) {
+            ("service_level", Some(x)) => pct(x, lang),
+            (_, Some(x)) => n(x),
+            _ => String::new(),
+        };
         parts.push(tr(
-            format!("planner override {a} {v} by {who}: {why}"),
-            format!("Disponenten-Vorgabe {a} {v} von {who}: {why}"),
+            format!("planner override {a} {v} by {who}: {why}").replace("  ", " "),
+            format!("Disponenten-Vorgabe {a} {v} von {who}: {why}").replace("  ", " "),
         ));
     }
     let (bound, biggest, last90) = l.guard_bound;
@@ -253,12 +280,18 @@ pub(super) fn explain(l: &mut Proposal, p: &Pipeline) {
         );
     } else if l.override_action == Some("block") {
         code = "OVERRIDE_BLOCKED";
-        head = tr("blocked by the planner: no order".into(), "vom Disponenten gesperrt: keine Bestellung".into());
+        head = tr(
+            "blocked by the planner: no order".into(),
+            "vom Disponenten gesperrt: keine Bestellung".into(),
+        );
     } else if l.override_action == Some("fixed_qty") {
         code = "OVERRIDE_FIXED";
         head = tr(
             format!("order {} as fixed by the planner", n(l.order_qty)),
-            format!("Bestellen {} wie vom Disponenten vorgegeben", n(l.order_qty)),
+            format!(
+                "Bestellen {} wie vom Disponenten vorgegeben",
+                n(l.order_qty)
+            ),
         );
     } else if l.inactive {
         code = "INACTIVE";
@@ -274,13 +307,22 @@ pub(super) fn explain(l: &mut Proposal, p: &Pipeline) {
         } else {
             "BELOW_TARGET"
         };
-        head = tr(format!("order {}", n(l.order_qty)), format!("Bestellen {}", n(l.order_qty)));
+        head = tr(
+            format!("order {}", n(l.order_qty)),
+            format!("Bestellen {}", n(l.order_qty)),
+        );
     } else if l.budget_adjustment < 0.0 {
         code = "BUDGET_CUT";
-        head = tr("no order: budget exhausted".into(), "keine Bestellung: Budget ausgeschöpft".into());
+        head = tr(
+            "no order: budget exhausted".into(),
+            "keine Bestellung: Budget ausgeschöpft".into(),
+        );
     } else if l.cap_adjustment < 0.0 {
         code = "CAPPED";
-        head = tr("no order: capped".into(), "keine Bestellung: begrenzt".into());
+        head = tr(
+            "no order: capped".into(),
+            "keine Bestellung: begrenzt".into(),
+        );
     } else if l.target_level <= 0.0 {
         code = "NO_DEMAND";
         head = tr("no demand expected".into(), "kein Bedarf erwartet".into());

@@ -81,8 +81,18 @@ fn next_order_day(from: Day, weekdays: &[Weekday]) -> Day {
 }
 
 /// Looks up class map entries: ABC×XYZ, then ABC, then XYZ, then the demand class.
-fn by_class<T: Copy>(map: &BTreeMap<String, T>, abc: char, xyz: char, class: &str) -> Option<(T, String)> {
-    let keys = [format!("{abc}{xyz}"), abc.to_string(), xyz.to_string(), class.to_string()];
+fn by_class<T: Copy>(
+    map: &BTreeMap<String, T>,
+    abc: char,
+    xyz: char,
+    class: &str,
+) -> Option<(T, String)> {
+    let keys = [
+        format!("{abc}{xyz}"),
+        abc.to_string(),
+        xyz.to_string(),
+        class.to_string(),
+    ];
     keys.into_iter()
         .find_map(|k| map.get(&k).map(|v| (*v, format!("class {k}"))))
 }
@@ -161,10 +171,14 @@ pub fn resolve(p: &Pipeline, ds: &Dataset, panel: &Panel) -> Vec<SeriesParams> {
             let (ov_qty, ov_sl) = ovr.get(i).copied().unwrap_or((None, None));
             let (level, service_source) = if let Some(k) = ov_sl {
                 let o = &ds.planner_overrides[k];
-                (o.value.unwrap_or(d.service_level), format!("override row {}", o.row))
+                (
+                    o.value.unwrap_or(d.service_level),
+                    format!("override row {}", o.row),
+                )
             } else if let Some(v) = prod.service_level {
                 (v, "product".to_string())
-            } else if let Some((v, src)) = by_class(&rc.service_by_class, abc_class[i], xyz, dclass) {
+            } else if let Some((v, src)) = by_class(&rc.service_by_class, abc_class[i], xyz, dclass)
+            {
                 (v, src)
             } else {
                 defaulted.push("service_level");
@@ -176,7 +190,8 @@ pub fn resolve(p: &Pipeline, ds: &Dataset, panel: &Panel) -> Vec<SeriesParams> {
             };
             let (policy, policy_source) = if let Some(k) = prod.policy {
                 (k, "product".to_string())
-            } else if let Some((k, src)) = by_class(&rc.policy_by_class, abc_class[i], xyz, dclass) {
+            } else if let Some((k, src)) = by_class(&rc.policy_by_class, abc_class[i], xyz, dclass)
+            {
                 (k, src)
             } else {
                 (rc.policy, "default".to_string())
@@ -224,7 +239,11 @@ pub fn resolve(p: &Pipeline, ds: &Dataset, panel: &Panel) -> Vec<SeriesParams> {
                     .and_then(|s| s.currency.clone())
                     .unwrap_or_else(|| d.currency.clone()),
                 lead_time_days: lead,
-                lead_time_sd_days: if rc.lead_time_variability { lead_sd } else { 0.0 },
+                lead_time_sd_days: if rc.lead_time_variability {
+                    lead_sd
+                } else {
+                    0.0
+                },
                 moq,
                 pack_size: pack,
                 service,
@@ -464,7 +483,10 @@ pub fn propose(
             (qty, moq_adj, pack_adj) = (0.0, 0.0, 0.0);
         }
         let (mut ov_action, mut ov_value, mut ov_by, mut ov_reason) = (None, None, None, None);
-        for k in [prm.qty_override, prm.service_override].into_iter().flatten() {
+        for k in [prm.qty_override, prm.service_override]
+            .into_iter()
+            .flatten()
+        {
             let o = &ds.planner_overrides[k];
             ov_action = Some(o.action.as_str());
             ov_value = o.value;
@@ -656,7 +678,10 @@ fn apply_mov(p: &Pipeline, params: &[SeriesParams], fc: &[SeriesForecast], lines
             continue;
         }
         let qty: Vec<f64> = idx.iter().map(|&i| lines[i].order_qty).collect();
-        let cost: Vec<f64> = idx.iter().map(|&i| lines[i].unit_cost.unwrap_or(0.0)).collect();
+        let cost: Vec<f64> = idx
+            .iter()
+            .map(|&i| lines[i].unit_cost.unwrap_or(0.0))
+            .collect();
         let value: f64 = qty.iter().zip(&cost).map(|(q, c)| q * c).sum();
         if value + 1e-9 >= mov {
             for &i in &idx {
@@ -682,7 +707,9 @@ fn apply_mov(p: &Pipeline, params: &[SeriesParams], fc: &[SeriesForecast], lines
             .map(|&i| fc[i].window_mean / fc[i].window_days.max(1) as f64)
             .collect();
         let topped = match p.replenish.mov_rule {
-            MovRule::TopUp => constraints::top_up_to_mov(&qty, &cost, &pack, &cap, &base, &daily, mov),
+            MovRule::TopUp => {
+                constraints::top_up_to_mov(&qty, &cost, &pack, &cap, &base, &daily, mov)
+            }
             MovRule::Hold => None,
         };
         match topped {
@@ -691,7 +718,8 @@ fn apply_mov(p: &Pipeline, params: &[SeriesParams], fc: &[SeriesForecast], lines
                 for (k, &i) in idx.iter().enumerate() {
                     lines[i].order_qty += add[k];
                     lines[i].mov_adjustment = add[k];
-                    lines[i].mov_status = Some(format!("{new_value:.2} of {mov:.2} (was {value:.2})"));
+                    lines[i].mov_status =
+                        Some(format!("{new_value:.2} of {mov:.2} (was {value:.2})"));
                 }
             }
             None => {
@@ -704,7 +732,12 @@ fn apply_mov(p: &Pipeline, params: &[SeriesParams], fc: &[SeriesForecast], lines
     }
 }
 
-fn apply_budget(p: &Pipeline, params: &[SeriesParams], fc: &[SeriesForecast], lines: &mut [Proposal]) {
+fn apply_budget(
+    p: &Pipeline,
+    params: &[SeriesParams],
+    fc: &[SeriesForecast],
+    lines: &mut [Proposal],
+) {
     let rc = &p.replenish;
     if rc.budget.is_none() && rc.supplier_budgets.is_empty() {
         return;
@@ -764,7 +797,10 @@ mod tests {
 
     #[test]
     fn demand_beyond_the_horizon_continues_the_last_week() {
-        let m = vec![1.0; 7].into_iter().chain(vec![2.0; 7]).collect::<Vec<_>>();
+        let m = vec![1.0; 7]
+            .into_iter()
+            .chain(vec![2.0; 7])
+            .collect::<Vec<_>>();
         assert_eq!(demand_over(&m, 10), 7.0 + 6.0);
         assert_eq!(demand_over(&m, 20), 7.0 + 14.0 + 12.0);
     }

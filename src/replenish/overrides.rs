@@ -36,7 +36,9 @@ fn is_qty(a: OverrideAction) -> bool {
 fn series_of(ds: &Dataset, panel: &Panel) -> BTreeMap<String, Vec<usize>> {
     let mut m: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, s) in panel.series.iter().enumerate() {
-        m.entry(ds.skus.name(s.sku).to_string()).or_default().push(i);
+        m.entry(ds.skus.name(s.sku).to_string())
+            .or_default()
+            .push(i);
     }
     m
 }
@@ -47,7 +49,12 @@ fn expired(ds: &Dataset, k: usize, panel: &Panel) -> bool {
         .is_some_and(|d| d < panel.as_of)
 }
 
-fn targets(ds: &Dataset, panel: &Panel, by_sku: &BTreeMap<String, Vec<usize>>, k: usize) -> Vec<usize> {
+fn targets(
+    ds: &Dataset,
+    panel: &Panel,
+    by_sku: &BTreeMap<String, Vec<usize>>,
+    k: usize,
+) -> Vec<usize> {
     let o = &ds.planner_overrides[k];
     by_sku
         .get(&o.sku)
@@ -99,7 +106,9 @@ pub fn statuses(ds: &Dataset, panel: &Panel, params: &[SeriesParams]) -> Vec<Ove
             let t = targets(ds, panel, &by_sku, k);
             let applied = t
                 .iter()
-                .filter(|&&i| params[i].qty_override == Some(k) || params[i].service_override == Some(k))
+                .filter(|&&i| {
+                    params[i].qty_override == Some(k) || params[i].service_override == Some(k)
+                })
                 .count();
             let status = if expired(ds, k, panel) {
                 "expired"

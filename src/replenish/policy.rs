@@ -120,10 +120,9 @@ impl Policy for Rq {
     fn decide(&self, x: &mut PolicyInput) -> Decision {
         let holding = x.unit_cost.map(|c| c * x.cfg.holding_cost_rate);
         let (q, src) = match holding {
-            Some(h) if h > 0.0 && x.annual_demand > 0.0 => (
-                math::eoq(x.cfg.order_cost, h, x.annual_demand).0,
-                "eoq",
-            ),
+            Some(h) if h > 0.0 && x.annual_demand > 0.0 => {
+                (math::eoq(x.cfg.order_cost, h, x.annual_demand).0, "eoq")
+            }
             // Without a cost EOQ is undefined: one review period of demand.
             _ => (x.review_mean, "review_period_demand"),
         };
@@ -275,7 +274,11 @@ mod tests {
             for fill in [false, true] {
                 let mut last = 0.0;
                 for sl in [0.5, 0.8, 0.9, 0.95, 0.99] {
-                    let svc = if fill { Service::FillRate(sl) } else { Service::Cycle(sl) };
+                    let svc = if fill {
+                        Service::FillRate(sl)
+                    } else {
+                        Service::Cycle(sl)
+                    };
                     let mut d = DemandDist::new(&f, 0.0);
                     let dec = policy(kind).decide(&mut input(&mut d, &cfg, 10.0, svc));
                     assert!(dec.raw_need + 1e-9 >= last, "{kind:?} fill={fill} {sl}");

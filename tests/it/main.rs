@@ -7,6 +7,7 @@ mod forecast_backtest;
 mod helpers;
 mod libreoffice;
 mod online_retail;
+mod policies;
 mod returns;
 mod safety;
 mod sample_run;

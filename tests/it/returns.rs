@@ -57,6 +57,7 @@ fn sample_run_predicts_returns_and_uses_them() {
     let pos = nums(&dec, "inventory_position");
     let oh = nums(&dec, "on_hand");
     let oo = nums(&dec, "on_order");
+    let bo = nums(&dec, "backorders");
     assert!(
         er.iter().filter(|v| v.unwrap() > 0.0).count() > 50,
         "returns enter many positions"
@@ -65,7 +66,9 @@ fn sample_run_predicts_returns_and_uses_them() {
         // Conservative lower quantile (p25) never exceeds the mean by more than rounding.
         assert!(er[i].unwrap() <= erm[i].unwrap().ceil() + 1e-9);
         assert!(
-            (pos[i].unwrap() - (oh[i].unwrap() + oo[i].unwrap() + er[i].unwrap())).abs() < 1e-3
+            (pos[i].unwrap() - (oh[i].unwrap() - bo[i].unwrap() + oo[i].unwrap() + er[i].unwrap()))
+                .abs()
+                < 1e-3
         );
     }
 }

@@ -26,7 +26,7 @@ fn sample_run_writes_every_output_atomically() {
     assert_eq!(m["as_of"], "2024-12-31");
     assert!(m["counts"]["series"].as_u64().unwrap() >= 300);
     assert!(m["counts"]["proposals"].as_u64().unwrap() > 10);
-    assert_eq!(m["inputs"].as_array().unwrap().len(), 6);
+    assert_eq!(m["inputs"].as_array().unwrap().len(), 7);
     assert!(m["stages"]
         .as_array()
         .unwrap()
@@ -51,9 +51,13 @@ fn sample_run_writes_every_output_atomically() {
     }
     // Every order line is explained.
     let reasons = strs(&p, "reason_code");
-    assert!(reasons.iter().all(|r| r == "BELOW_TARGET"));
+    assert!(reasons
+        .iter()
+        .all(|r| ["BELOW_TARGET", "BELOW_REORDER_POINT", "OVERRIDE_FIXED"].contains(&r.as_str())));
     let texts = strs(&p, "reason_text");
-    assert!(texts.iter().all(|t| t.contains("Zielbestand")));
+    assert!(texts
+        .iter()
+        .all(|t| t.starts_with("Bestellen") && t.contains("Bestandsposition")));
 
     // German CSV: BOM, ';', same number of data lines as Parquet rows.
     let csv = fs::read(latest.join("proposals.csv")).unwrap();
