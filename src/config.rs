@@ -476,8 +476,13 @@ pub enum Language {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExportCfg {
+    /// Notation of proposals.csv and review.csv.
     pub profile: CsvProfile,
     pub language: Language,
+    /// Further proposal files, by profile name (built-in or from `profiles`).
+    pub proposals: Vec<String>,
+    /// Profiles defined in this pipeline (README "Export profiles").
+    pub profiles: BTreeMap<String, crate::export::profiles::ProfileDef>,
 }
 
 impl Default for ExportCfg {
@@ -485,6 +490,8 @@ impl Default for ExportCfg {
         ExportCfg {
             profile: CsvProfile::De,
             language: Language::De,
+            proposals: Vec::new(),
+            profiles: BTreeMap::new(),
         }
     }
 }
@@ -861,6 +868,33 @@ impl RawPipeline {
                 "forecast.new_days",
                 "new_days must be <= 365 and dead_days 1..=3650",
             ));
+        }
+        let columns = crate::export::proposal_columns();
+        for (name, def) in &self.export.profiles {
+            def.validate(name, &columns)?;
+        }
+        let profiles = crate::export::profiles::all(&self.export.profiles);
+        let mut files: Vec<String> = Vec::new();
+        for name in &self.export.proposals {
+            let Some(def) = profiles.get(name) else {
+                return Err(invalid(
+                    "export.proposals",
+                    format!(
+                        "unknown profile '{name}'; known: {}",
+                        profiles.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            };
+            let f = def.file_name(name);
+            if crate::export::CORE_OUTPUTS.contains(&f.as_str()) || files.contains(&f) {
+                return Err(invalid(
+                    "export.proposals",
+                    format!(
+                        "profile '{name}' would write '{f}', which another output already uses"
+                    ),
+                ));
+            }
+            files.push(f);
         }
         let rp = &self.replenish;
         for k in rp.policy_by_class.keys().chain(rp.service_by_class.keys()) {

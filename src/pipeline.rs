@@ -230,6 +230,12 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
         let pt = export::proposals_table(&orders);
         pt.write_parquet(&dir.file("proposals.parquet"))?;
         pt.write_csv(&dir.file("proposals.csv"), profile.as_ref())?;
+        let profiles = export::profiles::all(&p.export.profiles);
+        for name in &p.export.proposals {
+            if let Some(def) = profiles.get(name) {
+                export::profiles::write(def, &pt, &dir.file(&def.file_name(name)), as_of)?;
+            }
+        }
         export::proposals_table(&all).write_parquet(&dir.file("decisions.parquet"))?;
         let rt = export::proposals_table(&held);
         rt.write_parquet(&dir.file("review.parquet"))?;
@@ -275,6 +281,17 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
     }
     let budget_spent: f64 = orders.iter().filter_map(|l| l.line_value).sum();
     let fallbacks = c.forecasts.iter().filter(|f| f.fallback.is_some()).count();
+    let all_profiles = export::profiles::all(&p.export.profiles);
+    let outputs: Vec<String> = export::CORE_OUTPUTS
+        .iter()
+        .map(|s| s.to_string())
+        .chain(
+            p.export
+                .proposals
+                .iter()
+                .filter_map(|n| all_profiles.get(n).map(|d| d.file_name(n))),
+        )
+        .collect();
     let manifest = json!({
         "run_id": dir.run_id(),
         "pipeline": p.name,
@@ -322,8 +339,7 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
             "quality": c.return_model.quality,
         },
         "stages": c.timer.stages,
-        "outputs": ["proposals.parquet", "proposals.csv", "decisions.parquet", "forecasts.parquet",
-                    "forecast_models.parquet", "rejects.parquet", "overrides_report.parquet", "overrides_report.csv", "review.parquet", "review.csv", "returns_forecast.parquet", "return_params.parquet", "manifest.json"],
+        "outputs": outputs,
     });
     export::write_json(&dir.file("manifest.json"), &manifest)?;
     let run_id = dir.run_id().to_string();

@@ -5,6 +5,7 @@
 //! fails (or is killed) never leaves anything that looks like output.
 
 pub mod lock;
+pub mod profiles;
 pub mod rundir;
 pub mod table;
 
@@ -124,6 +125,28 @@ pub fn proposals_table(lines: &[&Proposal]) -> OutTable {
         .push("defaulted", st(&|l| l.defaulted.clone()));
     t
 }
+
+/// Column names of the proposal tables (what export profiles may map from).
+pub fn proposal_columns() -> Vec<String> {
+    proposals_table(&[]).names
+}
+
+/// Files every run writes itself; an export profile may not take these names.
+pub const CORE_OUTPUTS: &[&str] = &[
+    "proposals.parquet",
+    "proposals.csv",
+    "decisions.parquet",
+    "review.parquet",
+    "review.csv",
+    "forecasts.parquet",
+    "forecast_models.parquet",
+    "rejects.parquet",
+    "overrides_report.parquet",
+    "overrides_report.csv",
+    "returns_forecast.parquet",
+    "return_params.parquet",
+    "manifest.json",
+];
 
 /// What became of every planner override row.
 pub fn overrides_table(rows: &[OverrideStatus]) -> OutTable {

@@ -52,6 +52,13 @@ pub struct Table {
     columns: Vec<Vec<ArrayRef>>,
 }
 
+impl Table {
+    /// Column names as in the file.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+}
+
 fn hash_file(input: &'static str, path: &Path) -> Result<(String, Vec<u8>), InputError> {
     let mut f = File::open(path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {

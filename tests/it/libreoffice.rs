@@ -1,7 +1,8 @@
-//! The German CSV opens in LibreOffice Calc with numbers as numbers and dates as dates.
+//! The German CSV and the planners' XLSX open in LibreOffice Calc with numbers as numbers
+//! and dates as dates.
 //!
-//! LibreOffice (installed by scripts/test.sh) converts proposals.csv headless to flat ODS
-//! with the German locale import filter; the cell value types are then read back.
+//! LibreOffice (installed by scripts/test.sh) converts them headless to flat ODS (the CSV
+//! with the German locale import filter); the cell value types are then read back.
 
 use std::process::Command;
 
@@ -44,6 +45,98 @@ fn cells(fods: &str) -> Vec<Vec<(String, String)>> {
     rows
 }
 
+/// Converts a file to flat ODS with headless LibreOffice and returns the document.
+fn to_fods(dir: &std::path::Path, file: &std::path::Path, infilter: Option<&str>) -> String {
+    let conv = dir.join("conv");
+    let profile = dir.join("lo-profile");
+    let mut args = vec![
+        format!("-env:UserInstallation=file://{}", profile.display()),
+        "--headless".into(),
+        "--convert-to".into(),
+        "fods".into(),
+    ];
+    if let Some(f) = infilter {
+        args.push(format!("--infilter={f}"));
+    }
+    args.extend([
+        "--outdir".into(),
+        conv.to_str().unwrap().to_string(),
+        file.to_str().unwrap().to_string(),
+    ]);
+    let st = Command::new("soffice")
+        .args(&args)
+        .output()
+        .expect("soffice must be installed (scripts/test.sh installs Debian's libreoffice-calc)");
+    assert!(
+        st.status.success(),
+        "soffice failed: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let stem = file.file_stem().unwrap().to_str().unwrap();
+    std::fs::read_to_string(conv.join(format!("{stem}.fods"))).unwrap()
+}
+
+#[test]
+fn xlsx_opens_in_libreoffice_typed_frozen_and_filtered() {
+    if std::env::var("RESTOCK_SKIP_LIBREOFFICE").is_ok() {
+        eprintln!("RESTOCK_SKIP_LIBREOFFICE set: skipped");
+        return;
+    }
+    let (d, out) = sample_run(&[]);
+    let fods = to_fods(d.path(), &out.join("latest/proposals.xlsx"), None);
+    let rows = cells(&fods);
+    let header: Vec<&str> = rows[0]
+        .iter()
+        .map(|c| c.1.as_str())
+        .take_while(|h| !h.is_empty())
+        .collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
+    let parquet = read(&out.join("latest/proposals.parquet"));
+    assert_eq!(header.len(), parquet.names().len(), "every proposal column");
+    let qty = nums(&parquet, "order_qty");
+    let data: Vec<&Vec<(String, String)>> = rows[1..]
+        .iter()
+        .filter(|r| r.iter().any(|c| !c.1.is_empty()))
+        .collect();
+    assert_eq!(data.len(), parquet.rows);
+    for (i, r) in data.iter().enumerate() {
+        let q = &r[col("order_qty")];
+        assert_eq!(q.0, "float", "order_qty row {i}: {q:?}");
+        assert!((q.1.parse::<f64>().unwrap() - qty[i].unwrap()).abs() < 1e-9);
+        for dcol in ["order_date", "expected_receipt_date"] {
+            let dc = &r[col(dcol)];
+            assert_eq!(dc.0, "date", "{dcol} row {i}: {dc:?}");
+            assert!(dc.1.starts_with("2025-"), "{dcol} row {i}: {dc:?}");
+        }
+        assert_eq!(r[col("sku")].0, "string");
+        assert_eq!(r[col("reason_text")].0, "string");
+    }
+    // Autofilter over the data (LibreOffice keeps it as a database range with buttons).
+    assert!(
+        fods.contains("table:display-filter-buttons=\"true\""),
+        "autofilter"
+    );
+    // A headless conversion drops view settings, so the frozen header is read from the
+    // sheet XML itself.
+    let sheet = Command::new("unzip")
+        .args([
+            "-p",
+            out.join("latest/proposals.xlsx").to_str().unwrap(),
+            "xl/worksheets/sheet1.xml",
+        ])
+        .output()
+        .expect("unzip (installed by scripts/test.sh)");
+    let sheet = String::from_utf8_lossy(&sheet.stdout);
+    assert!(sheet
+        .contains(r#"<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>"#));
+    assert!(sheet.contains("<autoFilter ref=\"A1:"));
+}
+
 #[test]
 fn german_csv_opens_in_libreoffice_with_typed_cells() {
     if std::env::var("RESTOCK_SKIP_LIBREOFFICE").is_ok() {
@@ -52,28 +145,8 @@ fn german_csv_opens_in_libreoffice_with_typed_cells() {
     }
     let (d, out) = sample_run(&[]);
     let csv = out.join("latest/proposals.csv");
-    let conv = d.path().join("conv");
-    let profile = d.path().join("lo-profile");
-    let st = Command::new("soffice")
-        .args([
-            &format!("-env:UserInstallation=file://{}", profile.display()),
-            "--headless",
-            "--convert-to",
-            "fods",
-            // 59 = ';', 34 = '"', 76 = UTF-8, start at line 1, default column types, locale de-DE (1031).
-            "--infilter=CSV:59,34,76,1,,1031",
-            "--outdir",
-            conv.to_str().unwrap(),
-            csv.to_str().unwrap(),
-        ])
-        .output()
-        .expect("soffice must be installed (scripts/test.sh installs Debian's libreoffice-calc)");
-    assert!(
-        st.status.success(),
-        "soffice failed: {}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-    let fods = std::fs::read_to_string(conv.join("proposals.fods")).unwrap();
+    // 59 = ';', 34 = '"', 76 = UTF-8, start at line 1, default column types, locale de-DE (1031).
+    let fods = to_fods(d.path(), &csv, Some("CSV:59,34,76,1,,1031"));
     let rows = cells(&fods);
     let header: Vec<&str> = rows[0].iter().map(|c| c.1.as_str()).collect();
     let col = |name: &str| {

@@ -389,3 +389,106 @@ fn online_retail_under_every_policy_with_fill_rate_and_budget() {
         serde_json::from_str(&fs::read_to_string(latest.join("manifest.json")).unwrap()).unwrap();
     assert!(m["replenishment"]["order_value"].as_f64().unwrap() <= 20_000.0);
 }
+
+/// ERP exports: the import columns of Odoo, Business Central and the SAP-style requisition,
+/// one line per proposal, plus a profile defined only in configuration.
+#[test]
+fn erp_exports_and_a_profile_from_config() {
+    let (_d, out) = sample_run(&[
+        "--set",
+        r#"export.profiles.mine={format="csv", file="mine.csv", separator="|", decimal=",", date_format="%d/%m/%Y", columns=[{name="Artikel", from="sku"}, {name="Menge", from="order_qty"}, {name="Liefertermin", from="expected_receipt_date"}, {name="Quelle", value="=cmd"}]}"#,
+        "--set",
+        r#"export.proposals=["xlsx","odoo","business_central","sap_pr","mine"]"#,
+    ]);
+    let latest = out.join("latest");
+    let p = read(&latest.join("proposals.parquet"));
+    let n = p.rows;
+    let lines = |f: &str| -> Vec<String> {
+        let text = fs::read_to_string(latest.join(f)).unwrap();
+        text.trim_start_matches('\u{feff}')
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let odoo = lines("odoo_purchase_order.csv");
+    assert_eq!(
+        odoo[0],
+        "partner_id,date_order,currency_id,picking_type_id,origin,order_line/product_id,order_line/product_qty,order_line/price_unit,order_line/date_planned"
+    );
+    assert_eq!(odoo.len(), n + 1);
+    // Continuation lines leave the order's fields empty (Odoo's one2many import rule).
+    let heads = odoo[1..].iter().filter(|l| !l.starts_with(',')).count();
+    let groups: std::collections::BTreeSet<(String, String, String)> = {
+        let s = strs(&p, "supplier_id");
+        let l = strs(&p, "location");
+        let d: Vec<_> = p.datetimes("order_date", "x", true).unwrap().unwrap();
+        (0..n)
+            .map(|i| (s[i].clone(), l[i].clone(), format!("{:?}", d[i])))
+            .collect()
+    };
+    assert_eq!(
+        heads,
+        groups.len(),
+        "one purchase order per supplier, location and day"
+    );
+
+    let bc = lines("business_central_requisition_lines.csv");
+    assert_eq!(
+        bc[0],
+        "Worksheet Template Name;Journal Batch Name;Line No.;Type;No.;Location Code;Quantity;Vendor No.;Direct Unit Cost;Currency Code;Order Date;Due Date"
+    );
+    assert_eq!(bc.len(), n + 1);
+    assert!(bc[1].starts_with("REQ;RESTOCK;10000;Item;"));
+    assert!(bc[2].starts_with("REQ;RESTOCK;20000;Item;"));
+    let sap = lines("sap_purchase_requisition.txt");
+    assert_eq!(
+        sap[0],
+        "BSART\tBNFPO\tMATNR\tWERKS\tMENGE\tMEINS\tBADAT\tLFDAT\tLIFNR\tPREIS\tWAERS\tAFNAM"
+    );
+    assert_eq!(sap.len(), n + 1);
+    let f: Vec<&str> = sap[1].split('\t').collect();
+    assert_eq!((f[0], f[1], f[5]), ("NB", "10", "ST"));
+    assert!(
+        f[6].len() == 8 && f[6].starts_with("2025"),
+        "YYYYMMDD: {}",
+        f[6]
+    );
+
+    let mine = lines("mine.csv");
+    assert_eq!(mine[0], "Artikel|Menge|Liefertermin|Quelle");
+    assert_eq!(mine.len(), n + 1);
+    let qty = nums(&p, "order_qty");
+    let first: Vec<&str> = mine[1].split('|').collect();
+    assert_eq!(first[1], qty[0].unwrap().to_string().replace('.', ","));
+    assert!(first[2].contains('/'));
+    // A constant that looks like a formula is neutralised like any text.
+    assert_eq!(first[3], "'=cmd");
+    let m: Value =
+        serde_json::from_str(&fs::read_to_string(latest.join("manifest.json")).unwrap()).unwrap();
+    let outs: Vec<&str> = m["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for f in ["proposals.xlsx", "odoo_purchase_order.csv", "mine.csv"] {
+        assert!(outs.contains(&f) && latest.join(f).is_file(), "{f}");
+    }
+}
+
+#[test]
+fn unknown_export_profile_is_a_config_error() {
+    let o = restock(&[
+        "check",
+        "--pipeline",
+        "pipelines/sample.toml",
+        "--set",
+        r#"export.proposals=["nope"]"#,
+    ]);
+    assert_eq!(
+        o.code, 3,
+        "config error exit code (README table): {}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("unknown profile 'nope'"), "{}", o.stderr);
+}
