@@ -123,7 +123,7 @@ impl ProfileDef {
             if d != "." && d != "," {
                 return Err(invalid(key("decimal"), "must be \".\" or \",\""));
             }
-            if self.format == FileFormat::Csv && d.chars().next() == Some(self.separator_char()) {
+            if self.format == FileFormat::Csv && d.starts_with(self.separator_char()) {
                 return Err(invalid(key("decimal"), "must differ from the separator"));
             }
         }
