@@ -319,3 +319,63 @@ mod tests {
         assert!((dec.target - s).abs() < 1e-6);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::config::PackRounding;
+    use crate::forecast::SeriesForecast;
+    use crate::replenish::constraints::round_order;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// For every policy and both service measures: the final order quantity (after MOQ
+        /// and packs) is ≥ 0, whole packs, 0 or ≥ MOQ, and never falls when the target rises.
+        #[test]
+        fn order_is_orderable_and_monotone_in_service(
+            mean in 0.0..500.0f64,
+            days in 1usize..60,
+            sd in 0.0..20.0f64,
+            method in 0usize..3,
+            position in -50.0..400.0f64,
+            lt_sd in 0.0..5.0f64,
+            moq in 1.0..50.0f64,
+            pack in 1u32..24,
+            kind in 0usize..4,
+            fill in any::<bool>(),
+            lo in 0.5..0.99f64,
+            step in 0.0..0.0099f64,
+        ) {
+            let methods = ["normal_approx", "negative_binomial", "poisson"];
+            let f = SeriesForecast::fixed(mean, days, methods[method], sd);
+            let cfg = ReplenishCfg::default();
+            let kinds = [PolicyKind::OrderUpTo, PolicyKind::Rq, PolicyKind::MinMax, PolicyKind::Newsvendor];
+            let pack = pack as f64;
+            let mut last = -1.0;
+            for k in 0..5 {
+                let level = (lo + step * k as f64 * 2.0).min(0.999);
+                let svc = if fill { Service::FillRate(level) } else { Service::Cycle(level) };
+                let mut d = DemandDist::new(&f, lt_sd);
+                let dec = policy(kinds[kind]).decide(&mut PolicyInput {
+                    dist: &mut d,
+                    review_mean: mean / days as f64 * 7.0,
+                    annual_demand: mean / days as f64 * 365.0,
+                    position,
+                    service: svc,
+                    unit_cost: Some(3.0),
+                    price: None,
+                    window_days: days,
+                    cfg: &cfg,
+                });
+                prop_assert!(dec.raw_need.is_finite() && dec.raw_need >= 0.0);
+                let need = (dec.raw_need - 1e-9).ceil().max(0.0);
+                let (q, _, _) = round_order(need, moq, pack, PackRounding::Up);
+                prop_assert!(q >= 0.0);
+                prop_assert!(((q / pack) - (q / pack).round()).abs() < 1e-9);
+                prop_assert!(q == 0.0 || q + 1e-9 >= moq);
+                prop_assert!(q + 1e-9 >= last, "{:?} fill={} level {}: {} after {}", kinds[kind], fill, level, q, last);
+                last = q;
+            }
+        }
+    }
+}
