@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates the Python venv with the pinned peers (statsforecast) used for goldens and
+# Creates the Python venv with the pinned peers (statsforecast, stockpyl) used for goldens and
 # side-by-side benchmarks. Idempotent. `cargo test` does not need it: goldens are committed.
 set -euo pipefail
 VENV=${RESTOCK_PEERS_VENV:-$HOME/.cache/restock-peers-venv}
