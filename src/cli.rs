@@ -123,6 +123,45 @@ pub enum BacktestKind {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Replay history day by day with the production forecast and policies (inventory
+    /// simulation) over a grid of policies × service targets: fill rate, cycle service
+    /// level, stockout days, lost units and margin, average inventory, turns, orders, forecast
+    /// accuracy, per setting and class, a recommendation per class, and actual stock where
+    /// snapshots exist.
+    Policy {
+        #[command(flatten)]
+        common: Common,
+        /// First simulated day (YYYY-MM-DD; default: 365 days before the as-of date).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last simulated day (default: the as-of date).
+        #[arg(long)]
+        to: Option<String>,
+        /// Days between refits of forecasts and policies.
+        #[arg(long, default_value_t = 7)]
+        refit_days: usize,
+        /// Unmet demand is backordered instead of lost.
+        #[arg(long)]
+        backorders: bool,
+        /// Sample lead times from the supplier's sd with this seed (default: deterministic).
+        #[arg(long)]
+        lead_time_seed: Option<u64>,
+        /// Starting stock per series (default: the policy's level at the first refit).
+        #[arg(long)]
+        start_units: Option<f64>,
+        /// Policies to compare (default: order_up_to,rq,min_max).
+        #[arg(long, value_delimiter = ',', default_value = "order_up_to,rq,min_max")]
+        policies: Vec<String>,
+        /// Service targets to compare.
+        #[arg(long, value_delimiter = ',', default_value = "0.8,0.9,0.95,0.98")]
+        service_levels: Vec<f64>,
+        /// Fill rate a class must reach for a setting to be recommended.
+        #[arg(long, default_value_t = 0.95)]
+        target_fill_rate: f64,
+        /// Output folder (default notebooks-out/policy-backtest-<pipeline>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Do covariates (price, channel, country, category, line size) predict returns better
     /// than the shrunk SKU rate? Logistic regression, time split, log loss and Brier score.
     ReturnCovariates {

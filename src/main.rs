@@ -102,6 +102,42 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
             export_panel.as_deref(),
         ),
         Command::Backtest {
+            what:
+                BacktestKind::Policy {
+                    common,
+                    from,
+                    to,
+                    refit_days,
+                    backorders,
+                    lead_time_seed,
+                    start_units,
+                    policies,
+                    service_levels,
+                    target_fill_rate,
+                    out,
+                },
+        } => {
+            let p = common.pipeline(None)?;
+            let opts = restock::backtest::policy::options(
+                &p,
+                from.as_deref(),
+                to.as_deref(),
+                refit_days,
+                backorders,
+                lead_time_seed,
+                start_units,
+                &policies,
+                &service_levels,
+                target_fill_rate,
+            )?;
+            let dir =
+                out.unwrap_or_else(|| format!("notebooks-out/policy-backtest-{}", p.name).into());
+            let b = restock::backtest::policy::run(&p, &opts)?;
+            print!("{}", restock::backtest::policy::write(&b, &dir)?);
+            println!("\nwritten to {}", dir.display());
+            Ok(exit::OK)
+        }
+        Command::Backtest {
             what: BacktestKind::ReturnCovariates { common },
         } => {
             let p = common.pipeline(None)?;

@@ -2,4 +2,5 @@
 //! happened afterwards. Only data known at each origin is used.
 
 pub mod forecast;
+pub mod policy;
 pub mod returns;

@@ -8,6 +8,7 @@ mod helpers;
 mod libreoffice;
 mod online_retail;
 mod policies;
+mod policy_backtest;
 mod returns;
 mod safety;
 mod sample_run;

@@ -1,0 +1,139 @@
+//! `restock backtest policy`: the inventory simulation on the sample and on online-retail.
+//! Hand-computed day-by-day cases are unit tests in `src/backtest/policy.rs`.
+
+use std::fs;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+fn total(v: &Value, policy: &str, level: f64) -> Value {
+    v["total"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["policy"] == policy && (c["service_level"].as_f64().unwrap() - level).abs() < 1e-9
+        })
+        .unwrap_or_else(|| panic!("{policy} {level} in {v}"))
+        .clone()
+}
+
+#[test]
+fn sample_policy_backtest_trades_stock_for_service() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("bt");
+    let o = restock(&[
+        "backtest",
+        "policy",
+        "--pipeline",
+        "pipelines/sample.toml",
+        "--from",
+        "2024-09-01",
+        "--to",
+        "2024-12-31",
+        "--refit-days",
+        "28",
+        "--policies",
+        "order_up_to,rq,min_max",
+        "--service-levels",
+        "0.7,0.98",
+        "--set",
+        r#"forecast.models=["moving_average","sba","ses"]"#,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("recommended per class"), "{}", o.stdout);
+    for f in [
+        "policy_backtest_series.parquet",
+        "policy_backtest_classes.parquet",
+        "policy_backtest_recommendations.parquet",
+        "summary.json",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    let v: Value =
+        serde_json::from_str(&fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(v["days"], 122);
+    assert_eq!(v["refits"], 5);
+    for p in ["order_up_to", "rq", "min_max"] {
+        let lo = total(&v, p, 0.7);
+        let hi = total(&v, p, 0.98);
+        let f = |c: &Value, k: &str| c[k].as_f64().unwrap();
+        assert!(
+            f(&hi, "fill_rate") >= f(&lo, "fill_rate"),
+            "{p}: more service target, more fill rate"
+        );
+        assert!(
+            f(&hi, "avg_inventory_value") > f(&lo, "avg_inventory_value"),
+            "{p}: and more stock"
+        );
+        assert!(f(&hi, "fill_rate") > 0.8 && f(&hi, "fill_rate") <= 1.0);
+        assert!(hi["orders"].as_u64().unwrap() > 0);
+    }
+    // The sample has stock snapshots: what the shop actually held is reported.
+    assert!(v["actual"]["avg_inventory_units"].as_f64().unwrap() > 0.0);
+    let recs = read(&out.join("policy_backtest_recommendations.parquet"));
+    let classes = strs(&recs, "class");
+    assert!(classes.contains(&"all".to_string()) && classes.iter().any(|c| c.starts_with("abc_")));
+    let series = read(&out.join("policy_backtest_series.parquet"));
+    assert!(series.rows >= 6 * 300);
+}
+
+#[test]
+fn online_retail_policy_backtest_runs() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("bt");
+    let o = restock(&[
+        "backtest",
+        "policy",
+        "--pipeline",
+        "pipelines/online-retail.toml",
+        "--from",
+        "2011-10-01",
+        "--to",
+        "2011-12-09",
+        "--refit-days",
+        "14",
+        "--policies",
+        "order_up_to",
+        "--service-levels",
+        "0.9",
+        "--backorders",
+        "--lead-time-seed",
+        "7",
+        "--set",
+        r#"forecast.models=["moving_average","sba"]"#,
+        "--set",
+        "defaults.lead_time_sd_days=3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let v: Value =
+        serde_json::from_str(&fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let t = total(&v, "order_up_to", 0.9);
+    assert!(t["series"].as_u64().unwrap() > 3000);
+    let fr = t["fill_rate"].as_f64().unwrap();
+    assert!(fr > 0.5 && fr <= 1.0, "{fr}");
+    assert!(t["forecast_mae"].as_f64().unwrap() > 0.0);
+    // Backorders: nothing is lost.
+    assert_eq!(t["lost_units"].as_f64().unwrap(), 0.0);
+    // No snapshots in this export: no "actual" comparison.
+    assert!(v["actual"].is_null());
+}
+
+#[test]
+fn policy_backtest_rejects_bad_options() {
+    let o = restock(&[
+        "backtest",
+        "policy",
+        "--pipeline",
+        "pipelines/sample.toml",
+        "--policies",
+        "magic",
+    ]);
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(o.stderr.contains("'magic' is not a policy"), "{}", o.stderr);
+}
