@@ -338,15 +338,17 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
         };
         t_fc += started.elapsed().as_secs_f64();
         let started = std::time::Instant::now();
+        // Panels are sorted by name, not by id: look series up by key.
+        let at_origin: BTreeMap<(u32, u32), usize> = panel_o
+            .series
+            .iter()
+            .enumerate()
+            .map(|(j, m)| ((m.sku, m.loc), j))
+            .collect();
         let map: Vec<Option<usize>> = full
             .series
             .iter()
-            .map(|s| {
-                panel_o
-                    .series
-                    .binary_search_by(|m| (m.sku, m.loc).cmp(&(s.sku, s.loc)))
-                    .ok()
-            })
+            .map(|s| at_origin.get(&(s.sku, s.loc)).copied())
             .collect();
         // Series are independent: simulate them in parallel, settings inside.
         let results: Vec<(usize, Vec<SimState>, Option<SeriesParams>)> = (0..n)
