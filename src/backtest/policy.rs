@@ -68,6 +68,8 @@ pub struct SimState {
     pub abs_error: f64,
     pub forecast_days: usize,
     started: bool,
+    /// Per day (demand, forecast, end-of-day stock) for the series the report draws.
+    pub trace: Option<Vec<[f64; 3]>>,
 }
 
 /// What the simulation needs from the policy on a review day.
@@ -209,7 +211,24 @@ pub struct ClassMetrics {
     pub forecast_mae: f64,
 }
 
+/// Series drawn in the report.
+const TRACED: usize = 6;
+
+/// Daily demand, forecast and stock of one series under one setting.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    pub sku: String,
+    pub location: String,
+    pub setting: usize,
+    pub days: Vec<[f64; 3]>,
+}
+
 pub struct PolicyBacktest {
+    pub from: Day,
+    pub lost_sales: bool,
+    pub pipeline: String,
+    pub target_fill_rate: f64,
+    pub traces: Vec<Trace>,
     pub settings: Vec<Setting>,
     pub series: OutTable,
     pub classes: Vec<ClassMetrics>,
@@ -284,6 +303,17 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
         .collect();
     let ns = settings.len();
     let mut state: Vec<Vec<SimState>> = vec![vec![SimState::default(); n]; ns];
+    // The report draws demand, forecast and stock of the biggest sellers of the period.
+    let mut by_demand: Vec<(f64, usize)> = (0..n)
+        .map(|i| ((o.from..=o.to).map(|t| value_at(&full, i, t)).sum::<f64>(), i))
+        .collect();
+    by_demand.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let traced: Vec<usize> = by_demand.iter().take(TRACED).map(|x| x.1).collect();
+    for k in 0..ns {
+        for &i in &traced {
+            state[k][i].trace = Some(Vec::new());
+        }
+    }
     let mut last_params: Vec<Option<SeriesParams>> = vec![None; n];
     let h = o.refit_days.max(1);
     let (mut t_fc, mut t_sim) = (0.0, 0.0);
@@ -419,6 +449,10 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
                             _ => {
                                 // Not sold before this refit: nothing to forecast or order yet.
                                 st.day(t, demand, ret, None, o.lost_sales);
+                                let oh = st.on_hand;
+                                if let Some(tr) = st.trace.as_mut() {
+                                    tr.push([demand, f64::NAN, oh]);
+                                }
                             }
                         }
                     }
@@ -560,7 +594,25 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
         }
     }
     let reality = reality(&ds, &full, o, &cost_of);
+    let mut traces = Vec::new();
+    for (k, row) in state.iter_mut().enumerate() {
+        for &i in &traced {
+            if let Some(days) = row[i].trace.take() {
+                traces.push(Trace {
+                    sku: ds.skus.name(full.series[i].sku).to_string(),
+                    location: ds.locs.name(full.series[i].loc).to_string(),
+                    setting: k,
+                    days,
+                });
+            }
+        }
+    }
     Ok(PolicyBacktest {
+        from: o.from,
+        lost_sales: o.lost_sales,
+        pipeline: p.name.clone(),
+        target_fill_rate: o.target_fill_rate,
+        traces,
         settings,
         series: t,
         classes,
@@ -836,6 +888,9 @@ pub fn write(b: &PolicyBacktest, dir: &std::path::Path) -> Result<String> {
         })),
     });
     crate::export::write_json(&dir.join("summary.json"), &v)?;
+    let html = crate::report::policy_backtest_html(b);
+    let path = dir.join("report.html");
+    std::fs::write(&path, html).map_err(|source| crate::error::OutputError::Io { path, source })?;
     let mut s = format!(
         "policy backtest: {} days, {} refits (forecast {:.1} s, simulation {:.1} s)\n\n{:<12} {:>6} {:>9} {:>8} {:>10} {:>14} {:>10} {:>7}\n",
         b.days, b.refits, b.seconds_forecast, b.seconds_simulation,
