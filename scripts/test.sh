@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# The README's test command. Installs what the tests need (LibreOffice Calc and unzip from
-# Debian, for the CSV/XLSX import tests), then runs the whole test suite.
+# The README's test command. Installs what the tests need (LibreOffice Calc, unzip and
+# Chromium from Debian, for the CSV/XLSX import and HTML report tests), then runs the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/restock-target}"
 SUDO=""
 if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
-if ! command -v soffice >/dev/null 2>&1 || ! command -v unzip >/dev/null 2>&1; then
-  echo "scripts/test.sh: installing LibreOffice Calc and unzip (Debian packages) for the CSV/XLSX import tests" >&2
+if ! command -v soffice >/dev/null 2>&1 || ! command -v unzip >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing LibreOffice Calc, unzip and Chromium (Debian packages) for the CSV/XLSX import and HTML report tests" >&2
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libreoffice-calc unzip >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libreoffice-calc unzip chromium >/dev/null
 fi
 cargo build --locked
 # SIGKILL the nightly run 50 times at random moments (issue "Safe to run every night").

@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod monitor;
 pub mod panel;
 pub mod pipeline;
+pub mod progress;
 pub mod replenish;
 pub mod report;
 pub mod returns;

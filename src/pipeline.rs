@@ -98,7 +98,8 @@ pub fn compute(p: &Pipeline) -> Result<Computed> {
     let params = replenish::resolve(p, &ds, &panel);
     let windows: Vec<usize> = params.iter().map(|x| x.window_days).collect();
     let forecasts = timer.time("forecast", || {
-        forecast::run(&panel, &p.forecast, p.horizon_days as usize, &windows)
+        let bar = crate::progress::Progress::new(panel.series.len() as u64, "forecast");
+        forecast::run_with_progress(&panel, &p.forecast, p.horizon_days as usize, &windows, &bar)
     });
     let (return_model, rets) = timer.time("returns", || {
         forecast_returns(p, &ds, &panel, &params, &forecasts)

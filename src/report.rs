@@ -6,7 +6,9 @@ use std::fmt::Write;
 use crate::backtest::policy::{ClassMetrics, PolicyBacktest};
 use crate::panel::to_date;
 
-const COLORS: [&str; 6] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+const COLORS: [&str; 6] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
+];
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -37,6 +39,7 @@ fn ticks(lo: f64, hi: f64) -> Vec<f64> {
 }
 
 fn fmt_tick(v: f64) -> String {
+    let v = if v.abs() < 1e-9 { 0.0 } else { v };
     if v.abs() >= 1e6 {
         format!("{:.1}M", v / 1e6)
     } else if v.abs() >= 1e4 {
@@ -58,8 +61,16 @@ pub struct Line {
 /// Line chart with axes, ticks and legend. NaN points break the line.
 pub fn line_chart(title: &str, x_label: &str, y_label: &str, lines: &[Line]) -> String {
     let (w, h, l, r, t, b) = (640.0, 340.0, 70.0, 150.0, 30.0, 45.0);
-    let pts = lines.iter().flat_map(|s| s.points.iter()).filter(|p| p.0.is_finite() && p.1.is_finite());
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    let pts = lines
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|p| p.0.is_finite() && p.1.is_finite());
+    let (mut x0, mut x1, mut y0, mut y1) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
     for p in pts {
         x0 = x0.min(p.0);
         x1 = x1.max(p.0);
@@ -249,7 +260,10 @@ pub fn policy_backtest_html(b: &PolicyBacktest) -> String {
     classes.sort();
     classes.dedup();
     body.push_str("<h2>Service vs. stock</h2><div class=\"grid\">");
-    for class in classes.iter().filter(|c| **c == "all" || c.starts_with("abc_")) {
+    for class in classes
+        .iter()
+        .filter(|c| **c == "all" || c.starts_with("abc_"))
+    {
         let lines: Vec<Line> = policies
             .iter()
             .map(|p| {
@@ -280,7 +294,10 @@ pub fn policy_backtest_html(b: &PolicyBacktest) -> String {
     body.push_str(&metrics_rows(&b.recommendations.iter().collect::<Vec<_>>()));
     body.push_str("<h2>All settings, all series</h2>");
     body.push_str(&metrics_rows(
-        &b.classes.iter().filter(|c| c.class == "all").collect::<Vec<_>>(),
+        &b.classes
+            .iter()
+            .filter(|c| c.class == "all")
+            .collect::<Vec<_>>(),
     ));
     if let Some(r) = &b.reality {
         let _ = write!(
@@ -302,16 +319,25 @@ pub fn policy_backtest_html(b: &PolicyBacktest) -> String {
                 .filter(|c| c.policy == bp && c.service_level == bs && c.class.starts_with(prefix))
                 .collect()
         };
-        let _ = write!(body, "<h2>By demand class at {bp} {bs:.2}</h2><div class=\"grid\">");
+        let _ = write!(
+            body,
+            "<h2>By demand class at {bp} {bs:.2}</h2><div class=\"grid\">"
+        );
         body.push_str(&bar_chart(
             "fill rate",
             "",
-            &at("class_").iter().map(|c| (c.class.clone(), c.fill_rate)).collect::<Vec<_>>(),
+            &at("class_")
+                .iter()
+                .map(|c| (c.class.clone(), c.fill_rate))
+                .collect::<Vec<_>>(),
         ));
         body.push_str(&bar_chart(
             "forecast MAE (units/day)",
             "",
-            &at("class_").iter().map(|c| (c.class.clone(), c.forecast_mae)).collect::<Vec<_>>(),
+            &at("class_")
+                .iter()
+                .map(|c| (c.class.clone(), c.forecast_mae))
+                .collect::<Vec<_>>(),
         ));
         body.push_str("</div>");
         body.push_str(&metrics_rows(&at("class_")));
@@ -319,19 +345,37 @@ pub fn policy_backtest_html(b: &PolicyBacktest) -> String {
             .settings
             .iter()
             .position(|s| s.policy.as_str() == bp && s.service_level == bs);
-        body.push_str("<h2>Top sellers: demand, forecast and simulated stock</h2><div class=\"grid\">");
+        body.push_str(
+            "<h2>Top sellers: demand, forecast and simulated stock</h2><div class=\"grid\">",
+        );
         for tr in b.traces.iter().filter(|t| Some(t.setting) == k) {
             let series = |j: usize| -> Vec<(f64, f64)> {
-                tr.days.iter().enumerate().map(|(d, v)| (d as f64, v[j])).collect()
+                tr.days
+                    .iter()
+                    .enumerate()
+                    .map(|(d, v)| (d as f64, v[j]))
+                    .collect()
             };
             body.push_str(&line_chart(
                 &format!("{} @ {}", tr.sku, tr.location),
                 &format!("days from {}", to_date(b.from)),
                 "units",
                 &[
-                    Line { name: "demand".into(), points: series(0), markers: false },
-                    Line { name: "forecast".into(), points: series(1), markers: false },
-                    Line { name: "stock".into(), points: series(2), markers: false },
+                    Line {
+                        name: "demand".into(),
+                        points: series(0),
+                        markers: false,
+                    },
+                    Line {
+                        name: "forecast".into(),
+                        points: series(1),
+                        markers: false,
+                    },
+                    Line {
+                        name: "stock".into(),
+                        points: series(2),
+                        markers: false,
+                    },
                 ],
             ));
         }
@@ -349,7 +393,10 @@ mod tests {
 
     #[test]
     fn ticks_are_round_and_cover_the_range() {
-        assert_eq!(ticks(0.0, 1.0), vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]);
+        assert_eq!(
+            ticks(0.0, 1.0),
+            vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]
+        );
         let t = ticks(1234.0, 98765.0);
         assert!(t.first().unwrap() >= &1234.0 && t.last().unwrap() <= &98765.0 && t.len() >= 4);
     }
@@ -360,7 +407,11 @@ mod tests {
             "a<b",
             "x",
             "y",
-            &[Line { name: "s&p".into(), points: vec![(0.0, 1.0), (1.0, f64::NAN), (2.0, 3.0), (3.0, 2.0)], markers: true }],
+            &[Line {
+                name: "s&p".into(),
+                points: vec![(0.0, 1.0), (1.0, f64::NAN), (2.0, 3.0), (3.0, 2.0)],
+                markers: true,
+            }],
         );
         assert!(svg.contains("a&lt;b") && svg.contains("s&amp;p"));
         // The NaN breaks the line: one polyline of two points (the lone first point is a marker only).

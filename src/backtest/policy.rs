@@ -305,7 +305,12 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
     let mut state: Vec<Vec<SimState>> = vec![vec![SimState::default(); n]; ns];
     // The report draws demand, forecast and stock of the biggest sellers of the period.
     let mut by_demand: Vec<(f64, usize)> = (0..n)
-        .map(|i| ((o.from..=o.to).map(|t| value_at(&full, i, t)).sum::<f64>(), i))
+        .map(|i| {
+            (
+                (o.from..=o.to).map(|t| value_at(&full, i, t)).sum::<f64>(),
+                i,
+            )
+        })
         .collect();
     by_demand.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let traced: Vec<usize> = by_demand.iter().take(TRACED).map(|x| x.1).collect();
@@ -320,6 +325,7 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
     let mut refits = 0;
     let mut origin = o.from;
     let rc = &p.replenish;
+    let bar = crate::progress::Progress::new(((o.to - o.from) as u64) / h as u64 + 1, "refits");
     while origin <= o.to {
         let end = (origin + h as Day - 1).min(o.to);
         let started = std::time::Instant::now();
@@ -445,6 +451,10 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
                                     (!inactive && review).then_some((&mut r, lead)),
                                     o.lost_sales,
                                 );
+                                let oh = st.on_hand;
+                                if let Some(tr) = st.trace.as_mut() {
+                                    tr.push([demand, fcast, oh]);
+                                }
                             }
                             _ => {
                                 // Not sold before this refit: nothing to forecast or order yet.
@@ -470,9 +480,11 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
         }
         t_sim += started.elapsed().as_secs_f64();
         refits += 1;
+        bar.inc();
         tracing::info!(origin = %to_date(origin), refit = refits, "policy backtest refit done");
         origin = end + 1;
     }
+    bar.finish();
     let days = (o.to - o.from + 1) as usize;
     let class_of = |i: usize| -> (String, String) {
         last_params[i]

@@ -583,13 +583,29 @@ pub fn forecast_series(
 
 /// Forecasts every series in parallel; output order = panel order, whatever the threads.
 pub fn run(panel: &Panel, cfg: &ForecastCfg, h: usize, windows: &[usize]) -> Vec<SeriesForecast> {
+    run_with_progress(panel, cfg, h, windows, &crate::progress::Progress::none())
+}
+
+/// [`run`] ticking a progress bar once per series.
+pub fn run_with_progress(
+    panel: &Panel,
+    cfg: &ForecastCfg,
+    h: usize,
+    windows: &[usize],
+    progress: &crate::progress::Progress,
+) -> Vec<SeriesForecast> {
     let span = tracing::info_span!("forecast");
     let _g = span.enter();
     let models = registry_for(panel, cfg, h, &|i| panel.series[i].len);
     let out: Vec<SeriesForecast> = (0..panel.series.len())
         .into_par_iter()
-        .map(|i| forecast_series(&models, &panel.view(i), cfg, h, windows[i]))
+        .map(|i| {
+            let f = forecast_series(&models, &panel.view(i), cfg, h, windows[i]);
+            progress.inc();
+            f
+        })
         .collect();
+    progress.finish();
     let fallbacks = out.iter().filter(|f| f.fallback.is_some()).count();
     tracing::info!(series = out.len(), fallbacks, "forecast done");
     out

@@ -79,6 +79,71 @@ fn sample_policy_backtest_trades_stock_for_service() {
     assert!(classes.contains(&"all".to_string()) && classes.iter().any(|c| c.starts_with("abc_")));
     let series = read(&out.join("policy_backtest_series.parquet"));
     assert!(series.rows >= 6 * 300);
+    report_renders_in_chromium(&out);
+}
+
+/// The HTML report in headless Chromium (Debian's `chromium`, installed by
+/// scripts/test.sh): the rendered DOM has the charts and tables, and a screenshot is far from
+/// blank (compared with a screenshot of an empty page of the same size).
+fn report_renders_in_chromium(out: &std::path::Path) {
+    if std::env::var("RESTOCK_SKIP_CHROMIUM").is_ok() {
+        eprintln!("RESTOCK_SKIP_CHROMIUM set: skipped");
+        return;
+    }
+    let report = out.join("report.html");
+    let html = fs::read_to_string(&report).unwrap();
+    assert!(!html.contains("<script"), "self-contained, no scripts");
+    let chromium = |args: &[&str]| {
+        let o = std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--window-size=1400,3200",
+            ])
+            .args(args)
+            .output()
+            .expect("chromium must be installed (scripts/test.sh installs Debian's chromium)");
+        assert!(
+            o.status.success(),
+            "chromium: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o.stdout
+    };
+    let dom = String::from_utf8(chromium(&[
+        "--dump-dom",
+        &format!("file://{}", report.display()),
+    ]))
+    .unwrap();
+    // 4 trade-off charts (all, A, B, C), 2 class bar charts, 6 top-seller charts.
+    assert!(
+        dom.matches("<svg").count() >= 12,
+        "charts in the rendered page"
+    );
+    assert!(dom.matches("<polyline").count() >= 12 + 3 * 6);
+    assert!(dom.contains("Recommended setting per class") && dom.contains("<table>"));
+    assert!(dom.contains("Against reality"));
+    let shot = out.join("shot.png");
+    chromium(&[
+        &format!("--screenshot={}", shot.display()),
+        &format!("file://{}", report.display()),
+    ]);
+    let blank_html = out.join("blank.html");
+    fs::write(&blank_html, "<html><body></body></html>").unwrap();
+    let blank = out.join("blank.png");
+    chromium(&[
+        &format!("--screenshot={}", blank.display()),
+        &format!("file://{}", blank_html.display()),
+    ]);
+    let png = fs::read(&shot).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let blank_len = fs::metadata(&blank).unwrap().len();
+    assert!(
+        png.len() as u64 > 5 * blank_len,
+        "screenshot {} bytes vs blank page {blank_len}: charts drawn",
+        png.len()
+    );
 }
 
 #[test]
