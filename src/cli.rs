@@ -146,7 +146,8 @@ pub enum BacktestKind {
         /// Sample lead times from the supplier's sd with this seed (default: deterministic).
         #[arg(long)]
         lead_time_seed: Option<u64>,
-        /// Starting stock per series (default: the policy's level at the first refit).
+        /// Starting stock per series (default: the last snapshot on or before --from, else
+        /// the policy's level at the first refit).
         #[arg(long)]
         start_units: Option<f64>,
         /// Policies to compare (default: order_up_to,rq,min_max).

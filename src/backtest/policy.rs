@@ -38,8 +38,8 @@ pub struct Options {
     pub lost_sales: bool,
     /// Sample lead times from the supplier's sd with this seed (None: deterministic).
     pub lead_time_seed: Option<u64>,
-    /// Starting stock: None = the policy's target at the first refit (a steady state);
-    /// Some(x) = x units per series.
+    /// Starting stock: Some(x) = x units per series; None = the last stock snapshot on or
+    /// before `from`, else the policy's level at the first refit (a steady state).
     pub start_units: Option<f64>,
     pub policies: Vec<PolicyKind>,
     pub service_levels: Vec<f64>,
@@ -302,6 +302,16 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
         })
         .collect();
     let ns = settings.len();
+    // Starting stock from the last snapshot on or before the first day, where there is one.
+    let mut start_snapshot: BTreeMap<(u32, u32), f64> = BTreeMap::new();
+    let mut snap_day: BTreeMap<(u32, u32), Day> = BTreeMap::new();
+    for r in ds.stock.iter().filter(|r| r.day <= o.from) {
+        let d = snap_day.entry((r.sku, r.loc)).or_insert(r.day);
+        if r.day >= *d {
+            *d = r.day;
+            start_snapshot.insert((r.sku, r.loc), (r.on_hand - r.reserved).max(0.0));
+        }
+    }
     let mut state: Vec<Vec<SimState>> = vec![vec![SimState::default(); n]; ns];
     // The report draws demand, forecast and stock of the biggest sellers of the period.
     let mut by_demand: Vec<(f64, usize)> = (0..n)
@@ -409,9 +419,11 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
                             (Some(f), Some(prm)) => {
                                 let mut dist = DemandDist::new(f, prm.lead_time_sd_days);
                                 if t == o.from {
-                                    st.on_hand = o
-                                        .start_units
-                                        .unwrap_or_else(|| dist.quantile(set.service_level).ceil());
+                                    st.on_hand = match (o.start_units, start_snapshot.get(&(s.sku, s.loc))) {
+                                        (Some(u), _) => u,
+                                        (None, Some(q)) => *q,
+                                        (None, None) => dist.quantile(set.service_level).ceil(),
+                                    };
                                 }
                                 let daily = f.window_mean / f.window_days.max(1) as f64;
                                 let fcast =
