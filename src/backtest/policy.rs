@@ -62,6 +62,8 @@ pub struct SimState {
     pub days: usize,
     pub orders: usize,
     pub units_ordered: f64,
+    /// Orders the plausibility guard held back (as `run` would).
+    pub held_orders: usize,
     pub cycles: usize,
     pub cycles_with_stockout: usize,
     cycle_short: bool,
@@ -84,6 +86,8 @@ pub struct Review<'a, 'b> {
     pub rounding: PackRounding,
     /// Expected restockable returns counted in the position (not in physical stock).
     pub position_extra: f64,
+    /// The nightly run's plausibility guard: larger orders are held for review, not placed.
+    pub max_order: f64,
 }
 
 impl SimState {
@@ -139,7 +143,9 @@ impl SimState {
             });
             let need = (dec.raw_need - 1e-9).ceil().max(0.0);
             let (q, _, _) = round_order(need, r.prm.moq, r.prm.pack_size, r.rounding);
-            if q > 0.0 {
+            if q > r.max_order {
+                self.held_orders += 1;
+            } else if q > 0.0 {
                 self.pipeline.push((t + lead as Day, q));
                 self.orders += 1;
                 self.units_ordered += q;
@@ -207,6 +213,7 @@ pub struct ClassMetrics {
     pub avg_inventory_value: f64,
     pub turns: f64,
     pub orders: usize,
+    pub held_orders: usize,
     pub units_ordered: f64,
     pub forecast_mae: f64,
 }
@@ -382,6 +389,15 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
                 })
                 .collect()
         };
+        // Plausibility bound per series, as in `run`.
+        let bounds: Vec<f64> = (0..panel_o.series.len())
+            .map(|j| {
+                let y = panel_o.view(j).y;
+                let biggest = y.iter().copied().fold(0.0, f64::max);
+                let last_90: f64 = y[y.len().saturating_sub(90)..].iter().sum();
+                p.guards.max_order_factor * biggest.max(last_90)
+            })
+            .collect();
         t_fc += started.elapsed().as_secs_f64();
         let started = std::time::Instant::now();
         // Panels are sorted by name, not by id: look series up by key.
@@ -418,11 +434,17 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
                         match (f, prm.as_ref()) {
                             (Some(f), Some(prm)) => {
                                 let mut dist = DemandDist::new(f, prm.lead_time_sd_days);
+                                let bound = j.map(|j| bounds[j]).unwrap_or(f64::INFINITY);
                                 if t == o.from {
-                                    st.on_hand = match (o.start_units, start_snapshot.get(&(s.sku, s.loc))) {
+                                    st.on_hand = match (
+                                        o.start_units,
+                                        start_snapshot.get(&(s.sku, s.loc)),
+                                    ) {
                                         (Some(u), _) => u,
                                         (None, Some(q)) => *q,
-                                        (None, None) => dist.quantile(set.service_level).ceil(),
+                                        (None, None) => {
+                                            dist.quantile(set.service_level).ceil().min(bound)
+                                        }
                                     };
                                 }
                                 let daily = f.window_mean / f.window_days.max(1) as f64;
@@ -449,6 +471,7 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
                                     cfg: rc,
                                     rounding: rc.pack_rounding,
                                     position_extra: er,
+                                    max_order: bound,
                                 };
                                 let lead = lead_days(
                                     prm,
@@ -690,6 +713,7 @@ fn aggregate(
             0.0
         },
         orders: idx.iter().map(|&i| st[i].orders).sum(),
+        held_orders: idx.iter().map(|&i| st[i].held_orders).sum(),
         units_ordered: sum(&|i| st[i].units_ordered),
         forecast_mae: if fd > 0.0 {
             sum(&|i| st[i].abs_error) / fd
@@ -758,6 +782,7 @@ fn reality(
         avg_inventory_value: value,
         turns: f64::NAN,
         orders: 0,
+        held_orders: 0,
         units_ordered: f64::NAN,
         forecast_mae: f64::NAN,
     })
@@ -803,6 +828,10 @@ pub fn classes_table(rows: &[ClassMetrics]) -> OutTable {
     .push(
         "orders",
         ColData::I64(rows.iter().map(|r| Some(r.orders as i64)).collect()),
+    )
+    .push(
+        "held_orders",
+        ColData::I64(rows.iter().map(|r| Some(r.held_orders as i64)).collect()),
     )
     .push("units_ordered", f(&|r| r.units_ordered))
     .push("forecast_mae", f(&|r| r.forecast_mae));
