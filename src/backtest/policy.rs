@@ -1049,6 +1049,7 @@ mod tests {
                 cfg: &cfg,
                 rounding: PackRounding::Up,
                 position_extra: 0.0,
+                max_order: f64::INFINITY,
             };
             let review = t % 3 == 0;
             st.day(t as Day, *d, 0.0, review.then_some((&mut r, 2)), true);
@@ -1062,6 +1063,31 @@ mod tests {
         assert_eq!(st.inventory_sum, 20.0);
         // One completed cycle (days 0–2) without a stockout; the open one has one.
         assert_eq!((st.cycles, st.cycles_with_stockout), (1, 0));
+    }
+
+    /// An order above the plausibility bound is held, as the nightly run would.
+    #[test]
+    fn guard_holds_implausible_orders() {
+        let f = SeriesForecast::fixed(20.0, 5, "normal_approx", 0.0);
+        let prm = params(2.0, 1.0, 1.0);
+        let cfg = ReplenishCfg::default();
+        let mut st = SimState::default();
+        let mut dist = DemandDist::new(&f, 0.0);
+        let mut r = Review {
+            kind: PolicyKind::OrderUpTo,
+            service: Service::Cycle(0.9),
+            dist: &mut dist,
+            prm: &prm,
+            review_mean: 12.0,
+            annual_demand: 4.0 * 365.0,
+            cfg: &cfg,
+            rounding: PackRounding::Up,
+            position_extra: 0.0,
+            max_order: 15.0,
+        };
+        st.day(0, 0.0, 0.0, Some((&mut r, 2)), true);
+        assert_eq!((st.orders, st.held_orders), (0, 1));
+        assert!(st.pipeline.is_empty());
     }
 
     /// Backorders are served first from the next arrival.
