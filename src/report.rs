@@ -212,12 +212,12 @@ pub fn bar_chart(title: &str, unit: &str, bars: &[(String, f64)]) -> String {
 
 fn metrics_rows(rows: &[&ClassMetrics]) -> String {
     let mut s = String::from(
-        "<table><tr><th>class</th><th>policy</th><th>service target</th><th>fill rate</th><th>cycle service</th><th>stockout days</th><th>lost units</th><th>lost margin</th><th>avg inventory (units)</th><th>avg inventory (value)</th><th>turns</th><th>orders</th><th>held (guard)</th><th>forecast MAE</th></tr>",
+        "<table><tr><th>class</th><th>policy</th><th>service target</th><th>fill rate</th><th>cycle service</th><th>stockout days</th><th>lost units</th><th>lost margin</th><th>avg inventory (units)</th><th>avg inventory (value)</th><th>turns</th><th>order lines</th><th>purchase orders</th><th>held (guard)</th><th>forecast MAE</th></tr>",
     );
     for c in rows {
         let _ = write!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td><td>{:.0}</td><td>{:.0}</td><td>{:.0}</td><td>{:.0}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{:.3}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td><td>{:.0}</td><td>{:.0}</td><td>{:.0}</td><td>{:.0}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3}</td></tr>",
             esc(&c.class),
             c.policy,
             c.service_level,
@@ -230,6 +230,7 @@ fn metrics_rows(rows: &[&ClassMetrics]) -> String {
             c.avg_inventory_value,
             c.turns,
             c.orders,
+            c.purchase_orders,
             c.held_orders,
             c.forecast_mae
         );

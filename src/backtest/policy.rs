@@ -60,7 +60,10 @@ pub struct SimState {
     pub stockout_days: usize,
     pub inventory_sum: f64,
     pub days: usize,
+    /// Order lines placed.
     pub orders: usize,
+    /// Days an order line was placed (for purchase orders per supplier and day).
+    pub order_days: Vec<Day>,
     pub units_ordered: f64,
     /// Orders the plausibility guard held back (as `run` would).
     pub held_orders: usize,
@@ -148,6 +151,7 @@ impl SimState {
             } else if q > 0.0 {
                 self.pipeline.push((t + lead as Day, q));
                 self.orders += 1;
+                self.order_days.push(t);
                 self.units_ordered += q;
             }
         }
@@ -212,7 +216,10 @@ pub struct ClassMetrics {
     pub avg_inventory_units: f64,
     pub avg_inventory_value: f64,
     pub turns: f64,
+    /// Order lines placed.
     pub orders: usize,
+    /// Purchase orders: distinct (supplier, day) among the lines.
+    pub purchase_orders: usize,
     pub held_orders: usize,
     pub units_ordered: f64,
     pub forecast_mae: f64,
@@ -533,6 +540,12 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
             .and_then(|p| p.unit_cost)
             .unwrap_or(0.0)
     };
+    let supplier_of = |i: usize| {
+        last_params[i]
+            .as_ref()
+            .map(|p| p.supplier_id.clone())
+            .unwrap_or_default()
+    };
     let margin_of = |i: usize| {
         last_params[i]
             .as_ref()
@@ -614,7 +627,14 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
         }
         for (g, idx) in groups {
             classes.push(aggregate(
-                set, &g, &idx, &state[k], &cost_of, &margin_of, days,
+                set,
+                &g,
+                &idx,
+                &state[k],
+                &cost_of,
+                &margin_of,
+                &supplier_of,
+                days,
             ));
         }
     }
@@ -672,6 +692,7 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn aggregate(
     set: &Setting,
     class: &str,
@@ -679,6 +700,7 @@ fn aggregate(
     st: &[SimState],
     cost_of: &dyn Fn(usize) -> f64,
     margin_of: &dyn Fn(usize) -> f64,
+    supplier_of: &dyn Fn(usize) -> String,
     days: usize,
 ) -> ClassMetrics {
     let sum = |f: &dyn Fn(usize) -> f64| idx.iter().map(|&i| f(i)).sum::<f64>();
@@ -713,6 +735,16 @@ fn aggregate(
             0.0
         },
         orders: idx.iter().map(|&i| st[i].orders).sum(),
+        purchase_orders: {
+            let mut po: std::collections::BTreeSet<(String, Day)> =
+                std::collections::BTreeSet::new();
+            for &i in idx {
+                for d in &st[i].order_days {
+                    po.insert((supplier_of(i), *d));
+                }
+            }
+            po.len()
+        },
         held_orders: idx.iter().map(|&i| st[i].held_orders).sum(),
         units_ordered: sum(&|i| st[i].units_ordered),
         forecast_mae: if fd > 0.0 {
@@ -782,6 +814,7 @@ fn reality(
         avg_inventory_value: value,
         turns: f64::NAN,
         orders: 0,
+        purchase_orders: 0,
         held_orders: 0,
         units_ordered: f64::NAN,
         forecast_mae: f64::NAN,
@@ -828,6 +861,14 @@ pub fn classes_table(rows: &[ClassMetrics]) -> OutTable {
     .push(
         "orders",
         ColData::I64(rows.iter().map(|r| Some(r.orders as i64)).collect()),
+    )
+    .push(
+        "purchase_orders",
+        ColData::I64(
+            rows.iter()
+                .map(|r| Some(r.purchase_orders as i64))
+                .collect(),
+        ),
     )
     .push(
         "held_orders",
@@ -947,7 +988,7 @@ pub fn write(b: &PolicyBacktest, dir: &std::path::Path) -> Result<String> {
     let mut s = format!(
         "policy backtest: {} days, {} refits (forecast {:.1} s, simulation {:.1} s)\n\n{:<12} {:>6} {:>9} {:>8} {:>10} {:>14} {:>10} {:>7}\n",
         b.days, b.refits, b.seconds_forecast, b.seconds_simulation,
-        "policy", "target", "fill rate", "CSL", "lost units", "avg inv value", "stockout d", "orders"
+        "policy", "target", "fill rate", "CSL", "lost units", "avg inv value", "stockout d", "lines"
     );
     for c in b.classes.iter().filter(|c| c.class == "all") {
         s += &format!(

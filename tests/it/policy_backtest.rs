@@ -71,6 +71,9 @@ fn sample_policy_backtest_trades_stock_for_service() {
         );
         assert!(f(&hi, "fill_rate") > 0.8 && f(&hi, "fill_rate") <= 1.0);
         assert!(hi["orders"].as_u64().unwrap() > 0);
+        // Lines of one supplier on one day form one purchase order.
+        let po = hi["purchase_orders"].as_u64().unwrap();
+        assert!(po > 0 && po <= hi["orders"].as_u64().unwrap());
     }
     // The sample has stock snapshots: what the shop actually held is reported.
     assert!(v["actual"]["avg_inventory_units"].as_f64().unwrap() > 0.0);
@@ -187,6 +190,9 @@ fn online_retail_policy_backtest_runs() {
     assert_eq!(t["lost_units"].as_f64().unwrap(), 0.0);
     // No snapshots in this export: no "actual" comparison.
     assert!(v["actual"].is_null());
+    assert!(
+        out.join("report.html").is_file() && out.join("policy_backtest_classes.parquet").is_file()
+    );
 }
 
 #[test]
