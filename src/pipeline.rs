@@ -226,14 +226,14 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
     for l in &held {
         tracing::warn!(sku = %l.sku, location = %l.location, qty = l.held_qty, "order held for review (plausibility guard)");
     }
+    let all_profiles = export::profiles::all(&p.export.profiles);
     let h = p.horizon_days as usize;
     c.timer.time("export", || -> Result<(), OutputError> {
         let pt = export::proposals_table(&orders);
         pt.write_parquet(&dir.file("proposals.parquet"))?;
         pt.write_csv(&dir.file("proposals.csv"), profile.as_ref())?;
-        let profiles = export::profiles::all(&p.export.profiles);
         for name in &p.export.proposals {
-            if let Some(def) = profiles.get(name) {
+            if let Some(def) = all_profiles.get(name) {
                 export::profiles::write(def, &pt, &dir.file(&def.file_name(name)), as_of)?;
             }
         }
@@ -282,7 +282,6 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
     }
     let budget_spent: f64 = orders.iter().filter_map(|l| l.line_value).sum();
     let fallbacks = c.forecasts.iter().filter(|f| f.fallback.is_some()).count();
-    let all_profiles = export::profiles::all(&p.export.profiles);
     let outputs: Vec<String> = export::CORE_OUTPUTS
         .iter()
         .map(|s| s.to_string())

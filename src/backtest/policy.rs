@@ -60,9 +60,8 @@ pub struct SimState {
     pub stockout_days: usize,
     pub inventory_sum: f64,
     pub days: usize,
-    /// Order lines placed.
-    pub orders: usize,
-    /// Days an order line was placed (for purchase orders per supplier and day).
+    /// Days an order line was placed (one entry per line; purchase orders group them by
+    /// supplier and day).
     pub order_days: Vec<Day>,
     pub units_ordered: f64,
     /// Orders the plausibility guard held back (as `run` would).
@@ -150,7 +149,6 @@ impl SimState {
                 self.held_orders += 1;
             } else if q > 0.0 {
                 self.pipeline.push((t + lead as Day, q));
-                self.orders += 1;
                 self.order_days.push(t);
                 self.units_ordered += q;
             }
@@ -255,26 +253,21 @@ pub struct PolicyBacktest {
 }
 
 fn window_for(prm: &SeriesParams, kind: PolicyKind, as_of: Day) -> usize {
-    let mut w = (prm.order_date - as_of - 1).max(0) as usize + prm.lead_time_days.ceil() as usize;
-    if pol::covers_review(kind) {
-        w += prm.review_period_days as usize;
-    }
-    w.max(1)
+    replenish::protection_window(
+        prm.order_date,
+        as_of,
+        prm.lead_time_days,
+        prm.review_period_days,
+        kind,
+    )
 }
 
 /// Is `t` an order day for this series? The supplier's weekdays, else every R days from `from`.
-fn is_review(ds: &Dataset, sku: u32, prm: &SeriesParams, from: Day, t: Day) -> bool {
-    let wd = ds
-        .products
-        .get(&sku)
-        .and_then(|p| p.supplier_id.as_ref())
-        .and_then(|s| ds.suppliers.get(s))
-        .map(|s| s.order_weekdays.as_slice())
-        .unwrap_or(&[]);
-    if wd.is_empty() {
+fn is_review(prm: &SeriesParams, from: Day, t: Day) -> bool {
+    if prm.order_weekdays.is_empty() {
         (t - from).rem_euclid(prm.review_period_days.max(1) as Day) == 0
     } else {
-        wd.contains(&to_date(t).weekday())
+        prm.order_weekdays.contains(&to_date(t).weekday())
     }
 }
 
@@ -388,22 +381,11 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
             vec![0.0; panel_o.series.len()]
         } else {
             let (_, rets) = crate::pipeline::forecast_returns(p, &ds, &panel_o, &params, &any_fc);
-            rets.iter()
-                .map(|r| match p.returns.use_in_position {
-                    ReturnsUse::Mean => r.window_mean,
-                    ReturnsUse::Quantile => r.window_quantile(p.returns.position_quantile),
-                    ReturnsUse::Off => 0.0,
-                })
-                .collect()
+            rets.iter().map(|r| r.in_position(&p.returns)).collect()
         };
         // Plausibility bound per series, as in `run`.
         let bounds: Vec<f64> = (0..panel_o.series.len())
-            .map(|j| {
-                let y = panel_o.view(j).y;
-                let biggest = y.iter().copied().fold(0.0, f64::max);
-                let last_90: f64 = y[y.len().saturating_sub(90)..].iter().sum();
-                p.guards.max_order_factor * biggest.max(last_90)
-            })
+            .map(|j| replenish::plausibility_bound(panel_o.view(j).y, p.guards.max_order_factor).0)
             .collect();
         t_fc += started.elapsed().as_secs_f64();
         let started = std::time::Instant::now();
@@ -435,13 +417,19 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
                         prm.window_days = window_for(&prm, set.policy, panel_o.as_of);
                         prm
                     });
+                    // Per refit and setting: the demand distribution, the guard's limit,
+                    // expected returns and the service target stay fixed between refits.
+                    let mut dist = f
+                        .zip(prm.as_ref())
+                        .map(|(f, prm)| DemandDist::new(f, prm.lead_time_sd_days));
+                    let bound = j.map(|j| bounds[j]).unwrap_or(f64::INFINITY);
+                    let er = j.map(|j| expected_returns[j]).unwrap_or(0.0);
+                    let service = Service::new(rc.service_measure, set.service_level);
                     for t in origin..=end {
                         let demand = value_at(&full, i, t);
                         let ret = returns.get(&(s.sku, s.loc, t)).copied().unwrap_or(0.0);
-                        match (f, prm.as_ref()) {
-                            (Some(f), Some(prm)) => {
-                                let mut dist = DemandDist::new(f, prm.lead_time_sd_days);
-                                let bound = j.map(|j| bounds[j]).unwrap_or(f64::INFINITY);
+                        match (f, prm.as_ref(), dist.as_mut()) {
+                            (Some(f), Some(prm), Some(dist)) => {
                                 if t == o.from {
                                     st.on_hand = match (
                                         o.start_units,
@@ -459,19 +447,11 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
                                     f.mean.get((t - origin) as usize).copied().unwrap_or(daily);
                                 st.abs_error += (fcast - demand).abs();
                                 st.forecast_days += 1;
-                                let review = is_review(&ds, s.sku, prm, o.from, t);
-                                let er = j.map(|j| expected_returns[j]).unwrap_or(0.0);
+                                let review = prm.active && is_review(prm, o.from, t);
                                 let mut r = Review {
                                     kind: set.policy,
-                                    service: match rc.service_measure {
-                                        crate::config::ServiceMeasure::Cycle => {
-                                            Service::Cycle(set.service_level)
-                                        }
-                                        crate::config::ServiceMeasure::FillRate => {
-                                            Service::FillRate(set.service_level)
-                                        }
-                                    },
-                                    dist: &mut dist,
+                                    service,
+                                    dist,
                                     prm,
                                     review_mean: daily * prm.review_period_days as f64,
                                     annual_demand: daily * 365.0,
@@ -485,12 +465,11 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
                                     o.lead_time_seed,
                                     ((i as u64) << 32) ^ (t as u64),
                                 );
-                                let inactive = !prm.active;
                                 st.day(
                                     t,
                                     demand,
                                     ret,
-                                    (!inactive && review).then_some((&mut r, lead)),
+                                    review.then_some((&mut r, lead)),
                                     o.lost_sales,
                                 );
                                 let oh = st.on_hand;
@@ -581,7 +560,7 @@ pub fn run(p: &Pipeline, o: &Options) -> Result<PolicyBacktest> {
                 },
                 avg_inv,
                 avg_inv * cost_of(i),
-                st.orders as f64,
+                st.order_days.len() as f64,
                 st.units_ordered,
                 st.lost * margin_of(i),
                 st.abs_error / st.forecast_days.max(1) as f64,
@@ -734,7 +713,7 @@ fn aggregate(
         } else {
             0.0
         },
-        orders: idx.iter().map(|&i| st[i].orders).sum(),
+        orders: idx.iter().map(|&i| st[i].order_days.len()).sum(),
         purchase_orders: {
             let mut po: std::collections::BTreeSet<(String, Day)> =
                 std::collections::BTreeSet::new();
@@ -1048,6 +1027,7 @@ mod tests {
             demand_class: "smooth",
             order_date: 1,
             review_period_days: 3,
+            order_weekdays: vec![],
             window_days: 5,
             shelf_life_days: None,
             max_stock: None,
@@ -1095,7 +1075,7 @@ mod tests {
             let review = t % 3 == 0;
             st.day(t as Day, *d, 0.0, review.then_some((&mut r, 2)), true);
         }
-        assert_eq!(st.orders, 2);
+        assert_eq!(st.order_days.len(), 2);
         assert_eq!(st.units_ordered, 22.0);
         assert_eq!(st.pipeline, vec![(5, 12.0)]);
         assert_eq!(st.on_hand, 0.0);
@@ -1127,7 +1107,7 @@ mod tests {
             max_order: 15.0,
         };
         st.day(0, 0.0, 0.0, Some((&mut r, 2)), true);
-        assert_eq!((st.orders, st.held_orders), (0, 1));
+        assert_eq!((st.order_days.len(), st.held_orders), (0, 1));
         assert!(st.pipeline.is_empty());
     }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use chrono::format::{Item, StrftimeItems};
 use serde::{Deserialize, Serialize};
 
-use super::table::{csv_text, plain_number, ColData, CsvFormat, OutTable};
+use super::table::{csv_text, plain_number, starts_like_formula, ColData, CsvFormat, OutTable};
 use crate::error::{ConfigError, OutputError};
 use crate::ingest::Day;
 
@@ -322,13 +322,16 @@ pub fn write_xlsx(
         detail: e.to_string(),
     };
     let mut wb = Workbook::new();
-    let d = crate::panel::to_date(as_of);
-    let created = ExcelDateTime::from_ymd(
-        chrono::Datelike::year(&d).clamp(1900, 9999) as u16,
-        chrono::Datelike::month(&d) as u8,
-        chrono::Datelike::day(&d) as u8,
-    )
-    .map_err(enc)?;
+    let excel_date = |day: Day| {
+        let d = crate::panel::to_date(day);
+        ExcelDateTime::from_ymd(
+            chrono::Datelike::year(&d).clamp(1900, 9999) as u16,
+            chrono::Datelike::month(&d) as u8,
+            chrono::Datelike::day(&d) as u8,
+        )
+        .map_err(enc)
+    };
+    let created = excel_date(as_of)?;
     wb.set_properties(&DocProperties::new().set_creation_datetime(&created));
     let ws = wb.add_worksheet();
     ws.set_name("proposals").map_err(enc)?;
@@ -370,13 +373,7 @@ pub fn write_xlsx(
                 }
                 ColData::Date(v) => {
                     if let Some(day) = v[r] {
-                        let dd = crate::panel::to_date(day);
-                        let x = ExcelDateTime::from_ymd(
-                            chrono::Datelike::year(&dd).clamp(1900, 9999) as u16,
-                            chrono::Datelike::month(&dd) as u8,
-                            chrono::Datelike::day(&dd) as u8,
-                        )
-                        .map_err(enc)?;
+                        let x = excel_date(day)?;
                         widths[c] = widths[c].max(10);
                         ws.write_datetime_with_format(row, cc, &x, &date_fmt)
                             .map_err(enc)?;
@@ -402,10 +399,6 @@ pub fn write_xlsx(
     let mut f = std::fs::File::create(path).map_err(io)?;
     std::io::Write::write_all(&mut f, &bytes).map_err(io)?;
     f.sync_all().map_err(io)
-}
-
-fn starts_like_formula(s: &str) -> bool {
-    s.starts_with(['=', '+', '-', '@', '\t', '\r'])
 }
 
 /// Header names are ours or the profile author's; still never written as a formula.

@@ -209,12 +209,17 @@ impl CsvFormat for MachineCsv {
     }
 }
 
+/// Text a spreadsheet would evaluate as a formula (or that hides a control character).
+pub fn starts_like_formula(s: &str) -> bool {
+    s.starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
 /// Quotes when needed and neutralises formula injection: a text cell starting with
 /// `=`, `+`, `-`, `@`, tab or CR gets a leading apostrophe, so Excel/LibreOffice show it
 /// as text instead of evaluating it.
 pub fn csv_text(s: &str, sep: char) -> String {
     let s: String = s.chars().filter(|c| *c != '\0').collect();
-    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let s = if starts_like_formula(&s) {
         format!("'{s}")
     } else {
         s

@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, Weekday};
 use serde::Serialize;
 
-use crate::config::{MovRule, Pipeline, PolicyKind, ReturnsUse, ServiceMeasure};
+use crate::config::{MovRule, Pipeline, PolicyKind, ReturnsUse};
 use crate::forecast::SeriesForecast;
 use crate::ingest::{Dataset, Day, OverrideAction};
 use crate::panel::{to_date, Panel};
@@ -58,6 +58,8 @@ pub struct SeriesParams {
     pub demand_class: &'static str,
     pub order_date: Day,
     pub review_period_days: u32,
+    /// The supplier's order weekdays (empty: every `review_period_days`).
+    pub order_weekdays: Vec<Weekday>,
     /// Protection window of the series' policy (the forecast's window).
     pub window_days: usize,
     pub shelf_life_days: Option<f64>,
@@ -78,6 +80,30 @@ fn next_order_day(from: Day, weekdays: &[Weekday]) -> Day {
         .map(|k| from + k)
         .find(|d| weekdays.contains(&to_date(*d).weekday()))
         .unwrap_or(from)
+}
+
+/// Days a policy's decision must cover: until the order date, the lead time, and for
+/// periodic policies the review period.
+pub fn protection_window(
+    order_date: Day,
+    as_of: Day,
+    lead_days: f64,
+    review: u32,
+    kind: PolicyKind,
+) -> usize {
+    let mut w = (order_date - as_of - 1).max(0) as usize + lead_days.ceil() as usize;
+    if policy::covers_review(kind) {
+        w += review as usize;
+    }
+    w.max(1)
+}
+
+/// The plausibility guard's limit for a series with daily history `y`: `factor` × the
+/// larger of its biggest day and its last 90 days. Returns (limit, biggest day, last 90).
+pub fn plausibility_bound(y: &[f64], factor: f64) -> (f64, f64, f64) {
+    let biggest_day = y.iter().copied().fold(0.0, f64::max);
+    let last_90: f64 = y[y.len().saturating_sub(90)..].iter().sum();
+    (factor * biggest_day.max(last_90), biggest_day, last_90)
 }
 
 /// Looks up class map entries: ABC×XYZ, then ABC, then XYZ, then the demand class.
@@ -184,10 +210,7 @@ pub fn resolve(p: &Pipeline, ds: &Dataset, panel: &Panel) -> Vec<SeriesParams> {
                 defaulted.push("service_level");
                 (d.service_level, "default".to_string())
             };
-            let service = match rc.service_measure {
-                ServiceMeasure::Cycle => Service::Cycle(level),
-                ServiceMeasure::FillRate => Service::FillRate(level),
-            };
+            let service = Service::new(rc.service_measure, level);
             let (policy, policy_source) = if let Some(k) = prod.policy {
                 (k, "product".to_string())
             } else if let Some((k, src)) = by_class(&rc.policy_by_class, abc_class[i], xyz, dclass)
@@ -225,11 +248,7 @@ pub fn resolve(p: &Pipeline, ds: &Dataset, panel: &Panel) -> Vec<SeriesParams> {
             } else {
                 (next_order_day(order_date + 1, weekdays) - order_date) as u32
             };
-            let lead_days = lead.ceil() as usize;
-            let mut window = (order_date - panel.as_of - 1) as usize + lead_days;
-            if policy::covers_review(policy) {
-                window += review as usize;
-            }
+            let window = protection_window(order_date, panel.as_of, lead, review, policy);
             SeriesParams {
                 supplier_id: sup_id.unwrap_or_else(|| d.supplier_id.clone()),
                 unit_cost,
@@ -255,7 +274,8 @@ pub fn resolve(p: &Pipeline, ds: &Dataset, panel: &Panel) -> Vec<SeriesParams> {
                 demand_class: dclass,
                 order_date,
                 review_period_days: review,
-                window_days: window.max(1),
+                order_weekdays: weekdays.to_vec(),
+                window_days: window,
                 shelf_life_days: prod.shelf_life_days,
                 max_stock: prod.max_stock,
                 min_order_value: sup.as_ref().and_then(|s| s.min_order_value),
@@ -401,11 +421,8 @@ pub fn propose(
         .zip(returns)
         .enumerate()
     {
-        let y = panel.view(i).y;
-        // Plausibility bound: the larger of the biggest day and the last 90 days of demand.
-        let biggest_day = y.iter().copied().fold(0.0, f64::max);
-        let last_90: f64 = y[y.len().saturating_sub(90)..].iter().sum();
-        let bound = p.guards.max_order_factor * biggest_day.max(last_90);
+        let (bound, biggest_day, last_90) =
+            plausibility_bound(panel.view(i).y, p.guards.max_order_factor);
         let mut defaulted = prm.defaulted.clone();
         let (snapshot_date, on_hand, reserved) = match snap.get(&(s.sku, s.loc)) {
             Some((d, q, r)) => (Some(*d), *q, *r),
@@ -428,11 +445,7 @@ pub fn propose(
             .map(|(_, q)| q)
             .fold(0.0, |a, b| a + b);
         let backorders = reserved;
-        let expected_returns = match p.returns.use_in_position {
-            ReturnsUse::Off => 0.0,
-            ReturnsUse::Mean => ret.window_mean,
-            ReturnsUse::Quantile => ret.window_quantile(p.returns.position_quantile),
-        };
+        let expected_returns = ret.in_position(&p.returns);
         let position = on_hand + on_order - backorders + expected_returns;
         let daily_mean = f.window_mean / f.window_days.max(1) as f64;
         let review_mean = daily_mean * prm.review_period_days as f64;

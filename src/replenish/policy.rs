@@ -23,6 +23,13 @@ pub enum Service {
 }
 
 impl Service {
+    pub fn new(measure: crate::config::ServiceMeasure, level: f64) -> Service {
+        match measure {
+            crate::config::ServiceMeasure::Cycle => Service::Cycle(level),
+            crate::config::ServiceMeasure::FillRate => Service::FillRate(level),
+        }
+    }
+
     pub fn value(self) -> f64 {
         match self {
             Service::Cycle(v) | Service::FillRate(v) => v,

@@ -404,6 +404,15 @@ pub struct SeriesReturns {
 }
 
 impl SeriesReturns {
+    /// Units the inventory position counts, as `returns.use_in_position` says.
+    pub fn in_position(&self, cfg: &crate::config::ReturnsCfg) -> f64 {
+        match cfg.use_in_position {
+            crate::config::ReturnsUse::Off => 0.0,
+            crate::config::ReturnsUse::Mean => self.window_mean,
+            crate::config::ReturnsUse::Quantile => self.window_quantile(cfg.position_quantile),
+        }
+    }
+
     /// Window total (whole units) at cumulative probability `p`.
     pub fn window_quantile(&self, p: f64) -> f64 {
         count_quantile(self.window_mean, self.window_var, p)
