@@ -90,22 +90,25 @@ pub fn run(p: &Pipeline, weeks: usize) -> Result<Backtest> {
         let model = returns::fit(p, &ds, o);
         let lines = returns::series_lines(&ds, &panel, model.window);
         // Per SKU: (mean, variance) of the 7-day total, summed over locations.
-        let mut by_sku: BTreeMap<u32, (f64, f64)> = BTreeMap::new();
+        // The SKU's zero class is calibrated on its own history (one value for all locations).
+        let mut by_sku: BTreeMap<u32, (f64, f64, Option<f64>)> = BTreeMap::new();
         for i in 0..n {
             let r = returns::forecast_series(&model, panel.series[i].sku, &lines[i], &fc[i], 7);
-            let e = by_sku.entry(panel.series[i].sku).or_insert((0.0, 0.0));
+            let e = by_sku
+                .entry(panel.series[i].sku)
+                .or_insert((0.0, 0.0, r.window_p0));
             e.0 += r.window_mean;
             e.1 += r.window_var;
         }
         // SKUs with realised returns but no sales yet are scored too (predicted 0).
         for ((sku, d), _) in realised.range((0, Day::MIN)..) {
             if *d > o && *d <= o + 7 {
-                by_sku.entry(*sku).or_insert((0.0, 0.0));
+                by_sku.entry(*sku).or_insert((0.0, 0.0, None));
             }
         }
         let mut tot = (0.0, [0.0; NM]);
         let (mut tot_mean, mut tot_var) = (0.0, 0.0);
-        for (sku, (mean, var)) in by_sku {
+        for (sku, (mean, var, p0)) in by_sku {
             let a = sum_between(sku, o, o + 7);
             let mut weeks: Vec<f64> = (0..8)
                 .map(|w| sum_between(sku, o - 7 * (w + 1), o - 7 * w))
@@ -115,7 +118,7 @@ pub fn run(p: &Pipeline, weeks: usize) -> Result<Backtest> {
             let naive_median = (weeks[3] + weeks[4]) / 2.0;
             let preds = [
                 mean,
-                count_quantile(mean, var, 0.5),
+                returns::hurdle_quantile(mean, var, p0, 0.5),
                 naive,
                 naive_median,
                 0.0,

@@ -386,6 +386,10 @@ pub fn return_params_table(ds: &Dataset, m: &ReturnModel) -> OutTable {
         )
         .push("rate", f(rows.iter().map(|r| round4(r.1.rate))))
         .push(
+            "effective_units",
+            f(rows.iter().map(|r| round4(r.1.effective_units))),
+        )
+        .push(
             "shrinkage_weight",
             f(rows.iter().map(|r| round4(r.1.shrinkage_weight))),
         )

@@ -97,35 +97,54 @@ pub fn poisson_ppf(mean: f64, p: f64) -> f64 {
 
 /// Quantile of a non-negative count with the given mean and variance: Poisson when the
 /// variance is about the mean, negative binomial when it is larger (overdispersed), normal
-/// for large means. Counts are whole units, so small means get honest zeros and steps.
+/// when the count is large and near-symmetric. Counts are whole units, so small means get
+/// honest zeros and steps.
+///
+/// A large mean alone does not make a count normal: a few big wholesale lines that each come
+/// back with probability 2 % have mean 20 and median 0. The normal shortcut is taken only
+/// when the negative binomial's shape r = μ²/(σ²−μ) is large too (skewness ≈ 2/√r small).
 pub fn count_quantile(mean: f64, var: f64, p: f64) -> f64 {
     if mean.is_nan() || mean <= 0.0 || !mean.is_finite() {
         return 0.0;
     }
     let var = if var.is_finite() { var.max(0.0) } else { mean };
-    if mean > 50.0 {
-        return (mean + norm_ppf(p) * var.sqrt()).max(0.0);
-    }
+    let normal = |mean: f64, var: f64| (mean + norm_ppf(p) * var.sqrt()).max(0.0);
     if var <= mean * 1.05 {
-        return poisson_ppf(mean, p);
+        return if mean > 50.0 {
+            normal(mean, var)
+        } else {
+            poisson_ppf(mean, p)
+        };
     }
     // NB with mean μ and variance σ²: r = μ²/(σ²−μ), success probability q = μ/σ².
     let r = mean * mean / (var - mean);
+    if mean > 50.0 && r >= NORMAL_SHAPE {
+        return normal(mean, var);
+    }
     let q = mean / var;
-    let mut pmf = q.powf(r);
+    let mut pmf = (r * q.ln()).exp();
     let mut cdf = pmf;
     let mut k = 0.0;
-    while cdf < p && k < 1e6 {
+    while cdf < p {
         k += 1.0;
+        if k > COUNT_LOOP_CAP {
+            // Far in the tail of a huge count: the normal approximation, never the cap.
+            return normal(mean, var).ceil();
+        }
         pmf *= (k - 1.0 + r) / k * (1.0 - q);
         cdf += pmf;
         if pmf < 1e-300 && cdf < p {
             // Numerical underflow far in the tail: fall back to the normal approximation.
-            return (mean + norm_ppf(p) * var.sqrt()).max(0.0).ceil();
+            return normal(mean, var).ceil();
         }
     }
     k
 }
+
+/// Negative-binomial shape above which a large count is treated as normal.
+const NORMAL_SHAPE: f64 = 50.0;
+/// Most units the count quantile walks one by one before it switches to the normal.
+const COUNT_LOOP_CAP: f64 = 1e6;
 
 pub(super) fn window_quantile(f: &SeriesForecast, p: f64) -> f64 {
     let v = match f.window_method {
@@ -280,6 +299,31 @@ mod tests {
         assert_eq!(count_quantile(2.0, 4.0, 0.9), 5.0);
         assert_eq!(count_quantile(0.0, 1.0, 0.99), 0.0);
         assert!(count_quantile(1000.0, 1000.0, 0.5) - 1000.0 < 1e-9);
+    }
+
+    #[test]
+    fn large_but_lumpy_counts_keep_their_zero_median() {
+        // One line of 1,000 units that comes back with probability 2 %: mean 20, variance
+        // 1000²·0.02·0.98 = 19,600. Median 0, not 20; a line of 5,000 units (mean 100) too.
+        assert_eq!(count_quantile(20.0, 19_600.0, 0.5), 0.0);
+        assert_eq!(count_quantile(100.0, 5000.0 * 5000.0 * 0.0196, 0.5), 0.0);
+        assert!(count_quantile(100.0, 5000.0 * 5000.0 * 0.0196, 0.99) > 100.0);
+        // Large and nearly symmetric (r = 10⁴/100 = 100): the normal, as before.
+        let v = count_quantile(100.0, 200.0, 0.5);
+        assert!((v - 100.0).abs() < 1e-9, "{v}");
+    }
+
+    #[test]
+    fn huge_tail_never_returns_the_loop_cap() {
+        // A new series with one spike: mean 5·10⁵, shape r = 0.5 → p99 lies beyond 10⁶ units
+        // one by one; the answer is the normal approximation, not the cap.
+        let (m, v) = (5e5, 5e5 + 5e5 * 5e5 / 0.5);
+        let q = count_quantile(m, v, 0.999);
+        assert!(
+            q.is_finite() && q != COUNT_LOOP_CAP && q != COUNT_LOOP_CAP + 1.0,
+            "{q}"
+        );
+        assert!(q > m);
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! Sparse SKUs borrow strength by beta-binomial empirical Bayes, SKU → category → all:
 //!   κ (prior strength) by the method of moments over SKUs, m_all = ΣR/ΣN,
 //!   m_cat = (R_cat + κ m_all)/(N_cat + κ),  r_sku = (R + κ m_cat)/(N + κ),
-//! so three sales never give a 0 % or 100 % rate. The lag pmf of a SKU is its own counts plus
+//! so three sales never give a 0 % or 100 % rate. R and N are effective units: sold and
+//! returned units divided by the design effect Σq²/Σq of the SKU's sale lines, because a
+//! line comes back whole and a few big lines are a few trials, not hundreds. The lag pmf of a SKU is its own counts plus
 //! `lag_prior_weight` pseudo-returns spread like the pooled pmf.
 //!
 //! Forecast: every sale line is a Bernoulli trial — customers send a line back whole — so a
@@ -15,6 +17,8 @@
 //! Lines already back are not subtracted and p is not conditioned on "not back yet": we do
 //! not know per series which units came back, and the unconditional form is exact in
 //! expectation (conditioning without subtracting over-predicted the sample by 8 %).
+//! The rate's own posterior variance and its drift between periods add mean²·(Var(r)/r² + c)
+//! (they move all lines of a SKU together).
 //! Quantiles treat the sum as a count with that mean and variance (Poisson, negative
 //! binomial if overdispersed, normal if large).
 
@@ -39,14 +43,24 @@ pub struct SkuReturns {
     pub returned_units: f64,
     pub raw_rate: Option<f64>,
     pub rate: f64,
-    /// N/(N+κ): how much of the rate is the SKU's own data (1) vs. the prior (0).
+    /// N_eff/(N_eff+κ): how much of the rate is the SKU's own data (1) vs. the prior (0).
     pub shrinkage_weight: f64,
+    /// Variance of the rate under its beta posterior, r(1−r)/(N_eff+κ+1): the rate is an
+    /// estimate, and its uncertainty hits every line of the SKU at once.
+    pub rate_var: f64,
+    /// Sold units in the rate window divided by the design effect Σq²/Σq of their lines:
+    /// the number of independent unit trials they are worth.
+    pub effective_units: f64,
     pub lag_pmf: Vec<f64>,
     pub lag_mean_days: f64,
     pub lag_p50_days: usize,
     pub lag_p90_days: usize,
     pub restockable_share: f64,
     pub linked_returns: usize,
+    /// Days (≤ as-of) on which restockable returns of the SKU arrived, sorted, distinct.
+    pub return_days: Vec<Day>,
+    /// First sale of the SKU (≤ as-of).
+    pub first_sale_day: Day,
 }
 
 /// Counts that `check` reports as return data quality.
@@ -67,12 +81,57 @@ pub struct ReturnModel {
     pub window: usize,
     pub global_rate: f64,
     pub kappa: f64,
+    /// Squared coefficient of variation of a SKU's rate from one half-year to the next,
+    /// beyond sampling noise: returns come in waves (a customer, a faulty batch), so the
+    /// coming weeks' rate is uncertain even when the long-run rate is well known.
+    pub rate_drift: f64,
     pub global_lag: Vec<f64>,
     pub lag_source: &'static str,
     pub restockable_source: &'static str,
     pub global_restockable: f64,
     pub per_sku: BTreeMap<u32, SkuReturns>,
     pub quality: ReturnQuality,
+    pub as_of: Day,
+}
+
+/// Past windows an occurrence estimate looks back on, and the fewest it needs.
+const OCCURRENCE_BLOCKS: usize = 26;
+const OCCURRENCE_MIN_BLOCKS: usize = 4;
+
+impl ReturnModel {
+    /// Probability that no restockable return of the SKU arrives in the next `window` days,
+    /// from how often that happened in the last 26 windows of the same length since its first
+    /// sale (Jeffreys estimate 1 − (k + ½)/(n + 1)). `None` with fewer than 4 such windows.
+    ///
+    /// Returns come in events — a customer sends back a line or cancels an order — and events
+    /// are rarer than the line-level model makes them when lines cluster by customer. Like the
+    /// occurrence probability of TSB for demand, this calibrates the zero class on history.
+    pub fn occurrence_p0(&self, s: &SkuReturns, window: usize) -> Option<f64> {
+        let l = window.max(1) as Day;
+        let (mut n, mut k) = (0usize, 0usize);
+        for b in 0..OCCURRENCE_BLOCKS as Day {
+            let end = self.as_of - b * l;
+            let start = end - l; // block = (start, end]
+            if start < s.first_sale_day {
+                break;
+            }
+            n += 1;
+            let i = s.return_days.partition_point(|d| *d <= start);
+            if s.return_days.get(i).is_some_and(|d| *d <= end) {
+                k += 1;
+            }
+        }
+        (n >= OCCURRENCE_MIN_BLOCKS).then(|| 1.0 - (k as f64 + 0.5) / (n as f64 + 1.0))
+    }
+}
+
+/// Quantile of a return count with a calibrated zero class: 0 while p ≤ P(no return), else
+/// the count model's quantile — the CDF is max(F_model, p0), still a distribution.
+pub fn hurdle_quantile(mean: f64, var: f64, p0: Option<f64>, p: f64) -> f64 {
+    if p0.is_some_and(|z| p <= z) {
+        return 0.0;
+    }
+    count_quantile(mean, var, p)
 }
 
 struct Linked {
@@ -143,6 +202,29 @@ pub fn beta_binomial_kappa(data: &[(f64, f64)]) -> f64 {
     (m * (1.0 - m) / tau2 - 1.0).clamp(1.0, 1e6)
 }
 
+/// Relative drift c of SKU return rates between two periods, by the method of moments:
+/// E[(r₁−r₂)²] = r(1−r)(1/N₁+1/N₂) + 2c·r² for a SKU with rate r, so
+/// c = Σw[(r₁−r₂)² − r̂(1−r̂)(1/N₁+1/N₂)] / Σw·2r̂² with precision weights w = 1/(1/N₁+1/N₂).
+/// Input per SKU: [(sold, returned); 2] in effective units. 0 when rates are stable.
+pub fn rate_drift(halves: impl Iterator<Item = [(f64, f64); 2]>) -> f64 {
+    let (mut num, mut den) = (0.0, 0.0);
+    for [(n1, r1), (n2, r2)] in halves {
+        if n1 < 1.0 || n2 < 1.0 || r1 + r2 <= 0.0 {
+            continue;
+        }
+        let inv = 1.0 / n1 + 1.0 / n2;
+        let w = 1.0 / inv;
+        let pooled = (r1 + r2) / (n1 + n2);
+        num += w * ((r1 / n1 - r2 / n2).powi(2) - pooled * (1.0 - pooled) * inv);
+        den += w * 2.0 * pooled * pooled;
+    }
+    if den > 0.0 {
+        (num / den).clamp(0.0, 4.0)
+    } else {
+        0.0
+    }
+}
+
 /// Fits the return model on data known at `as_of`.
 pub fn fit(p: &Pipeline, ds: &Dataset, as_of: Day) -> ReturnModel {
     let cfg = &p.returns;
@@ -152,8 +234,11 @@ pub fn fit(p: &Pipeline, ds: &Dataset, as_of: Day) -> ReturnModel {
     let mut by_order: HashMap<(u32, u32), Day> = HashMap::default();
     let mut by_customer: HashMap<(u32, u32), Vec<(i64, Day)>> = HashMap::default();
     let mut sold_any: rustc_hash::FxHashSet<u32> = Default::default();
+    let mut first_sale: HashMap<u32, Day> = HashMap::default();
     for d in ds.demand.iter().filter(|d| day_of(d.at) <= as_of) {
         sold_any.insert(d.sku);
+        let f = first_sale.entry(d.sku).or_insert(Day::MAX);
+        *f = (*f).min(day_of(d.at));
         if let Some(o) = d.order {
             by_order.entry((o, d.sku)).or_insert(day_of(d.at));
         }
@@ -255,22 +340,46 @@ pub fn fit(p: &Pipeline, ds: &Dataset, as_of: Day) -> ReturnModel {
 
     // Rate estimation window: sales old enough for their returns to have come back.
     let (lo, hi) = (as_of - cfg.history_days as Day, as_of - w as Day);
+    let mid = lo + (hi - lo) / 2;
     let mut sold: BTreeMap<u32, f64> = BTreeMap::new();
+    let mut sold_sq: BTreeMap<u32, f64> = BTreeMap::new();
+    // (sold, returned) per half of the rate window, to see how much rates drift over time.
+    let mut halves: BTreeMap<u32, [(f64, f64); 2]> = BTreeMap::new();
     for d in &ds.demand {
         let day = day_of(d.at);
         if day >= lo && day <= hi {
             *sold.entry(d.sku).or_insert(0.0) += d.qty;
+            *sold_sq.entry(d.sku).or_insert(0.0) += d.qty * d.qty;
+            halves.entry(d.sku).or_default()[usize::from(day > mid)].0 += d.qty;
         }
     }
+    // Kish design effect: a line comes back whole, so units are clustered in lines and a
+    // SKU's evidence is (Σq)²/Σq² effective units, not Σq. 96 units back from one line of a
+    // SKU that sold 270 units in 40 lines is one event, not 96 independent trials.
+    let deff = |s: &u32| -> f64 {
+        match (sold.get(s), sold_sq.get(s)) {
+            (Some(&n), Some(&n2)) if n > 0.0 => (n2 / n).max(1.0),
+            _ => 1.0,
+        }
+    };
     let mut ret: BTreeMap<u32, f64> = BTreeMap::new();
     let mut sku_lags: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
     let mut restock: BTreeMap<u32, (f64, f64)> = BTreeMap::new();
     let mut linked_n: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut ret_days: BTreeMap<u32, Vec<Day>> = BTreeMap::new();
+    for l in linked.iter().filter(|l| l.restockable != Some(false)) {
+        ret_days.entry(l.sku).or_default().push(l.ret_day);
+    }
+    for v in ret_days.values_mut() {
+        v.sort_unstable();
+        v.dedup();
+    }
     let mut sku_all: BTreeMap<u32, f64> = BTreeMap::new();
     for l in &linked {
         let sale = l.sale_day.unwrap_or(l.ret_day - median_lag);
         if sale >= lo && sale <= hi {
             *ret.entry(l.sku).or_insert(0.0) += l.qty;
+            halves.entry(l.sku).or_default()[usize::from(sale > mid)].1 += l.qty;
         }
         if let Some(s) = l.sale_day {
             let lag = (l.ret_day - s) as usize;
@@ -299,24 +408,27 @@ pub fn fit(p: &Pipeline, ds: &Dataset, as_of: Day) -> ReturnModel {
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let data: Vec<(f64, f64)> = skus
-        .iter()
-        .map(|s| {
-            (
-                ret.get(s).copied().unwrap_or(0.0),
-                sold.get(s).copied().unwrap_or(0.0),
-            )
-        })
-        .filter(|d| d.1 > 0.0)
-        .map(|(r, n)| (r.min(n), n))
-        .collect();
+    // (returned, sold) in effective units per SKU.
+    let eff = |s: &u32| -> (f64, f64) {
+        let n = sold.get(s).copied().unwrap_or(0.0);
+        let r = ret.get(s).copied().unwrap_or(0.0).min(n);
+        let k = deff(s);
+        (r / k, n / k)
+    };
+    let data: Vec<(f64, f64)> = skus.iter().map(eff).filter(|d| d.1 > 0.0).collect();
     let kappa = beta_binomial_kappa(&data);
+    let drift = rate_drift(halves.iter().map(|(s, h)| {
+        let k = deff(s);
+        [
+            (h[0].0 / k, h[0].1.min(h[0].0) / k),
+            (h[1].0 / k, h[1].1.min(h[1].0) / k),
+        ]
+    }));
     let (r_all, n_all) = data.iter().fold((0.0, 0.0), |a, d| (a.0 + d.0, a.1 + d.1));
     let global_rate = if n_all > 0.0 { r_all / n_all } else { 0.0 };
     let mut cat_rn: BTreeMap<String, (f64, f64)> = BTreeMap::new();
     for s in &skus {
-        let n = sold.get(s).copied().unwrap_or(0.0);
-        let r = ret.get(s).copied().unwrap_or(0.0).min(n);
+        let (r, n) = eff(s);
         let e = cat_rn.entry(category(*s)).or_insert((0.0, 0.0));
         e.0 += r;
         e.1 += n;
@@ -340,9 +452,9 @@ pub fn fit(p: &Pipeline, ds: &Dataset, as_of: Day) -> ReturnModel {
         if n > 0.0 && r_raw > n {
             q.rate_above_one += 1;
         }
-        let r = r_raw.min(n);
+        let (r_eff, n_eff) = eff(&s);
         let cat = category(s);
-        let rate = (r + kappa * cat_rate(&cat)) / (n + kappa);
+        let rate = (r_eff + kappa * cat_rate(&cat)) / (n_eff + kappa);
         let own = sku_lags.get(&s);
         let own_all = sku_all.get(&s).copied().unwrap_or(0.0);
         let wgt = cfg.lag_prior_weight;
@@ -371,26 +483,38 @@ pub fn fit(p: &Pipeline, ds: &Dataset, as_of: Day) -> ReturnModel {
                 returned_units: r_raw,
                 raw_rate: (n > 0.0).then(|| r_raw / n),
                 rate,
-                shrinkage_weight: n / (n + kappa),
+                shrinkage_weight: n_eff / (n_eff + kappa),
+                rate_var: rate * (1.0 - rate) / (n_eff + kappa + 1.0),
+                effective_units: n_eff,
                 lag_pmf,
                 lag_mean_days: lag_mean,
                 lag_p50_days: p50,
                 lag_p90_days: p90,
                 restockable_share,
                 linked_returns: linked_n.get(&s).copied().unwrap_or(0),
+                return_days: ret_days.remove(&s).unwrap_or_default(),
+                first_sale_day: first_sale.get(&s).copied().unwrap_or(as_of),
             },
         );
     }
+    tracing::debug!(
+        kappa,
+        rate_drift = drift,
+        global_rate,
+        "return model fitted"
+    );
     ReturnModel {
         window: w,
         global_rate,
         kappa,
+        rate_drift: drift,
         global_lag,
         lag_source,
         restockable_source,
         global_restockable,
         per_sku,
         quality: q,
+        as_of,
     }
 }
 
@@ -401,6 +525,9 @@ pub struct SeriesReturns {
     pub daily_var: Vec<f64>,
     pub window_mean: f64,
     pub window_var: f64,
+    /// Calibrated probability of no return at all in the window (see
+    /// [`ReturnModel::occurrence_p0`]); `None` leaves the zero class to the count model.
+    pub window_p0: Option<f64>,
 }
 
 impl SeriesReturns {
@@ -415,7 +542,7 @@ impl SeriesReturns {
 
     /// Window total (whole units) at cumulative probability `p`.
     pub fn window_quantile(&self, p: f64) -> f64 {
-        count_quantile(self.window_mean, self.window_var, p)
+        hurdle_quantile(self.window_mean, self.window_var, self.window_p0, p)
     }
     pub fn daily_quantile(&self, j: usize, p: f64) -> f64 {
         count_quantile(self.daily_mean[j], self.daily_var[j], p)
@@ -479,6 +606,7 @@ pub fn forecast_series(
     let Some(s) = m.per_sku.get(&sku) else {
         return out;
     };
+    out.window_p0 = m.occurrence_p0(s, window);
     let w = m.window;
     let f = &s.lag_pmf;
     let rs = s.rate * s.restockable_share;
@@ -535,6 +663,15 @@ pub fn forecast_series(
             out.window_mean += mj * p_win;
             out.window_var += mj * k_l * p_win * (1.0 - p_win) + p_win * p_win * var_j;
         }
+    }
+    // The lines are independent given the rate, but the rate is estimated: every mean moves
+    // with it, Var(E[Y|r]) = mean²·Var(r)/r² (law of total variance).
+    if s.rate > 0.0 {
+        let rel = s.rate_var / (s.rate * s.rate) + m.rate_drift;
+        for (v, m) in out.daily_var.iter_mut().zip(&out.daily_mean) {
+            *v += m * m * rel;
+        }
+        out.window_var += out.window_mean * out.window_mean * rel;
     }
     out
 }

@@ -17,24 +17,30 @@ fn model(rate: f64, restock: f64, pmf: Vec<f64>) -> ReturnModel {
             raw_rate: Some(0.2),
             rate,
             shrinkage_weight: 1.0,
+            effective_units: 100.0,
+            rate_var: 0.0,
             lag_pmf: pmf.clone(),
             lag_mean_days: 0.0,
             lag_p50_days: 0,
             lag_p90_days: 0,
             restockable_share: restock,
             linked_returns: 0,
+            return_days: vec![],
+            first_sale_day: 1000,
         },
     );
     ReturnModel {
         window: w,
         global_rate: rate,
         kappa: 1.0,
+        rate_drift: 0.0,
         global_lag: pmf,
         lag_source: "test",
         restockable_source: "test",
         global_restockable: restock,
         per_sku,
         quality: ReturnQuality::default(),
+        as_of: 1000,
     }
 }
 
@@ -112,6 +118,152 @@ fn hand_computed_rate_lag_convolution_and_variance() {
     let r1 = forecast_series(&m, 0, &single, &fc(vec![2.0, 2.0], 1.0), 2);
     assert!((r1.window_mean - r.window_mean).abs() < 1e-12);
     assert!(r1.window_var < r.window_var / 5.0);
+    // No history before as-of: the zero class is the count model's own.
+    assert_eq!(r.window_p0, None);
+}
+
+#[test]
+fn rate_uncertainty_and_drift_widen_the_window_variance() {
+    // Same case as above with Var(r) = 0.004 and drift c = 0.25: every mean moves with the
+    // rate, so the window variance gains mean²·(0.004/0.2² + 0.25) = 1.3²·0.35.
+    let lines = SeriesLines {
+        recent: vec![(0, 10.0), (1, 4.0)],
+        lumpiness: 1.0,
+    };
+    let base = forecast_series(
+        &model(0.2, 0.5, vec![0.0, 0.5, 0.5]),
+        0,
+        &lines,
+        &fc(vec![2.0, 2.0], 1.0),
+        2,
+    );
+    let mut m = model(0.2, 0.5, vec![0.0, 0.5, 0.5]);
+    m.rate_drift = 0.25;
+    if let Some(s) = m.per_sku.get_mut(&0) {
+        s.rate_var = 0.004;
+    }
+    let r = forecast_series(&m, 0, &lines, &fc(vec![2.0, 2.0], 1.0), 2);
+    assert!((r.window_mean - base.window_mean).abs() < 1e-12);
+    let extra = 1.3 * 1.3 * (0.004 / 0.04 + 0.25);
+    assert!(
+        (r.window_var - base.window_var - extra).abs() < 1e-9,
+        "{}",
+        r.window_var
+    );
+    let d0 = base.daily_mean[0];
+    assert!((r.daily_var[0] - base.daily_var[0] - d0 * d0 * 0.35).abs() < 1e-9);
+}
+
+#[test]
+fn occurrence_calibrates_the_zero_class_from_history() {
+    let mut m = model(0.2, 0.5, vec![0.0, 0.5, 0.5]);
+    // Selling since day 900 (as-of 1000): 14 whole 7-day windows; returns arrived on days
+    // 995 and 996 (same window, (993, 1000]) and 950 (window (944, 951]): k = 2 of n = 14.
+    if let Some(s) = m.per_sku.get_mut(&0) {
+        s.first_sale_day = 900;
+        s.return_days = vec![950, 995, 996];
+    }
+    let s = m.per_sku[&0].clone();
+    let p0 = m.occurrence_p0(&s, 7).unwrap();
+    assert!((p0 - (1.0 - 2.5 / 15.0)).abs() < 1e-12, "{p0}");
+    // 26 windows at most; fewer than 4 give no estimate.
+    assert!(m.occurrence_p0(&s, 1).is_some());
+    assert_eq!(m.occurrence_p0(&s, 30), None);
+    // The hurdle: p ≤ p0 is 0, above it the count model's quantile.
+    assert_eq!(hurdle_quantile(1.3, 9.86, Some(p0), 0.8), 0.0);
+    assert_eq!(hurdle_quantile(1.3, 9.86, Some(p0), 0.9), 4.0);
+    assert_eq!(hurdle_quantile(1.3, 9.86, None, 0.9), 4.0);
+}
+
+#[test]
+fn rate_drift_is_zero_for_stable_rates_and_grows_with_waves() {
+    // 10 % in both halves with plenty of units: only sampling noise, no drift.
+    let stable = (0..50).map(|_| [(1000.0, 100.0), (1000.0, 100.0)]);
+    assert!(rate_drift(stable) < 1e-9);
+    // Rates that flip between 2 % and 18 % from one half to the other: c ≈ (0.16² − noise)/(2·0.1²).
+    let waves = (0..50).map(|i| {
+        if i % 2 == 0 {
+            [(1000.0, 20.0), (1000.0, 180.0)]
+        } else {
+            [(1000.0, 180.0), (1000.0, 20.0)]
+        }
+    });
+    let c = rate_drift(waves);
+    let expect = (0.16f64.powi(2) - 0.1 * 0.9 * 0.002) / (2.0 * 0.01);
+    assert!((c - expect).abs() < 1e-9, "{c} vs {expect}");
+}
+
+#[test]
+fn big_lines_count_as_few_trials() {
+    // 300 units in 3 lines of 100 vs 300 single-unit lines, 30 units returned in each case:
+    // same raw rate (10 %), but the big-line SKU's evidence is 3 effective units, so its rate
+    // stays nearer the pooled one and its shrinkage weight is far smaller.
+    let p = RawPipeline::from_toml(
+        std::path::Path::new("t.toml"),
+        "[inputs.orders]\npath='x'\n[returns]\nwindow_days=10\nhistory_days=400",
+    )
+    .unwrap()
+    .validate(Overrides::default())
+    .unwrap();
+    let mut ds = Dataset::default();
+    let loc = ds.locs.intern("main");
+    let day = 86_400i64;
+    let line = |sku, d: i64, qty| DemandLine {
+        row: 0,
+        at: d * day,
+        sku,
+        loc,
+        qty,
+        price: None,
+        order: None,
+        customer: None,
+        channel: None,
+        country: None,
+    };
+    let ret = |sku, d: i64, qty| ReturnLine {
+        input: "t",
+        row: 0,
+        at: (d + 2) * day,
+        sku,
+        loc,
+        qty,
+        order_id: None,
+        order_at: Some(d * day),
+        customer: None,
+        restockable: None,
+    };
+    let big = ds.skus.intern("big");
+    let small = ds.skus.intern("small");
+    // A third SKU at 1 % keeps the pooled rate low.
+    let other = ds.skus.intern("other");
+    for d in 0..3 {
+        ds.demand.push(line(big, d * 10, 100.0));
+    }
+    ds.returns.push(ret(big, 0, 30.0));
+    for d in 0..300 {
+        ds.demand.push(line(small, d % 100, 1.0));
+        if d < 30 {
+            ds.returns.push(ret(small, d % 100, 1.0));
+        }
+    }
+    for d in 0..1000 {
+        ds.demand.push(line(other, d % 100, 1.0));
+        if d < 10 {
+            ds.returns.push(ret(other, d % 100, 1.0));
+        }
+    }
+    let m = fit(&p, &ds, 200);
+    let (b, s) = (&m.per_sku[&big], &m.per_sku[&small]);
+    assert_eq!(b.raw_rate, s.raw_rate);
+    assert!(
+        (b.effective_units - 3.0).abs() < 1e-9,
+        "{}",
+        b.effective_units
+    );
+    assert!((s.effective_units - 300.0).abs() < 1e-9);
+    assert!(b.shrinkage_weight < s.shrinkage_weight);
+    assert!(b.rate < s.rate, "big {} small {}", b.rate, s.rate);
+    assert!(b.rate_var > s.rate_var);
 }
 
 #[test]
