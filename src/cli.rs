@@ -119,6 +119,10 @@ pub enum BacktestKind {
         /// Number of weekly origins, ending one week before the as-of date.
         #[arg(long, default_value_t = 20)]
         weeks: usize,
+        /// Days after each origin whose returns are scored (7: weekly; lead time + review
+        /// period to score the window the inventory position uses). Origins stay weekly.
+        #[arg(long, default_value_t = 7)]
+        window_days: usize,
         /// Folder for returns_backtest.parquet and summary.json (default notebooks-out/returns-backtest-<pipeline>).
         #[arg(long)]
         out: Option<PathBuf>,

@@ -64,10 +64,16 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
             Ok(exit::OK)
         }
         Command::Backtest {
-            what: BacktestKind::Returns { common, weeks, out },
+            what:
+                BacktestKind::Returns {
+                    common,
+                    weeks,
+                    window_days,
+                    out,
+                },
         } => {
             let p = common.pipeline(None)?;
-            let b = restock::backtest::returns::run(&p, weeks)?;
+            let b = restock::backtest::returns::run(&p, weeks, window_days)?;
             let dir =
                 out.unwrap_or_else(|| format!("notebooks-out/returns-backtest-{}", p.name).into());
             std::fs::create_dir_all(&dir).map_err(|source| restock::error::OutputError::Io {

@@ -72,7 +72,7 @@ pub struct ReturnQuality {
     pub before_sale: usize,
     pub rate_above_one: usize,
     pub after_as_of: usize,
-    /// Return lines above `outlier_factor` × the SKU's median sale line (not used for fitting).
+    /// Return lines above `outlier_factor` × the SKU's median sale line (fitted as that size).
     pub outliers: usize,
 }
 
@@ -275,13 +275,15 @@ pub fn fit(p: &Pipeline, ds: &Dataset, as_of: Day) -> ReturnModel {
             q.without_sale += 1;
             continue;
         }
-        if median_line
+        // Bulk take-backs are real events but their size is no guide to the next one: they
+        // count as a return of `outlier_factor` × the SKU's median sale line (winsorised).
+        let cap = median_line
             .get(&r.sku)
-            .is_some_and(|m| r.qty > cfg.outlier_factor * m.max(1.0))
-        {
+            .map_or(f64::INFINITY, |m| cfg.outlier_factor * m.max(1.0));
+        if r.qty > cap {
             q.outliers += 1;
-            continue;
         }
+        let qty = r.qty.min(cap);
         let via_order = r
             .order_id
             .as_deref()
@@ -313,7 +315,7 @@ pub fn fit(p: &Pipeline, ds: &Dataset, as_of: Day) -> ReturnModel {
             sku: r.sku,
             sale_day: sale,
             ret_day,
-            qty: r.qty,
+            qty,
             restockable: r.restockable,
         });
     }
