@@ -225,6 +225,8 @@ pub struct ForecastCfg {
     pub fit_window_days: usize,
     /// Demand class from the last this many trading days.
     pub class_window_days: usize,
+    /// Open days whose zero share floors each forecast day's P(demand = 0) (0 = off).
+    pub zero_floor_days: usize,
     /// A series with fewer days since its first sale is "new".
     pub new_days: usize,
     /// A series without a sale for this many days is "dead" and forecast at zero.
@@ -244,6 +246,7 @@ impl Default for ForecastCfg {
             ensemble_k: 3,
             fit_window_days: 364,
             class_window_days: 364,
+            zero_floor_days: 91,
             new_days: 56,
             dead_days: 182,
             global_penalty: 0.001,
@@ -862,6 +865,9 @@ impl RawPipeline {
         }
         if f.class_window_days < 28 || f.class_window_days > 3650 {
             return Err(invalid("forecast.class_window_days", "must be 28..=3650"));
+        }
+        if f.zero_floor_days > 3650 {
+            return Err(invalid("forecast.zero_floor_days", "must be 0..=3650"));
         }
         if f.new_days > 365 || f.dead_days == 0 || f.dead_days > 3650 {
             return Err(invalid(

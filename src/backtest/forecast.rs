@@ -54,8 +54,10 @@ struct Scored {
     rmsse: f64,
     /// Scaled pinball loss per quantile.
     pinball: [f64; 7],
-    /// Share of scored days inside the 50 / 80 / 90 % central intervals.
-    cover: [f64; 3],
+    /// Share of scored days inside the 50 / 80 / 90 / 95 % central intervals.
+    cover: [f64; 4],
+    /// The same from the probability integral transform for counts (see [`pit_cover`]).
+    pit: [f64; 4],
     weight: f64,
     actual_units: f64,
 }
@@ -76,6 +78,15 @@ pub struct Metrics {
     pub coverage_50: f64,
     pub coverage_80: f64,
     pub coverage_90: f64,
+    pub coverage_95: f64,
+    /// Coverage for count data: expected share of the PIT in the central interval, with the
+    /// PIT of a count y uniform on [F(y−1), F(y)] (Czado, Gneiting & Held 2009). Equal to the
+    /// nominal level for a calibrated forecast, where the plain coverage of integer outcomes
+    /// is above it (a zero sits inside every interval whose lower end is 0).
+    pub pit_coverage_50: f64,
+    pub pit_coverage_80: f64,
+    pub pit_coverage_90: f64,
+    pub pit_coverage_95: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -98,7 +109,7 @@ impl Summary {
             self.forecast_seconds
         );
         s += &format!(
-            "{:14} {:>7} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>6}\n",
+            "{:14} {:>7} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>6} {:>6}   {:>6} {:>6} {:>6} {:>6}\n",
             "class",
             "series",
             "MAE",
@@ -110,11 +121,16 @@ impl Summary {
             "pinball",
             "c50",
             "c80",
-            "c90"
+            "c90",
+            "c95",
+            "pit50",
+            "pit80",
+            "pit90",
+            "pit95"
         );
         let mut row = |name: &str, m: &Metrics| {
             s += &format!(
-                "{:14} {:>7} {:>8.3} {:>8.3} {:>8.3} {:>7.3} {:>7.3} {:>7.3} {:>8.4} {:>5.1}% {:>5.1}% {:>5.1}%\n",
+                "{:14} {:>7} {:>8.3} {:>8.3} {:>8.3} {:>7.3} {:>7.3} {:>7.3} {:>8.4} {:>5.1}% {:>5.1}% {:>5.1}% {:>5.1}%   {:>5.1}% {:>5.1}% {:>5.1}% {:>5.1}%\n",
                 name,
                 m.series,
                 m.mae,
@@ -126,13 +142,20 @@ impl Summary {
                 m.pinball,
                 100.0 * m.coverage_50,
                 100.0 * m.coverage_80,
-                100.0 * m.coverage_90
+                100.0 * m.coverage_90,
+                100.0 * m.coverage_95,
+                100.0 * m.pit_coverage_50,
+                100.0 * m.pit_coverage_80,
+                100.0 * m.pit_coverage_90,
+                100.0 * m.pit_coverage_95
             );
         };
         for (c, m) in &self.by_class {
             row(c, m);
         }
         row("all", &self.overall);
+        s += "\ncN: share of days inside the central N % interval; pitN: the same for counts, \
+              from the randomised PIT (nominal N % when calibrated)\n";
         s += "\nmodels chosen: ";
         let v: Vec<String> = self
             .models_chosen
@@ -158,7 +181,8 @@ fn score(view: &SeriesView, n_train: usize, f: &SeriesForecast, h: usize) -> Opt
     let (scale_a, scale_q) = forecast::scales(view, n_train);
     let (mut n, mut ae, mut se, mut e, mut units) = (0usize, 0.0, 0.0, 0.0, 0.0);
     let mut pb = [0.0; 7];
-    let mut cov = [0.0; 3];
+    let mut cov = [0.0; 4];
+    let mut pit = [0.0; 4];
     for j in 0..h {
         let t = n_train + j;
         if t >= view.y.len() || view.censored[t] {
@@ -175,11 +199,19 @@ fn score(view: &SeriesView, n_train: usize, f: &SeriesForecast, h: usize) -> Opt
         for (i, p) in QUANTILES.iter().enumerate() {
             pb[i] += forecast::pinball(y, q[i], *p);
         }
-        // p25–p75, p10–p90, p05–p95
-        for (c, (lo, hi)) in [(2, 4), (1, 5), (0, 6)].iter().enumerate() {
-            if y >= q[*lo] - 1e-9 && y <= q[*hi] + 1e-9 {
+        // p25–p75, p10–p90, p05–p95, p025–p975
+        let bounds = [
+            (q[2], q[4]),
+            (q[1], q[5]),
+            (q[0], q[6]),
+            (f.daily_quantile(j, 0.025), f.daily_quantile(j, 0.975)),
+        ];
+        let (f_lo, f_hi) = (f.daily_cdf(j, y - 1.0), f.daily_cdf(j, y));
+        for (c, (lo, hi)) in bounds.iter().enumerate() {
+            if y >= lo - 1e-9 && y <= hi + 1e-9 {
                 cov[c] += 1.0;
             }
+            pit[c] += pit_cover(f_lo, f_hi, LEVELS[c]);
         }
     }
     if n == 0 {
@@ -189,7 +221,7 @@ fn score(view: &SeriesView, n_train: usize, f: &SeriesForecast, h: usize) -> Opt
     for v in pb.iter_mut() {
         *v /= nf * scale_a;
     }
-    for v in cov.iter_mut() {
+    for v in cov.iter_mut().chain(pit.iter_mut()) {
         *v /= nf;
     }
     Some(Errs {
@@ -201,8 +233,23 @@ fn score(view: &SeriesView, n_train: usize, f: &SeriesForecast, h: usize) -> Opt
         rmsse: (se / nf / scale_q).sqrt(),
         pinball: pb,
         cover: cov,
+        pit,
         units,
     })
+}
+
+/// Central interval levels scored.
+const LEVELS: [f64; 4] = [0.5, 0.8, 0.9, 0.95];
+
+/// Share of a count's PIT, uniform on [F(y−1), F(y)], inside the central `level` interval
+/// [(1−level)/2, (1+level)/2]; a point (continuous part) counts 0 or 1.
+fn pit_cover(f_lo: f64, f_hi: f64, level: f64) -> f64 {
+    let (a, b) = ((1.0 - level) / 2.0, (1.0 + level) / 2.0);
+    let (lo, hi) = (f_lo.min(f_hi), f_hi.max(f_lo));
+    if hi - lo < 1e-12 {
+        return if hi >= a && hi <= b { 1.0 } else { 0.0 };
+    }
+    ((hi.min(b) - lo.max(a)).max(0.0)) / (hi - lo)
 }
 
 struct Errs {
@@ -213,12 +260,24 @@ struct Errs {
     mase: f64,
     rmsse: f64,
     pinball: [f64; 7],
-    cover: [f64; 3],
+    cover: [f64; 4],
+    pit: [f64; 4],
     units: f64,
 }
 
-/// One scored day: (series, origin index, horizon day, actual, censored, mean, quantiles, model).
-type Point = (usize, usize, usize, f64, bool, f64, [f64; 7], &'static str);
+/// One scored day: (series, origin index, horizon day, actual, censored, mean, quantiles,
+/// model, p025 and p975).
+type Point = (
+    usize,
+    usize,
+    usize,
+    f64,
+    bool,
+    f64,
+    [f64; 7],
+    &'static str,
+    [f64; 2],
+);
 
 /// Runs the backtest on a panel. `names(i)` gives (sku, location); `price(i)` the unit
 /// price used for WRMSSE weights (None: weights by units).
@@ -276,6 +335,7 @@ pub fn run(
                         rmsse: e.rmsse,
                         pinball: e.pinball,
                         cover: e.cover,
+                        pit: e.pit,
                         weight,
                         actual_units: e.units,
                     },
@@ -300,6 +360,7 @@ pub fn run(
                     f.mean[j],
                     f.quantiles[j],
                     f.model,
+                    [f.daily_quantile(j, 0.025), f.daily_quantile(j, 0.975)],
                 ));
             }
             all.push(sc);
@@ -360,6 +421,12 @@ pub fn run(
         m.coverage_50 = cov(0);
         m.coverage_80 = cov(1);
         m.coverage_90 = cov(2);
+        m.coverage_95 = cov(3);
+        let pit = |c: usize| rows.iter().map(|r| r.pit[c] * r.n as f64).sum::<f64>() / dn;
+        m.pit_coverage_50 = pit(0);
+        m.pit_coverage_80 = pit(1);
+        m.pit_coverage_90 = pit(2);
+        m.pit_coverage_95 = pit(3);
         m
     };
     let refs: Vec<&Scored> = all.iter().collect();
@@ -424,7 +491,12 @@ pub fn run(
     }
     st.push("coverage_50", fcol(&|r| r.cover[0]))
         .push("coverage_80", fcol(&|r| r.cover[1]))
-        .push("coverage_90", fcol(&|r| r.cover[2]));
+        .push("coverage_90", fcol(&|r| r.cover[2]))
+        .push("coverage_95", fcol(&|r| r.cover[3]))
+        .push("pit_coverage_50", fcol(&|r| r.pit[0]))
+        .push("pit_coverage_80", fcol(&|r| r.pit[1]))
+        .push("pit_coverage_90", fcol(&|r| r.pit[2]))
+        .push("pit_coverage_95", fcol(&|r| r.pit[3]));
 
     let mut pt = OutTable::default();
     let pn: Vec<(String, String)> = points.iter().map(|p| names(p.0)).collect();
@@ -464,6 +536,14 @@ pub fn run(
             ColData::F64(points.iter().map(|p| Some(p.6[qi])).collect()),
         );
     }
+    pt.push(
+        "p025",
+        ColData::F64(points.iter().map(|p| Some(p.8[0])).collect()),
+    )
+    .push(
+        "p975",
+        ColData::F64(points.iter().map(|p| Some(p.8[1])).collect()),
+    );
     Ok(Outcome {
         summary,
         series: st,
@@ -740,4 +820,23 @@ pub fn command(
     print!("{text}");
     println!("\nwritten to {}", dir.display());
     Ok(crate::error::exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pit_cover;
+
+    #[test]
+    fn pit_cover_of_counts_and_points() {
+        // A zero with P(0) = 0.7: PIT uniform on [0, 0.7]; 0.6 of it lies in [0.1, 0.9].
+        assert!((pit_cover(0.0, 0.7, 0.8) - 0.6 / 0.7).abs() < 1e-12);
+        // A sure zero (dead item): PIT uniform on [0, 1] → exactly the nominal level.
+        assert!((pit_cover(0.0, 1.0, 0.8) - 0.8).abs() < 1e-12);
+        assert!((pit_cover(0.0, 1.0, 0.95) - 0.95).abs() < 1e-12);
+        // Continuous part: a point, inside or not.
+        assert_eq!(pit_cover(0.5, 0.5, 0.8), 1.0);
+        assert_eq!(pit_cover(0.97, 0.97, 0.9), 0.0);
+        // Entirely above the interval.
+        assert_eq!(pit_cover(0.92, 0.99, 0.8), 0.0);
+    }
 }

@@ -181,6 +181,13 @@ pub struct SeriesForecast {
     pub mean: Vec<f64>,
     /// Per horizon day, the values at [`QUANTILES`].
     pub quantiles: Vec<[f64; 7]>,
+    /// Conformal path: the sorted CV errors each horizon week's quantiles come from (empty
+    /// for count-distribution and Poisson forecasts). Lets any level be read off.
+    pub daily_errors: Vec<Vec<f64>>,
+    /// Horizon days on which the shop is closed (demand is 0 for sure).
+    pub closed_days: Vec<usize>,
+    /// Share of zero days in the recent open history: the floor of each day's P(0).
+    pub zero_share: f64,
     /// "conformal" (CV errors) or "negative_binomial" (count distribution).
     pub quantile_method: &'static str,
     pub window_days: usize,
@@ -222,6 +229,9 @@ impl SeriesForecast {
             },
             mean: vec![daily; days],
             quantiles: vec![[daily; 7]; days],
+            daily_errors: vec![],
+            closed_days: vec![],
+            zero_share: 0.0,
             quantile_method: "given",
             window_days: days,
             window_mean,
@@ -239,6 +249,16 @@ impl SeriesForecast {
     /// Demand over the protection window at cumulative probability `p`, never negative.
     pub fn window_quantile(&self, p: f64) -> f64 {
         quantile::window_quantile(self, p)
+    }
+
+    /// Demand of horizon day `j` at any level `p` (the seven stored levels are these).
+    pub fn daily_quantile(&self, j: usize, p: f64) -> f64 {
+        quantile::daily_quantile(self, j, p)
+    }
+
+    /// P(demand of horizon day `j` ≤ y) under the distribution the quantiles come from.
+    pub fn daily_cdf(&self, j: usize, y: f64) -> f64 {
+        quantile::daily_cdf(self, j, y)
     }
 }
 
@@ -388,6 +408,7 @@ pub fn forecast_series(
             vec![],
             None,
             false,
+            cfg.zero_floor_days,
         );
         out.class = class;
         return out;
@@ -574,6 +595,7 @@ pub fn forecast_series(
         scores,
         fallback,
         class.class.is_intermittent(),
+        cfg.zero_floor_days,
     );
     out.members = members;
     out.class = class;

@@ -118,7 +118,39 @@ fn too_short_series_falls_back_and_says_why() {
     assert!(f.fallback.as_deref().unwrap_or("").contains("no candidate"));
     assert_eq!(f.fallback_kind, Some("short_history"));
     assert!((f.mean[0] - 1.0).abs() < 1e-12);
-    assert_eq!(f.window_method, "poisson");
+    // No CV origin: a count distribution whose variance is the series' own spread (sample
+    // variance of 1, 0, 2 = 1 per day), never below Poisson.
+    assert_eq!(f.window_method, "negative_binomial");
+    assert_eq!(f.quantile_method, "negative_binomial");
+    assert!((f.daily_mse - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn lumpy_new_series_get_wide_count_quantiles() {
+    // 20 days, three spikes of 40 units: mean 6, own variance 214.7. With no CV origin the
+    // quantiles used to be Poisson(6) (p95 = 10); now they follow the spread.
+    let mut y = vec![0.0; 20];
+    for d in [4, 9, 14] {
+        y[d] = 40.0;
+    }
+    let c = vec![false; 20];
+    let k = cal(20, vec![]);
+    let f = forecast_series(
+        &all_models(),
+        &view(&y, &c, &k),
+        &ForecastCfg::default(),
+        7,
+        7,
+    );
+    assert_eq!(f.quantile_method, "negative_binomial");
+    let var = (3.0 * 34.0f64.powi(2) + 17.0 * 36.0) / 19.0;
+    assert!((f.daily_mse - var).abs() < 1e-9, "{}", f.daily_mse);
+    assert!(f.quantiles[0][6] > 10.0, "p95 {}", f.quantiles[0][6]);
+    // 17 of 20 open days were zero: no level up to 0.85 is above 0.
+    assert!((f.zero_share - 0.85).abs() < 1e-12);
+    assert_eq!(f.daily_quantile(0, 0.85), 0.0);
+    assert!(f.daily_quantile(0, 0.9) > 0.0);
+    assert!(f.daily_cdf(0, 0.0) >= 0.85);
 }
 
 #[test]
