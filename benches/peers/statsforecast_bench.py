@@ -48,7 +48,7 @@ def metrics(rows):
     """rows: list of dicts with y (array), f (array), q (n x 7), train (array of open days)."""
     acc = {k: [] for k in ["mase", "rmsse", "pinball", "w"]}
     ae = se = bias = n = 0.0
-    cov = np.zeros(3)
+    cov = np.zeros(4)
     for r in rows:
         tr = r["train"]
         d = np.diff(tr)
@@ -63,7 +63,7 @@ def metrics(rows):
         acc["mase"].append(np.mean(np.abs(e)) / sa)
         acc["rmsse"].append(np.sqrt(np.mean(e * e) / sq))
         pb = 0.0
-        for i, p in enumerate(QS):
+        for i, p in enumerate(QS):  # pinball over the seven spine quantiles only
             qq = q[:, i]
             pb += np.mean(np.where(y >= qq, p * (y - qq), (1 - p) * (qq - y))) / sa
         acc["pinball"].append(pb / len(QS))
@@ -72,7 +72,8 @@ def metrics(rows):
         se += (e * e).sum()
         bias += (f - y).sum()
         n += y.size
-        for c, (lo, hi) in enumerate([(2, 4), (1, 5), (0, 6)]):
+        # q columns: p05 p10 p25 p50 p75 p90 p95 p025 p975
+        for c, (lo, hi) in enumerate([(2, 4), (1, 5), (0, 6), (7, 8)]):
             cov[c] += np.sum((y >= q[:, lo] - 1e-9) & (y <= q[:, hi] + 1e-9))
     w = np.asarray(acc["w"])
     rm = np.asarray(acc["rmsse"])
@@ -83,6 +84,7 @@ def metrics(rows):
         "wrmsse": float((w * rm).sum() / w.sum()) if w.sum() > 0 else float("nan"),
         "pinball": float(np.mean(acc["pinball"])),
         "coverage_50": cov[0] / n, "coverage_80": cov[1] / n, "coverage_90": cov[2] / n,
+        "coverage_95": cov[3] / n,
     }
 
 
@@ -178,7 +180,7 @@ def main():
         # Conformal intervals need 2 windows of h plus one day; shorter series get points only.
         pi_ids = lens[lens >= 2 * a.h + 1].index
         sf2 = StatsForecast(models=models, freq="D", n_jobs=a.n_jobs, fallback_model=Naive())
-        fcs = [sf2.forecast(df=df[df.unique_id.isin(pi_ids)], h=a.h, level=[50, 80, 90],
+        fcs = [sf2.forecast(df=df[df.unique_id.isin(pi_ids)], h=a.h, level=[50, 80, 90, 95],
                             prediction_intervals=ConformalIntervals(h=a.h, n_windows=2))]
         short = df[~df.unique_id.isin(pi_ids)]
         if len(short):
@@ -211,7 +213,8 @@ def main():
                     v = g[c].values[:k] if c in g else f
                     return np.where(np.isnan(v), f, v)
                 q = np.column_stack([col(f"{mm}-lo-90"), col(f"{mm}-lo-80"), col(f"{mm}-lo-50"), f,
-                                     col(f"{mm}-hi-50"), col(f"{mm}-hi-80"), col(f"{mm}-hi-90")])
+                                     col(f"{mm}-hi-50"), col(f"{mm}-hi-80"), col(f"{mm}-hi-90"),
+                                     col(f"{mm}-lo-95"), col(f"{mm}-hi-95")])
                 eval_rows[m].append({"y": yt[:k][sel], "f": f[sel], "q": q[sel], "train": tr, "w": w})
         r = rpts[rpts.origin == o].set_index("unique_id")
         for uid, (tr, yt, ok, w, n_train) in info.items():
@@ -221,7 +224,7 @@ def main():
             k = min(len(yt), len(g))
             sel = ok[:k]
             eval_rows["restock"].append({"y": yt[:k][sel], "f": g["mean"].values[:k][sel],
-                                         "q": g[QN].values[:k][sel], "train": tr, "w": w})
+                                         "q": g[QN + ["p025", "p975"]].values[:k][sel], "train": tr, "w": w})
         print(f"origin {o.date()}: statsforecast so far {sf_time:.1f} s", file=sys.stderr)
 
     res = {k: metrics(v) for k, v in eval_rows.items() if v}
@@ -232,10 +235,14 @@ def main():
         "restock_seconds": t_restock, "statsforecast_seconds": sf_time,
         "speed_ratio": sf_time / t_restock, "best_single_model": best_single, "metrics": res,
     }
+    # restock's own PIT coverage for counts (its backtest computes it from the full CDF).
+    rs = json.loads((out / "restock" / "summary.json").read_text())["overall"]
+    summary["restock_pit_coverage"] = {k: rs[k] for k in rs if k.startswith("pit_coverage")}
     (out / "peer_summary.json").write_text(json.dumps(summary, indent=1, default=float))
     print(f"\nrestock {t_restock:.1f} s (whole process) vs statsforecast {sf_time:.1f} s "
           f"(CV + forecast only): {sf_time / t_restock:.1f}x\n")
-    hdr = ["mae", "rmse", "bias", "mase", "rmsse", "wrmsse", "pinball", "coverage_50", "coverage_80", "coverage_90"]
+    hdr = ["mae", "rmse", "bias", "mase", "rmsse", "wrmsse", "pinball", "coverage_50", "coverage_80", "coverage_90",
+           "coverage_95"]
     print(f"{'method':28}" + "".join(f"{h:>12}" for h in hdr))
     for k in ["restock", "statsforecast_selected", best_single] + sorted(set(singles) - {best_single}):
         print(f"{k[:28]:28}" + "".join(f"{res[k][h]:>12.4f}" for h in hdr))

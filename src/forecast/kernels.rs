@@ -412,6 +412,43 @@ impl ThetaFit {
     }
 }
 
+/// Solves A·x = b for a small symmetric positive definite A (Cholesky); None if singular.
+fn solve_spd(mut a: Vec<Vec<f64>>, b: Vec<f64>) -> Option<Vec<f64>> {
+    let n = b.len();
+    for j in 0..n {
+        let mut d = a[j][j];
+        for k in 0..j {
+            d -= a[j][k] * a[j][k];
+        }
+        if d.is_nan() || d <= 0.0 || !d.is_finite() {
+            return None;
+        }
+        let d = d.sqrt();
+        a[j][j] = d;
+        for i in j + 1..n {
+            let mut v = a[i][j];
+            for k in 0..j {
+                v -= a[i][k] * a[j][k];
+            }
+            a[i][j] = v / d;
+        }
+    }
+    let mut z = b;
+    for i in 0..n {
+        for k in 0..i {
+            z[i] -= a[i][k] * z[k];
+        }
+        z[i] /= a[i][i];
+    }
+    for i in (0..n).rev() {
+        for k in i + 1..n {
+            z[i] -= a[k][i] * z[k];
+        }
+        z[i] /= a[i][i];
+    }
+    Some(z)
+}
+
 /// Additive-error ETS specification: trend none/additive/damped, season none/additive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EtsSpec {
@@ -517,6 +554,66 @@ impl EtsFit {
         st
     }
 
+    /// Least-squares initial states for the current smoothing parameters. The one-step
+    /// errors are affine in x = (level, [trend], s_0 … s_{m−2}) with s_{m−1} = −Σ s:
+    /// e(x) = e(0) − G·x, G's columns from one filter run per basis vector; the normal
+    /// equations (≤ 8 × 8) give x. Kept only if the SSE drops.
+    fn refine_initial_states(&mut self, y: &[f64]) {
+        let m = self.m.max(1);
+        let has_trend = self.spec.trend != Trend::None;
+        let d = 1 + usize::from(has_trend) + if self.spec.seasonal { m - 1 } else { 0 };
+        let with_state = |x: &[f64]| -> EtsFit {
+            let mut f = self.clone();
+            f.level0 = x[0];
+            f.trend0 = if has_trend { x[1] } else { 0.0 };
+            if f.spec.seasonal {
+                let off = 1 + usize::from(has_trend);
+                let mut s: Vec<f64> = x[off..].to_vec();
+                s.push(-s.iter().sum::<f64>());
+                f.season0 = s;
+            }
+            f
+        };
+        let errors = |f: &EtsFit| {
+            let mut v = Vec::with_capacity(y.len());
+            f.run(y, |e| v.push(e));
+            v
+        };
+        let e0 = errors(&with_state(&vec![0.0; d]));
+        let cols: Vec<Vec<f64>> = (0..d)
+            .map(|k| {
+                let mut x = vec![0.0; d];
+                x[k] = 1.0;
+                let ek = errors(&with_state(&x));
+                e0.iter().zip(&ek).map(|(a, b)| a - b).collect()
+            })
+            .collect();
+        let mut a = vec![vec![0.0; d]; d];
+        let mut rhs = vec![0.0; d];
+        for i in 0..d {
+            for j in 0..=i {
+                let v: f64 = cols[i].iter().zip(&cols[j]).map(|(p, q)| p * q).sum();
+                a[i][j] = v;
+                a[j][i] = v;
+            }
+            rhs[i] = cols[i].iter().zip(&e0).map(|(p, q)| p * q).sum();
+        }
+        for (i, row) in a.iter_mut().enumerate() {
+            row[i] += 1e-9 * (1.0 + row[i].abs());
+        }
+        let Some(x) = solve_spd(a, rhs) else {
+            return;
+        };
+        let g = with_state(&x);
+        let sse: f64 = errors(&g).iter().map(|e| e * e).sum();
+        if sse.is_finite() && sse < self.sse {
+            self.level0 = g.level0;
+            self.trend0 = g.trend0;
+            self.season0 = g.season0;
+            self.sse = sse;
+        }
+    }
+
     pub fn forecast(&self, y: &[f64], h: usize) -> Vec<f64> {
         let st = self.run(y, |_| {});
         let m = self.m.max(1);
@@ -534,8 +631,9 @@ impl EtsFit {
     }
 
     /// Fits one specification by least squares (the Gaussian likelihood for additive errors)
-    /// over smoothing parameters and the initial level/trend; the initial seasonal states
-    /// come from the first weeks' deviations (not optimised: fewer parameters, faster).
+    /// over smoothing parameters and the initial level/trend; for seasonal specifications
+    /// the initial states are then solved by least squares and the smoothing search rerun
+    /// once from there (statsforecast optimises all initial states in its simplex).
     pub fn fit(y: &[f64], spec: EtsSpec, m: usize) -> Option<EtsFit> {
         let obs: Vec<f64> = y.iter().copied().filter(|v| !v.is_nan()).collect();
         let nobs = obs.len();
@@ -654,6 +752,46 @@ impl EtsFit {
         }
         let mut f = build(&p);
         f.sse = sse;
+        if spec.seasonal {
+            // The initial states (level, trend, m seasonal summing to zero) enter the errors
+            // linearly: given the smoothing parameters their least-squares values are one
+            // small linear solve. Alternate that with the smoothing search once more.
+            f.refine_initial_states(y);
+            let mut p2 = p.clone();
+            let n_init = 1 + usize::from(spec.trend != Trend::None);
+            let at = p2.len() - n_init;
+            p2[at] = f.level0.clamp(lo[at], hi[at]);
+            if n_init == 2 {
+                p2[at + 1] = f.trend0.clamp(lo[at + 1], hi[at + 1]);
+            }
+            let seeded = EtsFit {
+                season0: f.season0.clone(),
+                ..base.clone()
+            };
+            let build2 = |p: &[f64]| -> EtsFit {
+                let mut g = build(p);
+                g.season0 = seeded.season0.clone();
+                g
+            };
+            let (p2, sse2) = nelder_mead(
+                &mut |p: &[f64]| sse_of(&build2(p)),
+                &p2,
+                &lo,
+                &hi,
+                0.05,
+                200 * p2.len(),
+                1e-8 * scale * scale,
+            );
+            if sse2.is_finite() && sse2 < f.sse {
+                let mut g = build2(&p2);
+                g.sse = sse2;
+                g.refine_initial_states(y);
+                if g.sse < f.sse {
+                    f = g;
+                }
+            }
+        }
+        let sse = f.sse;
         let n = nobs as f64;
         let kk = (k + 1) as f64; // + error variance
         let loglik_term = n * (sse.max(1e-12) / n).ln();

@@ -6,6 +6,7 @@
 //! period), which is what an order-up-to level needs. The total is taken from the errors of
 //! whole-window sums, so autocorrelated errors are not assumed away.
 
+pub mod augurs;
 pub mod baseline;
 pub mod class;
 pub mod global;

@@ -13,14 +13,15 @@
 //! - Optimised Theta adds θ, unbounded above, and the objective is very flat in θ: the two
 //!   simplex searches stop at different θ. Bound: 15 % of the level (measured worst 11.5 %).
 //! - ETS: statsforecast's optimiser often stops before the least-squares optimum (on
-//!   20725 its ANN fit has SSE 1,446,221 where a grid finds 1,443,423), and it also fits the
-//!   initial seasonal states, which restock sets from the first weeks. Point forecasts
+//!   20725 its ANN fit has SSE 1,446,221 where a grid finds 1,443,423), and it searches all
+//!   initial seasonal states in its simplex, where restock solves them by least squares
+//!   given the smoothing parameters and reruns the smoothing search once. Point forecasts
 //!   from a flat likelihood are therefore not comparable to 1e-4. ETS is held to fit
 //!   quality instead: restock's in-sample MSE may exceed statsforecast's by at most
-//!   0.5 % (ANN; measured worst 0.12 %), 3 % (damped trend; measured 2.4 %) and 10 %
-//!   (weekly seasonal; measured 9.5 %, because restock does not optimise the seven initial
-//!   seasonal states: fewer parameters, several times faster). These are known gaps, not
-//!   noise: held-out accuracy, which is what selection uses, is compared in benches/.
+//!   0.5 % (ANN; measured worst 0.12 %), 3 % (damped trend; measured 2.4 %) and 5 %
+//!   (weekly seasonal; measured 4.6 %, was 9.5 % before the least-squares initial states).
+//!   These are known gaps, not noise: held-out accuracy, which is what selection uses, is
+//!   compared in benches/.
 
 use std::path::Path;
 
@@ -36,7 +37,7 @@ const THETA: f64 = 1e-6;
 const OTM: f64 = 0.15;
 const ETS_MSE: f64 = 0.005;
 const ETS_MSE_DAMPED: f64 = 0.03;
-const ETS_MSE_SEASONAL: f64 = 0.10;
+const ETS_MSE_SEASONAL: f64 = 0.05;
 
 fn goldens() -> serde_json::Value {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/statsforecast_goldens.json");
