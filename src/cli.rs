@@ -40,6 +40,22 @@ pub enum Command {
         /// Output folder for runs (a run lands in <out>/<run_id>/, <out>/latest points at it).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Forecast only shard i of N (0-based; a stable hash of sku and location picks the
+        /// series) into <out>/shard=i/; `restock merge` finishes the run.
+        #[arg(long, value_name = "i/N")]
+        shard: Option<String>,
+    },
+    /// Finish a sharded run: read <shards>/shard=*/latest, check they cover every series once
+    /// and match these inputs and settings, then returns → proposals → export as `run` does.
+    Merge {
+        #[command(flatten)]
+        common: Common,
+        /// Folder holding the shard=i/ folders (default: the pipeline's out).
+        #[arg(long)]
+        shards: Option<PathBuf>,
+        /// Output folder for the merged run (default: the pipeline's out).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Data check: what exists, what is missing, what looks wrong. Writes no run.
     Check {

@@ -24,5 +24,6 @@ pub mod replenish;
 pub mod report;
 pub mod returns;
 pub mod sample;
+pub mod shard;
 
 pub use error::{Error, Result};

@@ -23,7 +23,46 @@ fn init_logging(format: LogFormat) {
 
 fn run(cli: Cli) -> Result<i32, restock::Error> {
     match cli.command {
-        Command::Run { common, out } => {
+        Command::Run {
+            common,
+            out,
+            shard: Some(spec),
+        } => {
+            let p = common.pipeline(out)?;
+            let spec: restock::shard::ShardSpec = spec.parse()?;
+            let o = restock::pipeline::run_shard(&p, spec)?;
+            println!(
+                "shard {}/{} complete: {} series forecast -> {}",
+                spec.index,
+                spec.count,
+                o.series,
+                o.dir.display()
+            );
+            Ok(exit::OK)
+        }
+        Command::Merge {
+            common,
+            shards,
+            out,
+        } => {
+            let p = common.pipeline(out)?;
+            let dir = shards.unwrap_or_else(|| p.out.clone());
+            let o = restock::pipeline::merge(&p, &dir)?;
+            println!(
+                "merged run {} complete: {} series, {} order lines, {} rejected rows -> {}",
+                o.run_id,
+                o.series,
+                o.order_lines,
+                o.rejects,
+                o.dir.display()
+            );
+            Ok(exit::OK)
+        }
+        Command::Run {
+            common,
+            out,
+            shard: None,
+        } => {
             let p = common.pipeline(out)?;
             let o = restock::pipeline::run(&p)?;
             println!(

@@ -13,7 +13,7 @@ use crate::error::{Error, OutputError, Result};
 use crate::export::{self, RunDir};
 use crate::ingest::{self, day_of, Dataset, Day};
 use crate::panel::{self, from_date, to_date, Panel};
-use crate::{forecast, replenish, returns};
+use crate::{forecast, replenish, returns, shard};
 
 /// Process CPU seconds (user + system) so far.
 pub fn cpu_seconds() -> f64 {
@@ -88,19 +88,51 @@ pub struct Computed {
     pub proposals: Vec<replenish::Proposal>,
     pub overrides: Vec<replenish::OverrideStatus>,
     pub timer: Timer,
+    /// Number of shards the forecasts were merged from (None: computed here).
+    pub merged_shards: Option<usize>,
+}
+
+/// Where a run's forecasts come from.
+#[derive(Debug, Clone, Copy)]
+pub enum Forecasts<'a> {
+    /// Computed in this process (a single-machine run).
+    Compute,
+    /// Read from the `shard=i/latest/` folders under this path (`restock merge`).
+    FromShards(&'a Path),
 }
 
 pub fn compute(p: &Pipeline) -> Result<Computed> {
+    compute_with(p, Forecasts::Compute)
+}
+
+pub fn compute_with(p: &Pipeline, source: Forecasts<'_>) -> Result<Computed> {
     let mut timer = Timer::default();
     let ds = timer.time("ingest", || ingest::load(p))?;
     let as_of = resolve_as_of(p, &ds)?;
     let panel = timer.time("panel", || panel::build(p, &ds, as_of));
     let params = replenish::resolve(p, &ds, &panel);
     let windows: Vec<usize> = params.iter().map(|x| x.window_days).collect();
-    let forecasts = timer.time("forecast", || {
-        let bar = crate::progress::Progress::new(panel.series.len() as u64, "forecast");
-        forecast::run_with_progress(&panel, &p.forecast, p.horizon_days as usize, &windows, &bar)
-    });
+    let (forecasts, merged_shards) = match source {
+        Forecasts::Compute => (
+            timer.time("forecast", || {
+                let bar = crate::progress::Progress::new(panel.series.len() as u64, "forecast");
+                forecast::run_with_progress(
+                    &panel,
+                    &p.forecast,
+                    p.horizon_days as usize,
+                    &windows,
+                    &bar,
+                )
+            }),
+            None,
+        ),
+        Forecasts::FromShards(dir) => {
+            let fp = shard::fingerprint(p, &ds, &panel);
+            let (n, fc) =
+                timer.time("forecast", || shard::load_forecasts(dir, &ds, &panel, &fp))?;
+            (fc, Some(n))
+        }
+    };
     let (return_model, rets) = timer.time("returns", || {
         forecast_returns(p, &ds, &panel, &params, &forecasts)
     });
@@ -117,6 +149,7 @@ pub fn compute(p: &Pipeline) -> Result<Computed> {
         proposals: rep.lines,
         overrides: rep.overrides,
         timer,
+        merged_shards,
     })
 }
 
@@ -203,16 +236,111 @@ fn guard(p: &Pipeline, c: &Computed) -> Result<()> {
     Ok(())
 }
 
+fn lock(dir: &Path) -> Result<crate::export::lock::RunLock> {
+    crate::export::lock::RunLock::acquire(dir).map_err(|e| match e {
+        crate::export::lock::LockError::Held { .. } => Error::Locked(e.to_string()),
+        crate::export::lock::LockError::Io(o) => Error::Output(o),
+    })
+}
+
 /// `restock run`: compute, then write every output atomically.
 pub fn run(p: &Pipeline) -> Result<RunOutcome> {
+    run_with(p, Forecasts::Compute)
+}
+
+/// `restock merge`: a run whose forecasts come from the shards under `shards`.
+pub fn merge(p: &Pipeline, shards: &Path) -> Result<RunOutcome> {
+    run_with(p, Forecasts::FromShards(shards))
+}
+
+/// `restock run --shard i/N`: the forecasts of one shard's series, written atomically to
+/// `<out>/shard=i/<run_id>/` (`latest` points at it): the state `restock merge` reads, plus
+/// `forecasts.parquet` and `forecast_models.parquet` of those series.
+pub fn run_shard(p: &Pipeline, spec: shard::ShardSpec) -> Result<RunOutcome> {
+    let started = chrono::Utc::now();
+    let wall = Instant::now();
+    let out = shard::shard_dir(&p.out, spec.index);
+    let _lock = lock(&out)?;
+    let mut timer = Timer::default();
+    let ds = timer.time("ingest", || ingest::load(p))?;
+    let as_of = resolve_as_of(p, &ds)?;
+    let panel = timer.time("panel", || panel::build(p, &ds, as_of));
+    let params = replenish::resolve(p, &ds, &panel);
+    let windows: Vec<usize> = params.iter().map(|x| x.window_days).collect();
+    let idx = shard::series_of(&ds, &panel, spec);
+    let h = p.horizon_days as usize;
+    let fc = timer.time("forecast", || {
+        let bar = crate::progress::Progress::new(idx.len() as u64, "forecast");
+        forecast::run_subset(&panel, &p.forecast, h, &windows, &idx, &bar)
+    });
+    let fp = shard::fingerprint(p, &ds, &panel);
+    let items: Vec<(&str, &str, &forecast::SeriesForecast)> = idx
+        .iter()
+        .zip(&fc)
+        .map(|(&i, f)| {
+            let m = &panel.series[i];
+            (ds.skus.name(m.sku), ds.locs.name(m.loc), f)
+        })
+        .collect();
+    let state = shard::encode_state(spec, &fp, &items);
+    let run_id = format!(
+        "{}_{}_shard{}of{}",
+        to_date(as_of),
+        started.format("%Y%m%dT%H%M%SZ"),
+        spec.index,
+        spec.count
+    );
+    let dir = RunDir::create(&out, &run_id)?;
+    shard::write_state(&dir.file(shard::STATE_FILE), &state)?;
+    // The shard's own series only, for analysts reading shard=*/latest as one dataset.
+    let metas: Vec<panel::SeriesMeta> = idx.iter().map(|&i| panel.series[i].clone()).collect();
+    let panel_series = panel.series.len();
+    let mut sub = panel;
+    sub.series = metas;
+    timer.time("export", || -> Result<(), OutputError> {
+        export::forecasts_table(&ds, &sub, &fc, h).write_parquet(&dir.file("forecasts.parquet"))?;
+        export::forecast_models_table(
+            &ds,
+            &sub,
+            &fc,
+            &p.forecast.models,
+            p.forecast.metric.as_str(),
+        )
+        .write_parquet(&dir.file("forecast_models.parquet"))
+    })?;
+    let manifest = json!({
+        "run_id": run_id,
+        "pipeline": p.name,
+        "as_of": to_date(as_of).to_string(),
+        "restock_version": env!("CARGO_PKG_VERSION"),
+        "shard": {"index": spec.index, "count": spec.count},
+        "fingerprint": fp,
+        "started_at": started.to_rfc3339(),
+        "finished_at": chrono::Utc::now().to_rfc3339(),
+        "wall_seconds": wall.elapsed().as_secs_f64(),
+        "threads": rayon::current_num_threads(),
+        "inputs": ds.files,
+        "counts": {"series": idx.len(), "panel_series": panel_series},
+        "stages": timer.stages,
+    });
+    export::write_json(&dir.file(shard::SHARD_MANIFEST), &manifest)?;
+    let dest = dir.commit()?;
+    tracing::info!(shard = %format!("{}/{}", spec.index, spec.count), series = idx.len(), dir = %dest.display(), "shard complete");
+    Ok(RunOutcome {
+        dir: dest,
+        run_id,
+        series: idx.len(),
+        order_lines: 0,
+        rejects: ds.rejects.len(),
+    })
+}
+
+fn run_with(p: &Pipeline, source: Forecasts<'_>) -> Result<RunOutcome> {
     let started = chrono::Utc::now();
     let wall = Instant::now();
     // Taken before any work, so a second run exits at once.
-    let _lock = crate::export::lock::RunLock::acquire(&p.out).map_err(|e| match e {
-        crate::export::lock::LockError::Held { .. } => Error::Locked(e.to_string()),
-        crate::export::lock::LockError::Io(o) => Error::Output(o),
-    })?;
-    let mut c = compute(p)?;
+    let _lock = lock(&p.out)?;
+    let mut c = compute_with(p, source)?;
     guard(p, &c)?;
     let drift = crate::monitor::score_previous(&p.out, &c.ds, &c.panel);
     let as_of = c.panel.as_of;
@@ -340,6 +468,7 @@ pub fn run(p: &Pipeline) -> Result<RunOutcome> {
         },
         "stages": c.timer.stages,
         "outputs": outputs,
+        "merged_shards": c.merged_shards,
     });
     export::write_json(&dir.file("manifest.json"), &manifest)?;
     let run_id = dir.run_id().to_string();

@@ -617,12 +617,27 @@ pub fn run_with_progress(
     windows: &[usize],
     progress: &crate::progress::Progress,
 ) -> Vec<SeriesForecast> {
+    let all: Vec<usize> = (0..panel.series.len()).collect();
+    run_subset(panel, cfg, h, windows, &all, progress)
+}
+
+/// Forecasts the series at `indices` (one shard of a run), in that order. The pooled model
+/// is trained on the whole panel, so every shard forecasts its series exactly as a
+/// single-machine run does.
+pub fn run_subset(
+    panel: &Panel,
+    cfg: &ForecastCfg,
+    h: usize,
+    windows: &[usize],
+    indices: &[usize],
+    progress: &crate::progress::Progress,
+) -> Vec<SeriesForecast> {
     let span = tracing::info_span!("forecast");
     let _g = span.enter();
     let models = registry_for(panel, cfg, h, &|i| panel.series[i].len);
-    let out: Vec<SeriesForecast> = (0..panel.series.len())
-        .into_par_iter()
-        .map(|i| {
+    let out: Vec<SeriesForecast> = indices
+        .par_iter()
+        .map(|&i| {
             let f = forecast_series(&models, &panel.view(i), cfg, h, windows[i]);
             progress.inc();
             f

@@ -12,3 +12,4 @@ mod policy_backtest;
 mod returns;
 mod safety;
 mod sample_run;
+mod shard;
