@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command. Installs what the tests need (LibreOffice Calc, unzip and
-# Chromium from Debian, for the CSV/XLSX import and HTML report tests), then runs the whole test suite.
+# Chromium from Debian, for the CSV/XLSX import and HTML report tests; a Python venv with
+# Dask for the cluster test), then runs the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/restock-target}"
@@ -14,4 +15,13 @@ fi
 cargo build --locked
 # SIGKILL the nightly run 50 times at random moments (issue "Safe to run every night").
 bash scripts/crash-test.sh "$CARGO_TARGET_DIR/debug/restock" 50
+# Sharded run on a real cluster engine: a Dask scheduler and workers on 127.0.0.1 (venv with
+# pinned dask/distributed from PyPI) run 2 shards and the merge; it fails unless the merged
+# run equals the single run byte for byte. Then the deploy manifests' consistency check.
+CLUSTER_VENV=$(bash benches/cluster/setup.sh)
+CLUSTER_OUT=$(mktemp -d)
+"$CLUSTER_VENV/bin/python" benches/cluster/dask_shards.py --restock "$CARGO_TARGET_DIR/debug/restock" \
+  --pipeline pipelines/sample.toml --shards 2 --out "$CLUSTER_OUT/cluster"
+rm -rf "$CLUSTER_OUT"
+"$CLUSTER_VENV/bin/python" benches/cluster/check_manifests.py
 cargo test --locked
