@@ -105,13 +105,22 @@ pub fn compute(p: &Pipeline) -> Result<Computed> {
     compute_with(p, Forecasts::Compute)
 }
 
-pub fn compute_with(p: &Pipeline, source: Forecasts<'_>) -> Result<Computed> {
-    let mut timer = Timer::default();
+/// What every run and every shard builds before forecasting: the data, the panel as of
+/// the run's date, the replenishment parameters and each series' protection window.
+type Prepared = (Dataset, Panel, Vec<replenish::SeriesParams>, Vec<usize>);
+
+fn prepare(p: &Pipeline, timer: &mut Timer) -> Result<Prepared> {
     let ds = timer.time("ingest", || ingest::load(p))?;
     let as_of = resolve_as_of(p, &ds)?;
     let panel = timer.time("panel", || panel::build(p, &ds, as_of));
     let params = replenish::resolve(p, &ds, &panel);
     let windows: Vec<usize> = params.iter().map(|x| x.window_days).collect();
+    Ok((ds, panel, params, windows))
+}
+
+pub fn compute_with(p: &Pipeline, source: Forecasts<'_>) -> Result<Computed> {
+    let mut timer = Timer::default();
+    let (ds, panel, params, windows) = prepare(p, &mut timer)?;
     let (forecasts, merged_shards) = match source {
         Forecasts::Compute => (
             timer.time("forecast", || {
@@ -262,11 +271,8 @@ pub fn run_shard(p: &Pipeline, spec: shard::ShardSpec) -> Result<RunOutcome> {
     let out = shard::shard_dir(&p.out, spec.index);
     let _lock = lock(&out)?;
     let mut timer = Timer::default();
-    let ds = timer.time("ingest", || ingest::load(p))?;
-    let as_of = resolve_as_of(p, &ds)?;
-    let panel = timer.time("panel", || panel::build(p, &ds, as_of));
-    let params = replenish::resolve(p, &ds, &panel);
-    let windows: Vec<usize> = params.iter().map(|x| x.window_days).collect();
+    let (ds, panel, _, windows) = prepare(p, &mut timer)?;
+    let as_of = panel.as_of;
     let idx = shard::series_of(&ds, &panel, spec);
     let h = p.horizon_days as usize;
     let fc = timer.time("forecast", || {

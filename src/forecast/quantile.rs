@@ -147,90 +147,124 @@ pub fn poisson_ppf(mean: f64, p: f64) -> f64 {
 /// back with probability 2 % have mean 20 and median 0. The normal shortcut is taken only
 /// when the negative binomial's shape r = μ²/(σ²−μ) is large too (skewness ≈ 2/√r small).
 pub fn count_quantile(mean: f64, var: f64, p: f64) -> f64 {
-    if mean.is_nan() || mean <= 0.0 || !mean.is_finite() {
-        return 0.0;
-    }
-    let var = if var.is_finite() { var.max(0.0) } else { mean };
-    let normal = |mean: f64, var: f64| (mean + norm_ppf(p) * var.sqrt()).max(0.0);
-    if var <= mean * 1.05 {
-        return if mean > 50.0 {
-            normal(mean, var)
-        } else {
-            poisson_ppf(mean, p)
-        };
-    }
-    // NB with mean μ and variance σ²: r = μ²/(σ²−μ), success probability q = μ/σ².
-    let r = mean * mean / (var - mean);
-    if mean > 50.0 && r >= NORMAL_SHAPE {
-        return normal(mean, var);
-    }
-    let q = mean / var;
-    let mut pmf = (r * q.ln()).exp();
-    let mut cdf = pmf;
-    let mut k = 0.0;
-    while cdf < p {
-        k += 1.0;
-        if k > COUNT_LOOP_CAP {
-            // Far in the tail of a huge count: the normal approximation, never the cap.
-            return normal(mean, var).ceil();
-        }
-        pmf *= (k - 1.0 + r) / k * (1.0 - q);
-        cdf += pmf;
-        if pmf < 1e-300 && cdf < p {
-            // Numerical underflow far in the tail: fall back to the normal approximation.
-            return normal(mean, var).ceil();
-        }
-    }
-    k
+    CountDist::new(mean, var).quantile(p)
 }
 
-/// P(X ≤ y) for the count distribution [`count_quantile`] inverts (same branches), so that
-/// calibration is judged on the distribution the quantiles come from.
+/// P(X ≤ y) for the count distribution [`count_quantile`] inverts, so that calibration is
+/// judged on the distribution the quantiles come from.
 pub fn count_cdf(mean: f64, var: f64, y: f64) -> f64 {
-    if y < 0.0 {
-        return 0.0;
-    }
-    if mean.is_nan() || mean <= 0.0 || !mean.is_finite() {
-        return 1.0;
-    }
-    let var = if var.is_finite() { var.max(0.0) } else { mean };
-    let normal = |mean: f64, var: f64| {
-        if var <= 0.0 {
-            return if y >= mean { 1.0 } else { 0.0 };
+    CountDist::new(mean, var).cdf(y)
+}
+
+/// The count distribution for a mean and variance; one choice of branch serves the
+/// quantile and the CDF alike.
+#[derive(Debug, Clone, Copy)]
+enum CountDist {
+    /// No demand (mean 0, NaN or infinite): all mass at 0.
+    Zero,
+    Poisson(f64),
+    /// Negative binomial: shape r, success probability q (mean r(1−q)/q).
+    NegBin {
+        r: f64,
+        q: f64,
+        mean: f64,
+        var: f64,
+    },
+    Normal {
+        mean: f64,
+        var: f64,
+    },
+}
+
+impl CountDist {
+    fn new(mean: f64, var: f64) -> CountDist {
+        if mean.is_nan() || mean <= 0.0 || !mean.is_finite() {
+            return CountDist::Zero;
         }
-        0.5 * libm::erfc(-(y - mean) / (var.sqrt() * std::f64::consts::SQRT_2))
-    };
-    let k_max = y.floor();
-    if var <= mean * 1.05 {
-        if mean > 50.0 {
-            return normal(mean, var);
+        let var = if var.is_finite() { var.max(0.0) } else { mean };
+        if var <= mean * 1.05 {
+            return if mean > 50.0 {
+                CountDist::Normal { mean, var }
+            } else {
+                CountDist::Poisson(mean)
+            };
         }
-        let (mut pmf, mut cdf) = ((-mean).exp(), (-mean).exp());
-        let mut k = 0.0;
-        while k < k_max && cdf < 1.0 - 1e-15 {
-            k += 1.0;
-            pmf *= mean / k;
-            cdf += pmf;
+        // NB with mean μ and variance σ²: r = μ²/(σ²−μ), success probability q = μ/σ².
+        let r = mean * mean / (var - mean);
+        if mean > 50.0 && r >= NORMAL_SHAPE {
+            return CountDist::Normal { mean, var };
         }
-        return cdf.min(1.0);
-    }
-    let r = mean * mean / (var - mean);
-    if mean > 50.0 && r >= NORMAL_SHAPE {
-        return normal(mean, var);
-    }
-    let q = mean / var;
-    let mut pmf = (r * q.ln()).exp();
-    let mut cdf = pmf;
-    let mut k = 0.0;
-    while k < k_max && cdf < 1.0 - 1e-15 {
-        k += 1.0;
-        if k > COUNT_LOOP_CAP {
-            return normal(mean, var);
+        CountDist::NegBin {
+            r,
+            q: mean / var,
+            mean,
+            var,
         }
-        pmf *= (k - 1.0 + r) / k * (1.0 - q);
-        cdf += pmf;
     }
-    cdf.min(1.0)
+
+    fn quantile(self, p: f64) -> f64 {
+        let normal = |mean: f64, var: f64| (mean + norm_ppf(p) * var.sqrt()).max(0.0);
+        match self {
+            CountDist::Zero => 0.0,
+            CountDist::Poisson(m) => poisson_ppf(m, p),
+            CountDist::Normal { mean, var } => normal(mean, var),
+            CountDist::NegBin { r, q, mean, var } => {
+                let mut pmf = (r * q.ln()).exp();
+                let mut cdf = pmf;
+                let mut k = 0.0;
+                while cdf < p {
+                    k += 1.0;
+                    if k > COUNT_LOOP_CAP {
+                        // Far in the tail of a huge count: the normal approximation, never
+                        // the cap.
+                        return normal(mean, var).ceil();
+                    }
+                    pmf *= (k - 1.0 + r) / k * (1.0 - q);
+                    cdf += pmf;
+                    if pmf < 1e-300 && cdf < p {
+                        // Numerical underflow far in the tail: the normal approximation.
+                        return normal(mean, var).ceil();
+                    }
+                }
+                k
+            }
+        }
+    }
+
+    fn cdf(self, y: f64) -> f64 {
+        if y < 0.0 {
+            return 0.0;
+        }
+        let normal = |mean: f64, var: f64| {
+            if var <= 0.0 {
+                return if y >= mean { 1.0 } else { 0.0 };
+            }
+            0.5 * libm::erfc(-(y - mean) / (var.sqrt() * std::f64::consts::SQRT_2))
+        };
+        // Sums the pmf from 0 to ⌊y⌋, with the pmf's ratio from k−1 to k.
+        let walk = |p0: f64, ratio: &dyn Fn(f64) -> f64, tail: f64| {
+            let (mut pmf, mut cdf, mut k) = (p0, p0, 0.0);
+            while k < y.floor() && cdf < 1.0 - 1e-15 {
+                k += 1.0;
+                if k > COUNT_LOOP_CAP {
+                    return tail;
+                }
+                pmf *= ratio(k);
+                cdf += pmf;
+            }
+            cdf.min(1.0)
+        };
+        match self {
+            CountDist::Zero => 1.0,
+            CountDist::Normal { mean, var } => normal(mean, var),
+            CountDist::Poisson(m) => walk((-m).exp(), &|k| m / k, normal(m, m)),
+            CountDist::NegBin { r, q, mean, var } => walk(
+                (r * q.ln()).exp(),
+                &|k| (k - 1.0 + r) / k * (1.0 - q),
+                normal(mean, var),
+            ),
+        }
+    }
 }
 
 /// Negative-binomial shape above which a large count is treated as normal.

@@ -4,6 +4,15 @@ use std::fs;
 
 use crate::helpers::*;
 
+/// `summary.json` of a returns backtest: the score `key` of `method`.
+fn method_score(s: &serde_json::Value, method: &str, key: &str) -> f64 {
+    s["scores"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["method"] == method))
+        .and_then(|x| x[key].as_f64())
+        .unwrap_or_else(|| panic!("no {key} for {method} in {s}"))
+}
+
 #[test]
 fn sample_run_predicts_returns_and_uses_them() {
     let (_d, out) = sample_run(&[]);
@@ -91,16 +100,7 @@ fn returns_backtest_on_sample_beats_both_baselines() {
     assert!(o.stdout.contains("restock_mean") && o.stdout.contains("naive_8w"));
     let s: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    let score = |m: &str, k: &str| {
-        s["scores"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["method"] == m)
-            .unwrap()[k]
-            .as_f64()
-            .unwrap()
-    };
+    let score = |m: &str, k: &str| method_score(&s, m, k);
     assert_eq!(s["origins"].as_array().unwrap().len(), 4);
     for base in ["naive_8w", "no_returns"] {
         assert!(
@@ -173,16 +173,7 @@ fn returns_backtest_on_online_retail_beats_both_baselines() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     let s: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    let score = |m: &str, k: &str| {
-        s["scores"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|x| x["method"] == m)
-            .unwrap()[k]
-            .as_f64()
-            .unwrap()
-    };
+    let score = |m: &str, k: &str| method_score(&s, m, k);
     assert!(s["realised_units"].as_f64().unwrap() > 1000.0);
     for base in ["naive_8w", "naive_8w_median", "no_returns"] {
         // The predictive distribution (CRPS) per SKU-week and for the shop, and the shop's
