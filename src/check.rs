@@ -381,7 +381,7 @@ pub fn check(p: &Pipeline) -> Result<Report> {
         "SKUs with more units returned than sold in the estimation window (capped at 100 %)".into(),
     );
     add(Warning, "returns", "return_outlier", rq.outliers, format!(
-        "return lines above {}× their SKU's median sale line (bulk cancellations?): not used to estimate rates",
+        "return lines above {0}× their SKU's median sale line (bulk cancellations?): counted as {0}× that line when estimating rates",
         p.returns.outlier_factor
     ));
     let unlinked = rq.linked_by.get("unlinked").copied().unwrap_or(0);
