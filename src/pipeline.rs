@@ -136,7 +136,7 @@ pub fn compute_with(p: &Pipeline, source: Forecasts<'_>) -> Result<Computed> {
             None,
         ),
         Forecasts::FromShards(dir) => {
-            let fp = shard::fingerprint(p, &ds, &panel);
+            let fp = shard::fingerprint(p, &ds, &panel, &windows);
             let (n, fc) =
                 timer.time("forecast", || shard::load_forecasts(dir, &ds, &panel, &fp))?;
             (fc, Some(n))
@@ -279,7 +279,7 @@ pub fn run_shard(p: &Pipeline, spec: shard::ShardSpec) -> Result<RunOutcome> {
         let bar = crate::progress::Progress::new(idx.len() as u64, "forecast");
         forecast::run_subset(&panel, &p.forecast, h, &windows, &idx, &bar)
     });
-    let fp = shard::fingerprint(p, &ds, &panel);
+    let fp = shard::fingerprint(p, &ds, &panel, &windows);
     let items: Vec<(&str, &str, &forecast::SeriesForecast)> = idx
         .iter()
         .zip(&fc)

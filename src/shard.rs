@@ -12,7 +12,8 @@
 //!
 //! The state file is a small binary encoding of each series' forecast (little-endian f64
 //! bits, so NaN and every digit survive; strings length-prefixed) behind a fingerprint of
-//! the inputs and settings; the merge refuses shards of another run.
+//! the panel, calendar, windows and forecast settings; the merge refuses shards of another
+//! run.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -95,14 +96,12 @@ pub fn series_of(ds: &Dataset, panel: &Panel, spec: ShardSpec) -> Vec<usize> {
         .collect()
 }
 
-/// What the forecasts depend on: input files (hashes), as-of, horizon, forecast settings
-/// and the series list. Shards and merge must agree on it.
-pub fn fingerprint(p: &Pipeline, ds: &Dataset, panel: &Panel) -> String {
+/// What the forecasts depend on: every series' name, start, daily values and censored days
+/// (so any change of inputs or of ingest and calendar rules shows), the trading calendar,
+/// each series' protection window, the horizon and the forecast settings. Shards and merge
+/// must agree on it.
+pub fn fingerprint(p: &Pipeline, ds: &Dataset, panel: &Panel, windows: &[usize]) -> String {
     let mut h = Sha256::new();
-    for f in &ds.files {
-        h.update(f.input.as_bytes());
-        h.update(f.sha256.as_bytes());
-    }
     h.update(panel.as_of.to_le_bytes());
     h.update(p.horizon_days.to_le_bytes());
     h.update(
@@ -110,12 +109,24 @@ pub fn fingerprint(p: &Pipeline, ds: &Dataset, panel: &Panel) -> String {
             .unwrap_or_default()
             .as_bytes(),
     );
+    h.update(
+        serde_json::to_string(&panel.calendar)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
     h.update((panel.series.len() as u64).to_le_bytes());
-    for m in &panel.series {
+    for (i, m) in panel.series.iter().enumerate() {
         h.update(ds.skus.name(m.sku).as_bytes());
         h.update([0x1f]);
         h.update(ds.locs.name(m.loc).as_bytes());
         h.update([0x1e]);
+        h.update(m.start.to_le_bytes());
+        h.update((windows.get(i).copied().unwrap_or(0) as u64).to_le_bytes());
+        let v = panel.view(i);
+        for (y, c) in v.y.iter().zip(v.censored) {
+            h.update(y.to_bits().to_le_bytes());
+            h.update([u8::from(*c)]);
+        }
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }

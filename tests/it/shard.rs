@@ -149,6 +149,10 @@ fn merge_refuses_incomplete_or_foreign_shards_and_writes_nothing() {
     let o = merge(&["--set", "forecast.ensemble_k=0"]);
     assert_ne!(o.code, 0);
     assert!(o.stderr.contains("fingerprint"), "{}", o.stderr);
+    // A longer lead time changes every protection window the shards' quantiles were built for.
+    let o = merge(&["--set", "defaults.lead_time_days=30"]);
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("fingerprint"), "{}", o.stderr);
     // A shard missing.
     fs::rename(out.join("shard=1"), d.path().join("away")).unwrap();
     let o = merge(&[]);
