@@ -324,7 +324,7 @@ impl Dec<'_> {
         };
         let mean = self.f64s()?;
         let nq = self.len()?;
-        let mut quantiles = Vec::with_capacity(nq);
+        let mut quantiles = Vec::new();
         for _ in 0..nq {
             let mut q = [0.0; 7];
             for x in q.iter_mut() {
@@ -349,7 +349,7 @@ impl Dec<'_> {
         let daily_mse = self.f64()?;
         let window_method = intern(&self.string()?);
         let ns = self.len()?;
-        let mut scores = Vec::with_capacity(ns);
+        let mut scores = Vec::new();
         for _ in 0..ns {
             scores.push(CandidateScore {
                 model: intern(&self.string()?),
@@ -428,7 +428,7 @@ pub fn decode_state(bytes: &[u8]) -> DecResult<ShardState> {
     }
     let fingerprint = d.string()?;
     let n = d.len()?;
-    let mut series = Vec::with_capacity(n);
+    let mut series = Vec::new(); // lengths come from the file: no pre-allocation on trust
     for _ in 0..n {
         let sku = d.string()?;
         let loc = d.string()?;
