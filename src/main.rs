@@ -21,6 +21,18 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// The one line a finished run (or merge) prints on stdout.
+fn report_run(what: &str, o: &restock::pipeline::RunOutcome) {
+    println!(
+        "{what} {} complete: {} series, {} order lines, {} rejected rows -> {}",
+        o.run_id,
+        o.series,
+        o.order_lines,
+        o.rejects,
+        o.dir.display()
+    );
+}
+
 fn run(cli: Cli) -> Result<i32, restock::Error> {
     match cli.command {
         Command::Run {
@@ -47,15 +59,7 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
         } => {
             let p = common.pipeline(out)?;
             let dir = shards.unwrap_or_else(|| p.out.clone());
-            let o = restock::pipeline::merge(&p, &dir)?;
-            println!(
-                "merged run {} complete: {} series, {} order lines, {} rejected rows -> {}",
-                o.run_id,
-                o.series,
-                o.order_lines,
-                o.rejects,
-                o.dir.display()
-            );
+            report_run("merged run", &restock::pipeline::merge(&p, &dir)?);
             Ok(exit::OK)
         }
         Command::Run {
@@ -64,15 +68,7 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
             shard: None,
         } => {
             let p = common.pipeline(out)?;
-            let o = restock::pipeline::run(&p)?;
-            println!(
-                "run {} complete: {} series, {} order lines, {} rejected rows -> {}",
-                o.run_id,
-                o.series,
-                o.order_lines,
-                o.rejects,
-                o.dir.display()
-            );
+            report_run("run", &restock::pipeline::run(&p)?);
             Ok(exit::OK)
         }
         Command::Check {

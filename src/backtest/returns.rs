@@ -186,31 +186,33 @@ pub fn run(p: &Pipeline, weeks: usize, window_days: usize) -> Result<Backtest> {
     let nrows = act.len().max(1) as f64;
     let nweeks = totals.len().max(1) as f64;
     let scores = (0..NM)
-        .map(|m| MethodScore {
-            method: METHODS[m],
-            sku_week_mae: act
+        .map(|m| {
+            let sku_week_mae = act
                 .iter()
                 .zip(&pred[m])
                 .map(|(a, p)| (p - a).abs())
                 .sum::<f64>()
-                / nrows,
-            sku_week_bias: act.iter().zip(&pred[m]).map(|(a, p)| p - a).sum::<f64>() / nrows,
-            total_week_mae: totals.iter().map(|t| (t.1[m] - t.0).abs()).sum::<f64>() / nweeks,
-            total_week_bias: totals.iter().map(|t| t.1[m] - t.0).sum::<f64>() / nweeks,
-            sku_week_crps: if m < 2 {
-                crps_rows.iter().map(|c| c.0).sum::<f64>() / nrows
-            } else {
-                act.iter()
-                    .zip(&pred[m])
-                    .map(|(a, p)| (p - a).abs())
-                    .sum::<f64>()
-                    / nrows
-            },
-            total_week_crps: if m < 2 {
-                crps_rows.iter().map(|c| c.1).sum::<f64>() / nweeks
-            } else {
-                totals.iter().map(|t| (t.1[m] - t.0).abs()).sum::<f64>() / nweeks
-            },
+                / nrows;
+            let total_week_mae = totals.iter().map(|t| (t.1[m] - t.0).abs()).sum::<f64>() / nweeks;
+            // restock's rows score its distribution; a point forecast's CRPS is its MAE.
+            let restock = m < 2;
+            MethodScore {
+                method: METHODS[m],
+                sku_week_mae,
+                sku_week_bias: act.iter().zip(&pred[m]).map(|(a, p)| p - a).sum::<f64>() / nrows,
+                total_week_mae,
+                total_week_bias: totals.iter().map(|t| t.1[m] - t.0).sum::<f64>() / nweeks,
+                sku_week_crps: if restock {
+                    crps_rows.iter().map(|c| c.0).sum::<f64>() / nrows
+                } else {
+                    sku_week_mae
+                },
+                total_week_crps: if restock {
+                    crps_rows.iter().map(|c| c.1).sum::<f64>() / nweeks
+                } else {
+                    total_week_mae
+                },
+            }
         })
         .collect();
     let mut rows = OutTable::default();

@@ -399,36 +399,10 @@ pub(super) fn assemble(
     // (measured: the lower tail under-covered by 3–6 points on online-retail): no day's
     // P(0) is below the share of zero days of the recent open history.
     let zero_share = recent_zero_share(s, zero_floor_days);
-    let mut quantiles = Vec::with_capacity(h);
-    let mut closed_days = Vec::new();
-    for (j, m) in mean.iter().take(h).enumerate() {
-        if s.closed(n + j) {
-            quantiles.push([0.0; 7]);
-            closed_days.push(j);
-            continue;
-        }
-        let b = &buckets[(j / 7).min(nbuckets - 1)];
-        let errs: &[f64] = if b.len() >= MIN_BUCKET_ERRORS {
-            b
-        } else {
-            &all
-        };
-        let mut q = [0.0; 7];
-        for (k, p) in QUANTILES.iter().enumerate() {
-            q[k] = if *p <= zero_share {
-                0.0
-            } else if intermittent {
-                count_quantile(*m, mse.max(*m), *p)
-            } else if errs.is_empty() {
-                poisson_ppf(*m, *p)
-            } else {
-                (m + empirical_quantile(errs, *p)).max(0.0)
-            };
-        }
-        quantiles.push(q);
-    }
-    // The error list each horizon week's quantiles were read from (conformal path only):
-    // kept so any level, and the CDF itself, can be read off later (95 % intervals, PIT).
+    let closed_days: Vec<usize> = (0..h.min(mean.len())).filter(|j| s.closed(n + j)).collect();
+    // The error list each horizon week's quantiles are read from (conformal path only),
+    // sparse weeks borrowing the pooled errors; kept so any level, and the CDF itself, can be
+    // read off later (95 % intervals, PIT).
     let daily_errors: Vec<Vec<f64>> = if intermittent || all.is_empty() {
         Vec::new()
     } else {
@@ -460,7 +434,8 @@ pub(super) fn assemble(
         "poisson"
     };
     let window_mean = mean.iter().take(window).sum::<f64>();
-    SeriesForecast {
+    let days = h.min(mean.len());
+    let mut f = SeriesForecast {
         model,
         members: vec![],
         class: ClassInfo {
@@ -476,7 +451,7 @@ pub(super) fn assemble(
         },
         daily_mse: mse,
         mean,
-        quantiles,
+        quantiles: Vec::new(),
         daily_errors,
         closed_days,
         zero_share,
@@ -489,7 +464,12 @@ pub(super) fn assemble(
         cv_origins: origins,
         fallback,
         fallback_kind: None,
-    }
+    };
+    // The seven stored levels are read off the same distribution as any other level.
+    f.quantiles = (0..days)
+        .map(|j| QUANTILES.map(|p| daily_quantile(&f, j, p)))
+        .collect();
+    f
 }
 
 #[cfg(test)]

@@ -233,10 +233,9 @@ pub fn fit(p: &Pipeline, ds: &Dataset, as_of: Day) -> ReturnModel {
     // Sales indexes for linking.
     let mut by_order: HashMap<(u32, u32), Day> = HashMap::default();
     let mut by_customer: HashMap<(u32, u32), Vec<(i64, Day)>> = HashMap::default();
-    let mut sold_any: rustc_hash::FxHashSet<u32> = Default::default();
+    // First sale per SKU; its keys are the SKUs sold up to as-of.
     let mut first_sale: HashMap<u32, Day> = HashMap::default();
     for d in ds.demand.iter().filter(|d| day_of(d.at) <= as_of) {
-        sold_any.insert(d.sku);
         let f = first_sale.entry(d.sku).or_insert(Day::MAX);
         *f = (*f).min(day_of(d.at));
         if let Some(o) = d.order {
@@ -271,7 +270,7 @@ pub fn fit(p: &Pipeline, ds: &Dataset, as_of: Day) -> ReturnModel {
             continue;
         }
         q.returns += 1;
-        if !sold_any.contains(&r.sku) {
+        if !first_sale.contains_key(&r.sku) {
             q.without_sale += 1;
             continue;
         }
@@ -404,8 +403,8 @@ pub fn fit(p: &Pipeline, ds: &Dataset, as_of: Day) -> ReturnModel {
             .and_then(|p| p.category.clone())
             .unwrap_or_else(|| "all".into())
     };
-    let skus: Vec<u32> = sold_any
-        .iter()
+    let skus: Vec<u32> = first_sale
+        .keys()
         .copied()
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
