@@ -17,6 +17,46 @@ DAYS = 1941
 START = np.datetime64("2011-01-29")
 
 
+class Calendar:
+    """The M5 calendar: dates, weekdays, day of year, Christmas, event days."""
+
+    def __init__(self, rng):
+        self.dates = START + np.arange(DAYS)
+        self.dow = (self.dates.astype("datetime64[D]").view("int64") - 4) % 7  # 0 = Monday
+        self.doy = (self.dates - self.dates.astype("datetime64[Y]")).astype(int)
+        self.xmas = np.array([str(d)[5:] == "12-25" for d in self.dates])
+        self.events = rng.random(DAYS) < 0.045  # ~16 event days a year
+
+
+WEEKLY = np.array([0.92, 0.88, 0.88, 0.9, 1.0, 1.25, 1.17])
+
+
+def simulate(rng, cal, n):
+    """Daily units of n item x store series (n x DAYS) and each series' launch day.
+
+    Shared with m5_orders.py so the panel and the order-line input describe the same demand.
+    """
+    # Item level: heavy-tailed rates (most items sell less than once a day).
+    rate = np.exp(rng.normal(-0.9, 1.25, n))[:, None]
+    amp = rng.uniform(0.0, 0.3, n)[:, None]
+    phase = rng.uniform(0, 2 * np.pi, n)[:, None]
+    trend = rng.normal(0, 0.25, n)[:, None] * np.linspace(0, 1, DAYS)[None, :]
+    lift = rng.uniform(1.0, 2.0, n)[:, None]
+    mu = (rate * WEEKLY[cal.dow][None, :]
+          * (1 + amp * np.sin(2 * np.pi * cal.doy / 365.25 + phase))
+          * np.exp(trend) * np.where(cal.events[None, :], lift, 1.0))
+    # Gamma-Poisson (negative binomial) noise, shape 2.
+    y = rng.poisson(mu * rng.gamma(2.0, 0.5, mu.shape)).astype(np.float64)
+    y[:, cal.xmas] = 0.0
+    # Launch dates: 55 % from the start, the rest later.
+    launch = np.where(rng.random(n) < 0.55, 0, rng.integers(0, DAYS - 120, n))
+    return y, launch
+
+
+def series_id(i):
+    return f"ITEM_{i:05d}|STORE_{i % 10}"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--series", type=int, default=30490)
@@ -24,30 +64,14 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
-    dates = START + np.arange(DAYS)
-    dow = (dates.astype("datetime64[D]").view("int64") - 4) % 7  # 0 = Monday
-    doy = (dates - dates.astype("datetime64[Y]")).astype(int)
-    xmas = np.array([str(d)[5:] == "12-25" for d in dates])
-    events = rng.random(DAYS) < 0.045  # ~16 event days a year
-    weekly = np.array([0.92, 0.88, 0.88, 0.9, 1.0, 1.25, 1.17])
+    cal = Calendar(rng)
+    dates = cal.dates
     writer = None
     chunk = 2000
     zeros = total = 0
     for c0 in range(0, a.series, chunk):
         n = min(chunk, a.series - c0)
-        # Item level: heavy-tailed rates (most items sell less than once a day).
-        rate = np.exp(rng.normal(-0.9, 1.25, n))[:, None]
-        amp = rng.uniform(0.0, 0.3, n)[:, None]
-        phase = rng.uniform(0, 2 * np.pi, n)[:, None]
-        trend = rng.normal(0, 0.25, n)[:, None] * np.linspace(0, 1, DAYS)[None, :]
-        lift = rng.uniform(1.0, 2.0, n)[:, None]
-        mu = (rate * weekly[dow][None, :] * (1 + amp * np.sin(2 * np.pi * doy / 365.25 + phase))
-              * np.exp(trend) * np.where(events[None, :], lift, 1.0))
-        # Gamma-Poisson (negative binomial) noise, shape 2.
-        y = rng.poisson(mu * rng.gamma(2.0, 0.5, mu.shape)).astype(np.float64)
-        y[:, xmas] = 0.0
-        # Launch dates: 55 % from the start, the rest later.
-        launch = np.where(rng.random(n) < 0.55, 0, rng.integers(0, DAYS - 120, n))
+        y, launch = simulate(rng, cal, n)
         ids, starts, ys = [], [], []
         for i in range(n):
             s = launch[i]
@@ -55,7 +79,7 @@ def main():
             if nz.size == 0:
                 continue
             s = s + nz[0]  # a series starts at its first sale, as in restock's panel
-            ids.append(f"ITEM_{c0 + i:05d}|STORE_{(c0 + i) % 10}")
+            ids.append(series_id(c0 + i))
             starts.append(dates[s])
             ys.append(y[i, s:])
             zeros += int((y[i, s:] == 0).sum())

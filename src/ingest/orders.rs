@@ -9,53 +9,67 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::config::{NegativeLines, Pipeline, ZeroPrice};
 use crate::error::{InputError, Result};
 
-use super::{col, row_problem, Dataset, DemandLine, Reject, ReturnLine, Secs, Table};
+use super::table::Codes;
+use super::{col, row_problem, Dataset, DemandLine, Dict, Reject, ReturnLine, Secs, Table};
 
+/// The columns classification reads. Text columns are dictionary codes: an order file is
+/// the one input with tens of millions of rows, and a `String` per cell was most of the
+/// memory of an M5-size run.
 struct Cols {
     at: Vec<Option<Secs>>,
-    sku: Vec<Option<String>>,
+    sku: Codes,
     qty: Vec<Option<f64>>,
-    order_id: Option<Vec<Option<String>>>,
-    loc: Option<Vec<Option<String>>>,
+    order_id: Option<Codes>,
+    loc: Option<Codes>,
     price: Option<Vec<Option<f64>>>,
-    status: Option<Vec<Option<String>>>,
-    customer: Option<Vec<Option<String>>>,
-    channel: Option<Vec<Option<String>>>,
-    country: Option<Vec<Option<String>>>,
+    status: Option<Codes>,
+    customer: Option<Codes>,
+    channel: Option<Codes>,
+    country: Option<Codes>,
 }
 
-fn read_cols(p: &Pipeline, t: &Table) -> Result<Cols> {
+/// Canonical columns of the order file, for decoding only those.
+pub(super) const COLUMNS: [&str; 10] = [
+    "order_date",
+    "sku",
+    "quantity",
+    "order_id",
+    "location",
+    "unit_price",
+    "status",
+    "customer_id",
+    "channel",
+    "country",
+];
+
+/// Reads each column and frees its Arrow arrays straight away, so the peak holds the file
+/// decoded once, not twice.
+fn read_cols(p: &Pipeline, t: &mut Table) -> Result<Cols> {
     let m = &p.inputs.orders.columns;
+    macro_rules! take {
+        ($getter:ident, $canon:literal, $req:expr) => {{
+            let v = t.$getter(col(m, $canon), $canon, $req)?;
+            t.release(col(m, $canon));
+            v
+        }};
+    }
     Ok(Cols {
-        at: t
-            .datetimes(col(m, "order_date"), "order_date", true)?
-            .unwrap_or_default(),
-        sku: t.strings(col(m, "sku"), "sku", true)?.unwrap_or_default(),
-        qty: t
-            .f64s(col(m, "quantity"), "quantity", true)?
-            .unwrap_or_default(),
-        order_id: t.strings(col(m, "order_id"), "order_id", false)?,
-        loc: t.strings(col(m, "location"), "location", false)?,
-        price: t.f64s(col(m, "unit_price"), "unit_price", false)?,
-        status: t.strings(col(m, "status"), "status", false)?,
-        customer: t.strings(col(m, "customer_id"), "customer_id", false)?,
-        channel: t.strings(col(m, "channel"), "channel", false)?,
-        country: t.strings(col(m, "country"), "country", false)?,
+        at: take!(datetimes, "order_date", true).unwrap_or_default(),
+        sku: take!(interned, "sku", true).unwrap_or_default(),
+        qty: take!(f64s, "quantity", true).unwrap_or_default(),
+        order_id: take!(interned, "order_id", false),
+        loc: take!(interned, "location", false),
+        price: take!(f64s, "unit_price", false),
+        status: take!(interned, "status", false),
+        customer: take!(interned, "customer_id", false),
+        channel: take!(interned, "channel", false),
+        country: take!(interned, "country", false),
     })
 }
 
 /// Every mapped column of a line: (order id, sku, time, qty bits, price bits, customer,
-/// location, status). Lines equal in all of them are duplicates.
-type DupKey<'a> = (
-    Option<&'a str>,
-    &'a str,
-    Secs,
-    u64,
-    Option<u64>,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<&'a str>,
-);
+/// location, status), text as codes. Lines equal in all of them are duplicates.
+type DupKey = (u32, u32, Secs, u64, Option<u64>, u32, u32, u32);
 
 #[derive(Clone, Copy, PartialEq)]
 enum Class {
@@ -64,21 +78,72 @@ enum Class {
     Rejected,
 }
 
-/// Borrowed text of an optional column (no per-row allocation).
-fn sref(v: &Option<Vec<Option<String>>>, i: usize) -> Option<&str> {
-    v.as_ref().and_then(|c| c[i].as_deref())
+fn code(v: &Option<Codes>, i: usize) -> u32 {
+    v.as_ref().map_or(Codes::NULL, |c| c.codes[i])
+}
+
+/// Text of an optional column (no per-row allocation).
+fn sref(v: &Option<Codes>, i: usize) -> Option<&str> {
+    v.as_ref().and_then(|c| c.get(i))
 }
 
 fn opt<T: Clone>(v: &Option<Vec<Option<T>>>, i: usize) -> Option<T> {
     v.as_ref().and_then(|c| c[i].clone())
 }
 
-pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> {
+/// Distinct values of a column, trimmed, as codes of a second dictionary (None: blank).
+fn trimmed(c: &Codes) -> (Vec<Option<u32>>, Dict) {
+    let mut d = Dict::default();
+    let map = (0..c.dict.len() as u32)
+        .map(|k| {
+            let s = c.dict.name(k).trim();
+            (!s.is_empty()).then(|| d.intern(s))
+        })
+        .collect();
+    (map, d)
+}
+
+/// Row → first earlier valid row with the same key, for every duplicate. Sorting
+/// (hash, row) pairs keeps the memory at 16 bytes a row where a map of keys took ~70.
+fn duplicates(n: usize, valid: &[bool], key: impl Fn(usize) -> DupKey + Sync) -> HashMap<u32, u32> {
+    use rayon::prelude::*;
+    use std::hash::BuildHasher;
+    let h = rustc_hash::FxBuildHasher;
+    let mut pairs: Vec<(u64, u32)> = (0..n)
+        .into_par_iter()
+        .filter(|&i| valid[i])
+        .map(|i| (h.hash_one(key(i)), i as u32))
+        .collect();
+    pairs.par_sort_unstable();
+    let mut dup = HashMap::default();
+    let mut s = 0;
+    while s < pairs.len() {
+        let mut e = s + 1;
+        while e < pairs.len() && pairs[e].0 == pairs[s].0 {
+            e += 1;
+        }
+        // Rows of one hash in row order; equal hashes of unequal keys are compared out.
+        for a in s + 1..e {
+            let ra = pairs[a].1;
+            let ka = key(ra as usize);
+            if let Some(b) = (s..a).find(|&b| key(pairs[b].1 as usize) == ka) {
+                let rb = pairs[b].1;
+                dup.insert(ra, *dup.get(&rb).unwrap_or(&rb));
+            }
+        }
+        s = e;
+    }
+    dup
+}
+
+pub(super) fn classify(p: &Pipeline, t: &mut Table, ds: &mut Dataset) -> Result<()> {
     let rules = &p.inputs.orders.rules;
     let m = &p.inputs.orders.columns;
     let c = read_cols(p, t)?;
     let n = t.rows;
     ds.orders_rows = n;
+    let (sku_trim, skus_t) = trimmed(&c.sku);
+    let sku_of = |i: usize| c.sku.code(i).and_then(|k| sku_trim[k as usize]);
     let cancel_status: Vec<String> = rules
         .cancel_status_values
         .iter()
@@ -89,22 +154,50 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
         .iter()
         .map(|s| s.to_lowercase())
         .collect();
-    let non_product = |sku: &str| {
-        rules.non_product_skus.iter().any(|s| s == sku)
-            || rules
-                .non_product_sku_prefixes
-                .iter()
-                .any(|pre| sku.starts_with(pre.as_str()))
+    // Per distinct status and SKU, not per row.
+    let status_norm: Vec<String> = c.status.as_ref().map_or(Vec::new(), |s| {
+        (0..s.dict.len() as u32)
+            .map(|k| s.dict.name(k).trim().to_lowercase())
+            .collect()
+    });
+    let non_product: Vec<bool> = (0..skus_t.len() as u32)
+        .map(|k| {
+            let sku = skus_t.name(k);
+            rules.non_product_skus.iter().any(|s| s == sku)
+                || rules
+                    .non_product_sku_prefixes
+                    .iter()
+                    .any(|pre| sku.starts_with(pre.as_str()))
+        })
+        .collect();
+
+    let valid: Vec<bool> = (0..n)
+        .map(|i| sku_of(i).is_some() && c.at[i].is_some() && c.qty[i].is_some())
+        .collect();
+    let dup_of = if rules.drop_duplicates {
+        duplicates(n, &valid, |i| {
+            (
+                code(&c.order_id, i),
+                sku_of(i).unwrap_or(Codes::NULL),
+                c.at[i].unwrap_or_default(),
+                c.qty[i].unwrap_or_default().to_bits(),
+                opt(&c.price, i).map(f64::to_bits),
+                code(&c.customer, i),
+                code(&c.loc, i),
+                code(&c.status, i),
+            )
+        })
+    } else {
+        HashMap::default()
     };
 
     let mut class = vec![Class::Rejected; n];
     let mut rejects: Vec<Reject> = Vec::new();
-    let mut seen: HashMap<DupKey, usize> = HashMap::default();
     let mut count = |code: &'static str| *ds.order_classes.entry(code).or_insert(0) += 1;
 
     for i in 0..n {
-        let sku = c.sku[i].as_deref().map(str::trim).filter(|s| !s.is_empty());
-        let order_id = opt(&c.order_id, i);
+        let sku = sku_of(i).map(|k| skus_t.name(k));
+        let order_id = || sref(&c.order_id, i).map(str::to_string);
         let mk = |code: &'static str, reason: String| Reject {
             input: "orders",
             row: (i + 1) as u32,
@@ -113,7 +206,7 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
             sku: sku.map(str::to_string),
             at: c.at[i],
             quantity: c.qty[i],
-            order_id: order_id.clone(),
+            order_id: order_id(),
         };
         let missing = if sku.is_none() {
             Some(("sku", col(m, "sku")))
@@ -141,34 +234,25 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
             count("invalid_row");
             continue;
         }
-        let (Some(sku), Some(at), Some(qty)) = (sku, c.at[i], c.qty[i]) else {
+        let (Some(sku_code), Some(qty)) = (sku_of(i), c.qty[i]) else {
             continue;
         };
-        if rules.drop_duplicates {
-            let key = (
-                c.order_id.as_ref().and_then(|v| v[i].as_deref()),
-                sku,
-                at,
-                qty.to_bits(),
-                opt(&c.price, i).map(f64::to_bits),
-                c.customer.as_ref().and_then(|v| v[i].as_deref()),
-                c.loc.as_ref().and_then(|v| v[i].as_deref()),
-                c.status.as_ref().and_then(|v| v[i].as_deref()),
-            );
-            if let Some(first) = seen.get(&key) {
-                rejects.push(mk(
-                    "duplicate",
-                    format!("exact duplicate of row {}", first + 1),
-                ));
-                count("duplicate");
-                continue;
-            }
-            seen.insert(key, i);
+        if let Some(first) = dup_of.get(&(i as u32)) {
+            rejects.push(mk(
+                "duplicate",
+                format!("exact duplicate of row {}", first + 1),
+            ));
+            count("duplicate");
+            continue;
         }
-        let status = opt(&c.status, i).map(|s| s.trim().to_lowercase());
+        let status = c
+            .status
+            .as_ref()
+            .and_then(|s| s.code(i))
+            .map(|k| status_norm[k as usize].as_str());
         let price = opt(&c.price, i);
-        if let Some(s) = &status {
-            if cancel_status.contains(s) {
+        if let Some(s) = status {
+            if cancel_status.iter().any(|x| x == s) {
                 rejects.push(mk(
                     "cancelled_status",
                     format!("status '{s}' means cancelled: not demand"),
@@ -177,7 +261,8 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
                 continue;
             }
         }
-        if non_product(sku) {
+        if non_product[sku_code as usize] {
+            let sku = skus_t.name(sku_code);
             rejects.push(mk(
                 "non_product",
                 format!("'{sku}' is configured as a non-product code (fee, postage, discount)"),
@@ -185,7 +270,8 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
             count("non_product");
             continue;
         }
-        if let Some(oid) = &order_id {
+        let oid = sref(&c.order_id, i);
+        if let Some(oid) = oid {
             if let Some(pre) = rules
                 .exclude_order_id_prefixes
                 .iter()
@@ -199,11 +285,11 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
                 continue;
             }
         }
-        let is_return = rules.return_order_id_prefix.as_ref().is_some_and(|pre| {
-            order_id
-                .as_deref()
-                .is_some_and(|o| o.starts_with(pre.as_str()))
-        }) || status.as_ref().is_some_and(|s| return_status.contains(s))
+        let is_return = rules
+            .return_order_id_prefix
+            .as_ref()
+            .is_some_and(|pre| oid.is_some_and(|o| o.starts_with(pre.as_str())))
+            || status.is_some_and(|s| return_status.iter().any(|x| x == s))
             || (qty < 0.0 && rules.negative_lines == NegativeLines::Return);
         if is_return {
             if qty > 0.0 && status.is_none() {
@@ -248,39 +334,49 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
         }
         class[i] = Class::Demand;
     }
+    drop(dup_of);
+    drop(valid);
 
     // Cancellation matching: a return of the whole line by the same customer soon after
-    // the sale undoes it (e.g. the 80,995-unit order cancelled 12 minutes later).
+    // the sale undoes it (e.g. the 80,995-unit order cancelled 12 minutes later). Only sales
+    // whose (SKU, customer, quantity) some return has are candidates.
     let window = (rules.cancel_match_hours * 3600.0) as i64;
-    let cust = |i: usize| {
-        c.customer
+    let empty_customer = c.customer.as_ref().and_then(|v| v.dict.get(""));
+    let key = |i: usize| {
+        let cust = c
+            .customer
             .as_ref()
-            .and_then(|v| v[i].as_deref())
-            .unwrap_or("")
+            .and_then(|v| v.code(i))
+            .or(empty_customer)
+            .unwrap_or(Codes::NULL);
+        (
+            sku_of(i).unwrap_or(Codes::NULL),
+            cust,
+            c.qty[i].unwrap_or_default().abs().to_bits(),
+        )
     };
-    let mut open_sales: HashMap<(&str, &str, u64), Vec<usize>> = HashMap::default();
     if window > 0 {
-        for i in 0..n {
-            if class[i] == Class::Demand {
-                let (Some(s), Some(q)) = (c.sku[i].as_deref(), c.qty[i]) else {
-                    continue;
-                };
-                open_sales
-                    .entry((s.trim(), cust(i), q.abs().to_bits()))
-                    .or_default()
-                    .push(i);
+        let mut returns: Vec<usize> = (0..n).filter(|&i| class[i] == Class::Return).collect();
+        let mut open_sales: HashMap<(u32, u32, u64), Vec<usize>> =
+            returns.iter().map(|&r| (key(r), Vec::new())).collect();
+        if !open_sales.is_empty() {
+            for i in 0..n {
+                if class[i] == Class::Demand {
+                    if let Some(v) = open_sales.get_mut(&key(i)) {
+                        v.push(i);
+                    }
+                }
             }
         }
         for v in open_sales.values_mut() {
             v.sort_by_key(|&i| (c.at[i], i));
         }
-        let mut returns: Vec<usize> = (0..n).filter(|&i| class[i] == Class::Return).collect();
         returns.sort_by_key(|&i| (c.at[i], i));
         for r in returns {
-            let (Some(s), Some(q), Some(rat)) = (c.sku[r].as_deref(), c.qty[r], c.at[r]) else {
+            let Some(rat) = c.at[r] else {
                 continue;
             };
-            let Some(cands) = open_sales.get_mut(&(s.trim(), cust(r), q.abs().to_bits())) else {
+            let Some(cands) = open_sales.get_mut(&key(r)) else {
                 continue;
             };
             let pos = cands
@@ -300,10 +396,10 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
                             "{what} row {} ({minutes} min apart, same quantity): not demand",
                             other + 1
                         ),
-                        sku: c.sku[row].clone(),
+                        sku: c.sku.get(row).map(str::to_string),
                         at: c.at[row],
                         quantity: c.qty[row],
-                        order_id: opt(&c.order_id, row),
+                        order_id: sref(&c.order_id, row).map(str::to_string),
                     });
                 }
                 count("cancelled_order");
@@ -313,15 +409,51 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
     }
 
     let default_loc = ds.locs.intern(&p.defaults.location);
+    // Dataset codes per column code, filled in row order so first-seen order is kept.
+    const UNSET: u32 = u32::MAX;
+    let mut loc_of = vec![UNSET; c.loc.as_ref().map_or(0, |l| l.dict.len())];
+    let mut sku_ds = vec![UNSET; skus_t.len()];
+    let mut channel_of = vec![UNSET; c.channel.as_ref().map_or(0, |l| l.dict.len())];
+    let mut country_of = vec![UNSET; c.country.as_ref().map_or(0, |l| l.dict.len())];
+    fn cached(cache: &mut [u32], k: u32, dict: &mut Dict, name: &str) -> u32 {
+        let slot = &mut cache[k as usize];
+        if *slot == UNSET {
+            *slot = dict.intern(name);
+        }
+        *slot
+    }
+    // Order ids and customers are only compared, never listed: the column's own
+    // dictionary serves as the dataset's (no second copy of 17 M order ids).
+    let order_dict = ds.orders.is_empty() && ds.customers.is_empty();
+    let n_demand = class.iter().filter(|&&k| k == Class::Demand).count();
+    ds.demand.reserve_exact(n_demand);
     let mut prices: HashMap<u32, Vec<f64>> = HashMap::default();
     for i in 0..n {
-        let (Some(s), Some(at), Some(q)) = (c.sku[i].as_deref(), c.at[i], c.qty[i]) else {
+        let (Some(_), Some(at), Some(q)) = (c.sku.code(i), c.at[i], c.qty[i]) else {
             continue;
         };
-        let loc = match sref(&c.loc, i).map(str::trim).filter(|l| !l.is_empty()) {
-            Some(l) => ds.locs.intern(l),
-            None => default_loc,
+        let loc = match (&c.loc, c.loc.as_ref().and_then(|l| l.code(i))) {
+            (Some(l), Some(k)) if !l.dict.name(k).trim().is_empty() => {
+                cached(&mut loc_of, k, &mut ds.locs, l.dict.name(k).trim())
+            }
+            _ => default_loc,
         };
+        if class[i] == Class::Rejected {
+            continue;
+        }
+        let Some(st) = sku_of(i) else {
+            continue;
+        };
+        let sku_name = skus_t.name(st);
+        let customer = c.customer.as_ref().and_then(|v| {
+            v.code(i).map(|k| {
+                if order_dict {
+                    k
+                } else {
+                    ds.customers.intern(v.dict.name(k))
+                }
+            })
+        });
         match class[i] {
             Class::Demand => {
                 if let Some(max) = rules.max_line_quantity {
@@ -331,24 +463,39 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
                             row: (i + 1) as u32,
                             reason_code: "above_max_line_quantity",
                             reason: format!("quantity {q} exceeds max_line_quantity {max}"),
-                            sku: Some(s.trim().to_string()),
+                            sku: Some(sku_name.to_string()),
                             at: Some(at),
                             quantity: Some(q),
-                            order_id: opt(&c.order_id, i),
+                            order_id: sref(&c.order_id, i).map(str::to_string),
                         });
                         count("above_max_line_quantity");
                         continue;
                     }
                 }
-                let sku = ds.skus.intern(s.trim());
+                let sku = cached(&mut sku_ds, st, &mut ds.skus, sku_name);
                 let price = opt(&c.price, i);
                 if let Some(pr) = price.filter(|p| *p > 0.0) {
                     prices.entry(sku).or_default().push(pr);
                 }
-                let order = sref(&c.order_id, i).map(|o| ds.orders.intern(o));
-                let customer = sref(&c.customer, i).map(|o| ds.customers.intern(o));
-                let channel = sref(&c.channel, i).map(|o| ds.channels.intern(o.trim()));
-                let country = sref(&c.country, i).map(|o| ds.countries.intern(o.trim()));
+                let order = c.order_id.as_ref().and_then(|v| {
+                    v.code(i).map(|k| {
+                        if order_dict {
+                            k
+                        } else {
+                            ds.orders.intern(v.dict.name(k))
+                        }
+                    })
+                });
+                let channel = c.channel.as_ref().and_then(|v| {
+                    v.code(i).map(|k| {
+                        cached(&mut channel_of, k, &mut ds.channels, v.dict.name(k).trim())
+                    })
+                });
+                let country = c.country.as_ref().and_then(|v| {
+                    v.code(i).map(|k| {
+                        cached(&mut country_of, k, &mut ds.countries, v.dict.name(k).trim())
+                    })
+                });
                 ds.demand.push(DemandLine {
                     order,
                     customer,
@@ -364,7 +511,7 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
                 count("demand");
             }
             Class::Return => {
-                let sku = ds.skus.intern(s.trim());
+                let sku = cached(&mut sku_ds, st, &mut ds.skus, sku_name);
                 ds.returns.push(ReturnLine {
                     input: "orders",
                     row: (i + 1) as u32,
@@ -372,15 +519,22 @@ pub(super) fn classify(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> 
                     sku,
                     loc,
                     qty: q.abs(),
-                    order_id: opt(&c.order_id, i),
+                    order_id: sref(&c.order_id, i).map(str::to_string),
                     order_at: None,
-                    customer: sref(&c.customer, i).map(|o| ds.customers.intern(o)),
+                    customer,
                     restockable: None,
                 });
                 count("return");
             }
             Class::Rejected => {}
         }
+    }
+    if order_dict {
+        let Cols {
+            order_id, customer, ..
+        } = c;
+        ds.orders = order_id.map(|v| v.dict).unwrap_or_default();
+        ds.customers = customer.map(|v| v.dict).unwrap_or_default();
     }
     for (sku, mut v) in prices {
         v.sort_by(f64::total_cmp);

@@ -16,6 +16,7 @@ use arrow::datatypes::{
 };
 use chrono::{NaiveDate, NaiveDateTime};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
 use sha2::{Digest, Sha256};
 
 use crate::error::InputError;
@@ -113,6 +114,18 @@ impl Table {
         path: &Path,
         limits: Limits,
     ) -> Result<Table, InputError> {
+        Self::read_columns(input, path, limits, None)
+    }
+
+    /// Like `read_limited`, but decodes only the Parquet columns named in `wanted` (exact or
+    /// case-insensitive match): real exports carry dozens of columns restock never reads.
+    /// All names stay known, so a missing-column error still lists what the file has.
+    pub fn read_columns(
+        input: &'static str,
+        path: &Path,
+        limits: Limits,
+        wanted: Option<&[&str]>,
+    ) -> Result<Table, InputError> {
         if let Ok(md) = std::fs::metadata(path) {
             if md.len() > limits.max_file_bytes {
                 return Err(InputError::Other {
@@ -151,8 +164,8 @@ impl Table {
             }
             // The parquet crate panics on some corrupt footers (found by fuzzing: a negative
             // column chunk offset); a bad export must be an input error, not a crash.
-            std::panic::catch_unwind(|| read_parquet(input, path, limits.max_rows)).unwrap_or_else(
-                |p| {
+            std::panic::catch_unwind(|| read_parquet(input, path, limits.max_rows, wanted))
+                .unwrap_or_else(|p| {
                     let msg = p
                         .downcast_ref::<&str>()
                         .map(|s| s.to_string())
@@ -163,8 +176,7 @@ impl Table {
                         path: path.to_path_buf(),
                         detail: format!("corrupt file (the Parquet reader failed: {msg})"),
                     })
-                },
-            )?
+                })?
         };
         if rows == 0 {
             return Err(InputError::Empty {
@@ -205,6 +217,12 @@ impl Table {
         required: bool,
     ) -> Result<Option<usize>, InputError> {
         match self.find(name) {
+            // Every decoded column has a chunk (empty files are refused on reading).
+            Some(i) if self.columns[i].is_empty() => Err(InputError::Other {
+                input: self.input,
+                path: self.path.clone(),
+                detail: format!("column '{name}' was not decoded or already released"),
+            }),
             Some(i) => Ok(Some(i)),
             None if required => Err(InputError::MissingColumn {
                 input: self.input,
@@ -244,32 +262,67 @@ impl Table {
         canonical: &'static str,
         required: bool,
     ) -> Result<Option<Vec<Option<String>>>, InputError> {
-        let Some(ci) = self.locate(name, canonical, required)? else {
-            return Ok(None);
-        };
         let mut out = Vec::with_capacity(self.rows);
+        let found = self.each_str(name, canonical, required, |v| {
+            out.push(v.map(str::to_string))
+        })?;
+        Ok(found.then_some(out))
+    }
+
+    /// Text column as codes into a dictionary of its distinct values: what the large
+    /// columns of an order file (order id, SKU, customer) are read as, one `u32` a row.
+    pub fn interned(
+        &self,
+        name: &str,
+        canonical: &'static str,
+        required: bool,
+    ) -> Result<Option<Codes>, InputError> {
+        let mut codes = Vec::with_capacity(self.rows);
+        let mut dict = super::Dict::default();
+        let found = self.each_str(name, canonical, required, |v| {
+            codes.push(v.map_or(Codes::NULL, |s| dict.intern(s)))
+        })?;
+        Ok(found.then_some(Codes { codes, dict }))
+    }
+
+    /// Calls `f` with every value of a text column in row order; false if the optional
+    /// column is absent.
+    fn each_str(
+        &self,
+        name: &str,
+        canonical: &'static str,
+        required: bool,
+        mut f: impl FnMut(Option<&str>),
+    ) -> Result<bool, InputError> {
+        let Some(ci) = self.locate(name, canonical, required)? else {
+            return Ok(false);
+        };
+        let mut buf = String::new();
         for chunk in &self.columns[ci] {
             match chunk.data_type() {
-                DataType::Utf8 => push_str(&mut out, chunk.as_string::<i32>().iter()),
-                DataType::LargeUtf8 => push_str(&mut out, chunk.as_string::<i64>().iter()),
-                DataType::Utf8View => push_str(&mut out, chunk.as_string_view().iter()),
+                DataType::Utf8 => chunk.as_string::<i32>().iter().for_each(&mut f),
+                DataType::LargeUtf8 => chunk.as_string::<i64>().iter().for_each(&mut f),
+                DataType::Utf8View => chunk.as_string_view().iter().for_each(&mut f),
                 DataType::Dictionary(_, v)
                     if matches!(**v, DataType::Utf8 | DataType::LargeUtf8) =>
                 {
                     let c = arrow::compute::cast(chunk, &DataType::Utf8)
                         .map_err(|_| self.wrong_type(name, chunk.data_type(), "text"))?;
-                    push_str(&mut out, c.as_string::<i32>().iter());
+                    c.as_string::<i32>().iter().for_each(&mut f);
                 }
                 DataType::Float32 | DataType::Float64 => {
                     let c = arrow::compute::cast(chunk, &DataType::Float64)
                         .map_err(|_| self.wrong_type(name, chunk.data_type(), "text"))?;
                     for v in c.as_primitive::<Float64Type>().iter() {
-                        out.push(v.map(|x| {
-                            if x.fract() == 0.0 && x.abs() < 1e15 {
-                                format!("{}", x as i64)
+                        f(v.map(|x| {
+                            use std::fmt::Write;
+                            buf.clear();
+                            let _ = if x.fract() == 0.0 && x.abs() < 1e15 {
+                                write!(buf, "{}", x as i64)
                             } else {
-                                format!("{x}")
-                            }
+                                write!(buf, "{x}")
+                            };
+                            buf.as_str()
                         }));
                     }
                 }
@@ -277,13 +330,25 @@ impl Table {
                     let c = arrow::compute::cast(chunk, &DataType::Int64)
                         .map_err(|_| self.wrong_type(name, t, "text"))?;
                     for v in c.as_primitive::<Int64Type>().iter() {
-                        out.push(v.map(|x| x.to_string()));
+                        f(v.map(|x| {
+                            use std::fmt::Write;
+                            buf.clear();
+                            let _ = write!(buf, "{x}");
+                            buf.as_str()
+                        }));
                     }
                 }
                 t => return Err(self.wrong_type(name, t, "text")),
             }
         }
-        Ok(Some(out))
+        Ok(true)
+    }
+
+    /// Frees a column's Arrow arrays once it has been converted (the order file's peak).
+    pub fn release(&mut self, name: &str) {
+        if let Some(ci) = self.find(name) {
+            self.columns[ci] = Vec::new();
+        }
     }
 
     /// Numeric column. Text is accepted when it holds numbers ("12.5" or "12,5").
@@ -470,8 +535,24 @@ impl Table {
     }
 }
 
-fn push_str<'a>(out: &mut Vec<Option<String>>, it: impl Iterator<Item = Option<&'a str>>) {
-    out.extend(it.map(|v| v.map(str::to_string)));
+/// A text column as dictionary codes (`NULL` for an empty cell).
+#[derive(Debug, Default)]
+pub struct Codes {
+    pub codes: Vec<u32>,
+    pub dict: super::Dict,
+}
+
+impl Codes {
+    pub const NULL: u32 = u32::MAX;
+
+    pub fn code(&self, row: usize) -> Option<u32> {
+        let c = self.codes[row];
+        (c != Self::NULL).then_some(c)
+    }
+
+    pub fn get(&self, row: usize) -> Option<&str> {
+        self.code(row).map(|c| self.dict.name(c))
+    }
 }
 
 fn is_numeric(t: &DataType) -> bool {
@@ -539,7 +620,12 @@ pub fn parse_datetime(s: &str) -> Option<Secs> {
 /// Column names, per-column chunks, row count.
 type Loaded = (Vec<String>, Vec<Vec<ArrayRef>>, usize);
 
-fn read_parquet(input: &'static str, path: &Path, max_rows: u64) -> Result<Loaded, InputError> {
+fn read_parquet(
+    input: &'static str,
+    path: &Path,
+    max_rows: u64,
+    wanted: Option<&[&str]>,
+) -> Result<Loaded, InputError> {
     let not_parquet = |detail: String| InputError::NotParquet {
         input,
         path: path.to_path_buf(),
@@ -561,18 +647,37 @@ fn read_parquet(input: &'static str, path: &Path, max_rows: u64) -> Result<Loade
         });
     }
     let schema = builder.schema().clone();
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    // Top-level columns to decode: the wanted ones, or all when none of them is there
+    // (then the getter reports the missing column with the full list).
+    let keep: Vec<usize> = match wanted {
+        Some(w) => (0..names.len())
+            .filter(|&i| w.iter().any(|n| names[i].eq_ignore_ascii_case(n)))
+            .collect(),
+        None => Vec::new(),
+    };
+    let builder = if keep.is_empty() {
+        builder
+    } else {
+        let mask = ProjectionMask::roots(builder.parquet_schema(), keep.iter().copied());
+        builder.with_projection(mask)
+    };
+    let slots: Vec<usize> = if keep.is_empty() {
+        (0..names.len()).collect()
+    } else {
+        keep
+    };
     let reader = builder
         .with_batch_size(64 * 1024)
         .build()
         .map_err(|e| not_parquet(e.to_string()))?;
-    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let mut columns: Vec<Vec<ArrayRef>> = vec![Vec::new(); names.len()];
     let mut rows = 0usize;
     for batch in reader {
         let batch: RecordBatch = batch.map_err(|e| not_parquet(e.to_string()))?;
         rows += batch.num_rows();
-        for (i, c) in batch.columns().iter().enumerate() {
-            columns[i].push(c.clone());
+        for (c, &slot) in batch.columns().iter().zip(&slots) {
+            columns[slot].push(c.clone());
         }
     }
     Ok((names, columns, rows))
