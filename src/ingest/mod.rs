@@ -65,6 +65,15 @@ impl Dict {
         });
         i
     }
+    /// Room for `n` more names without rehashing.
+    pub fn reserve(&mut self, n: usize) {
+        let Dict { text, ends, index } = self;
+        ends.reserve(n);
+        index.reserve(n, |&j| {
+            let j = j as usize;
+            text_hash(&text[if j == 0 { 0 } else { ends[j - 1] }..ends[j]])
+        });
+    }
     pub fn get(&self, s: &str) -> Option<u32> {
         self.index
             .find(text_hash(s), |&i| self.name(i) == s)
@@ -91,6 +100,10 @@ pub fn day_of(s: Secs) -> Day {
 }
 
 /// A sale that counts as demand.
+///
+/// 56 bytes: an M5-size history has 17 M of these and they live through the whole run.
+/// Absent values are sentinels (NaN price, `u32::MAX` codes) behind `Option` accessors;
+/// input numbers are finite (ingest refuses others), so NaN never stands for a real price.
 #[derive(Debug, Clone)]
 pub struct DemandLine {
     pub row: u32,
@@ -98,13 +111,68 @@ pub struct DemandLine {
     pub sku: u32,
     pub loc: u32,
     pub qty: f64,
-    pub price: Option<f64>,
+    price: f64,
     /// Interned order id / customer (see `Dataset::orders`, `Dataset::customers`), for linking returns.
-    pub order: Option<u32>,
-    pub customer: Option<u32>,
+    order: u32,
+    customer: u32,
     /// Interned sales channel / country (covariates for the return model).
-    pub channel: Option<u32>,
-    pub country: Option<u32>,
+    channel: u32,
+    country: u32,
+}
+
+const NO_CODE: u32 = u32::MAX;
+
+fn code_of(v: Option<u32>) -> u32 {
+    // A dictionary never reaches u32::MAX entries (rows are counted in u32).
+    v.unwrap_or(NO_CODE)
+}
+
+fn opt_code(v: u32) -> Option<u32> {
+    (v != NO_CODE).then_some(v)
+}
+
+impl DemandLine {
+    pub fn new(row: u32, at: Secs, sku: u32, loc: u32, qty: f64, price: Option<f64>) -> Self {
+        DemandLine {
+            row,
+            at,
+            sku,
+            loc,
+            qty,
+            price: price.unwrap_or(f64::NAN),
+            order: NO_CODE,
+            customer: NO_CODE,
+            channel: NO_CODE,
+            country: NO_CODE,
+        }
+    }
+    /// Order id and customer codes (for linking returns).
+    pub fn linked(mut self, order: Option<u32>, customer: Option<u32>) -> Self {
+        self.order = code_of(order);
+        self.customer = code_of(customer);
+        self
+    }
+    /// Channel and country codes (return-model covariates).
+    pub fn placed(mut self, channel: Option<u32>, country: Option<u32>) -> Self {
+        self.channel = code_of(channel);
+        self.country = code_of(country);
+        self
+    }
+    pub fn price(&self) -> Option<f64> {
+        (!self.price.is_nan()).then_some(self.price)
+    }
+    pub fn order(&self) -> Option<u32> {
+        opt_code(self.order)
+    }
+    pub fn customer(&self) -> Option<u32> {
+        opt_code(self.customer)
+    }
+    pub fn channel(&self) -> Option<u32> {
+        opt_code(self.channel)
+    }
+    pub fn country(&self) -> Option<u32> {
+        opt_code(self.country)
+    }
 }
 
 /// A customer return (from the returns file or recognised among order lines).
@@ -284,9 +352,8 @@ fn open(
     path: &Path,
     files: &mut Vec<InputFile>,
     limits: table::Limits,
-    wanted: Option<&[&str]>,
 ) -> Result<Table> {
-    let t = Table::read_columns(input, path, limits, wanted)?;
+    let t = Table::read_limited(input, path, limits)?;
     files.push(InputFile {
         input,
         path: path.to_path_buf(),
@@ -318,34 +385,39 @@ pub fn load(p: &Pipeline) -> Result<Dataset> {
                 key: "inputs.orders.path".into(),
                 detail: "an orders file is required".into(),
             })?;
-    let m = &p.inputs.orders.columns;
-    let wanted: Vec<&str> = orders::COLUMNS.iter().map(|c| col(m, c)).collect();
-    let mut t = open("orders", orders_path, &mut ds.files, limits, Some(&wanted))?;
-    orders::classify(p, &mut t, &mut ds)?;
-    drop(t);
+    let t = orders::classify(p, orders_path, limits, &mut ds)?;
+    ds.files.insert(
+        0,
+        InputFile {
+            input: "orders",
+            path: orders_path.to_path_buf(),
+            sha256: t.sha256.clone(),
+            rows: t.rows,
+        },
+    );
 
     if let Some(path) = &p.inputs.products.path {
-        let t = open("products", path, &mut ds.files, limits, None)?;
+        let t = open("products", path, &mut ds.files, limits)?;
         master::products(p, &t, &mut ds)?;
     }
     if let Some(path) = &p.inputs.suppliers.path {
-        let t = open("suppliers", path, &mut ds.files, limits, None)?;
+        let t = open("suppliers", path, &mut ds.files, limits)?;
         master::suppliers(p, &t, &mut ds)?;
     }
     if let Some(path) = &p.inputs.stock.path {
-        let t = open("stock", path, &mut ds.files, limits, None)?;
+        let t = open("stock", path, &mut ds.files, limits)?;
         master::stock(p, &t, &mut ds)?;
     }
     if let Some(path) = &p.inputs.open_pos.path {
-        let t = open("open_pos", path, &mut ds.files, limits, None)?;
+        let t = open("open_pos", path, &mut ds.files, limits)?;
         master::open_pos(p, &t, &mut ds)?;
     }
     if let Some(path) = &p.inputs.returns.path {
-        let t = open("returns", path, &mut ds.files, limits, None)?;
+        let t = open("returns", path, &mut ds.files, limits)?;
         master::returns(p, &t, &mut ds)?;
     }
     if let Some(path) = &p.inputs.overrides.path {
-        let t = open("overrides", path, &mut ds.files, limits, None)?;
+        let t = open("overrides", path, &mut ds.files, limits)?;
         master::overrides(p, &t, &mut ds)?;
     }
     ds.rejects

@@ -9,23 +9,43 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::config::{NegativeLines, Pipeline, ZeroPrice};
 use crate::error::{InputError, Result};
 
-use super::table::Codes;
+use std::path::Path;
+
+use super::table::{Codes, Limits};
 use super::{col, row_problem, Dataset, DemandLine, Dict, Reject, ReturnLine, Secs, Table};
 
 /// The columns classification reads. Text columns are dictionary codes: an order file is
 /// the one input with tens of millions of rows, and a `String` per cell was most of the
 /// memory of an M5-size run.
 struct Cols {
-    at: Vec<Option<Secs>>,
+    /// `NO_TIME`, NaN: empty cell (input numbers are finite, ingest refuses others).
+    at: Vec<Secs>,
     sku: Codes,
-    qty: Vec<Option<f64>>,
+    qty: Vec<f64>,
     order_id: Option<Codes>,
     loc: Option<Codes>,
-    price: Option<Vec<Option<f64>>>,
+    price: Option<Vec<f64>>,
     status: Option<Codes>,
     customer: Option<Codes>,
     channel: Option<Codes>,
     country: Option<Codes>,
+}
+
+const NO_TIME: Secs = Secs::MIN;
+
+impl Cols {
+    fn at(&self, i: usize) -> Option<Secs> {
+        let v = self.at[i];
+        (v != NO_TIME).then_some(v)
+    }
+    fn qty(&self, i: usize) -> Option<f64> {
+        let v = self.qty[i];
+        (!v.is_nan()).then_some(v)
+    }
+    fn price(&self, i: usize) -> Option<f64> {
+        let v = self.price.as_ref()?[i];
+        (!v.is_nan()).then_some(v)
+    }
 }
 
 /// Canonical columns of the order file, for decoding only those.
@@ -42,29 +62,75 @@ pub(super) const COLUMNS: [&str; 10] = [
     "country",
 ];
 
-/// Reads each column and frees its Arrow arrays straight away, so the peak holds the file
-/// decoded once, not twice.
-fn read_cols(p: &Pipeline, t: &mut Table) -> Result<Cols> {
+/// Reads the order file batch by batch into compact columns, so the decoded Arrow arrays
+/// of only one batch are in memory at a time (the whole file decoded was the peak of an
+/// M5-size run). Returns the file's facts and the columns.
+fn read_cols(p: &Pipeline, path: &Path, limits: Limits) -> Result<(Table, Cols)> {
     let m = &p.inputs.orders.columns;
-    macro_rules! take {
-        ($getter:ident, $canon:literal, $req:expr) => {{
-            let v = t.$getter(col(m, $canon), $canon, $req)?;
-            t.release(col(m, $canon));
-            v
-        }};
-    }
-    Ok(Cols {
-        at: take!(datetimes, "order_date", true).unwrap_or_default(),
-        sku: take!(interned, "sku", true).unwrap_or_default(),
-        qty: take!(f64s, "quantity", true).unwrap_or_default(),
-        order_id: take!(interned, "order_id", false),
-        loc: take!(interned, "location", false),
-        price: take!(f64s, "unit_price", false),
-        status: take!(interned, "status", false),
-        customer: take!(interned, "customer_id", false),
-        channel: take!(interned, "channel", false),
-        country: take!(interned, "country", false),
-    })
+    let wanted: Vec<&str> = COLUMNS.iter().map(|c| col(m, c)).collect();
+    let mut c = Cols {
+        at: Vec::new(),
+        sku: Codes::default(),
+        qty: Vec::new(),
+        order_id: None,
+        loc: None,
+        price: None,
+        status: None,
+        customer: None,
+        channel: None,
+        country: None,
+    };
+    let mut first = true;
+    let t = Table::read_batches("orders", path, limits, Some(&wanted), |b| {
+        let codes = |canon: &'static str, into: &mut Option<Codes>| -> Result<(), InputError> {
+            if first {
+                *into = b.has(col(m, canon)).then(Codes::default);
+            }
+            if let Some(into) = into {
+                b.interned_into(col(m, canon), canon, true, into)?;
+            }
+            Ok(())
+        };
+        if first {
+            // Exact sizes: doubling growth would leave up to half of 17 M rows unused.
+            let n = b.file_rows();
+            c.at.reserve_exact(n);
+            c.qty.reserve_exact(n);
+        }
+        b.interned_into(col(m, "sku"), "sku", true, &mut c.sku)?;
+        codes("order_id", &mut c.order_id)?;
+        codes("location", &mut c.loc)?;
+        codes("status", &mut c.status)?;
+        codes("customer_id", &mut c.customer)?;
+        codes("channel", &mut c.channel)?;
+        codes("country", &mut c.country)?;
+        let at = b.datetimes(col(m, "order_date"), "order_date", true)?;
+        c.at.extend(
+            at.unwrap_or_default()
+                .into_iter()
+                .map(|v| v.unwrap_or(NO_TIME)),
+        );
+        let qty = b.f64s(col(m, "quantity"), "quantity", true)?;
+        c.qty.extend(
+            qty.unwrap_or_default()
+                .into_iter()
+                .map(|v| v.unwrap_or(f64::NAN)),
+        );
+        if first && b.has(col(m, "unit_price")) {
+            c.price = Some(Vec::with_capacity(b.file_rows()));
+        }
+        if let Some(price) = &mut c.price {
+            let v = b.f64s(col(m, "unit_price"), "unit_price", true)?;
+            price.extend(
+                v.unwrap_or_default()
+                    .into_iter()
+                    .map(|v| v.unwrap_or(f64::NAN)),
+            );
+        }
+        first = false;
+        Ok(())
+    })?;
+    Ok((t, c))
 }
 
 /// Every mapped column of a line: (order id, sku, time, qty bits, price bits, customer,
@@ -85,10 +151,6 @@ fn code(v: &Option<Codes>, i: usize) -> u32 {
 /// Text of an optional column (no per-row allocation).
 fn sref(v: &Option<Codes>, i: usize) -> Option<&str> {
     v.as_ref().and_then(|c| c.get(i))
-}
-
-fn opt<T: Clone>(v: &Option<Vec<Option<T>>>, i: usize) -> Option<T> {
-    v.as_ref().and_then(|c| c[i].clone())
 }
 
 /// Distinct values of a column, trimmed, as codes of a second dictionary (None: blank).
@@ -136,10 +198,16 @@ fn duplicates(n: usize, valid: &[bool], key: impl Fn(usize) -> DupKey + Sync) ->
     dup
 }
 
-pub(super) fn classify(p: &Pipeline, t: &mut Table, ds: &mut Dataset) -> Result<()> {
+/// Reads and classifies the order file; returns its facts for the manifest.
+pub(super) fn classify(
+    p: &Pipeline,
+    path: &Path,
+    limits: Limits,
+    ds: &mut Dataset,
+) -> Result<Table> {
     let rules = &p.inputs.orders.rules;
     let m = &p.inputs.orders.columns;
-    let c = read_cols(p, t)?;
+    let (t, c) = read_cols(p, path, limits)?;
     let n = t.rows;
     ds.orders_rows = n;
     let (sku_trim, skus_t) = trimmed(&c.sku);
@@ -172,16 +240,16 @@ pub(super) fn classify(p: &Pipeline, t: &mut Table, ds: &mut Dataset) -> Result<
         .collect();
 
     let valid: Vec<bool> = (0..n)
-        .map(|i| sku_of(i).is_some() && c.at[i].is_some() && c.qty[i].is_some())
+        .map(|i| sku_of(i).is_some() && c.at(i).is_some() && c.qty(i).is_some())
         .collect();
     let dup_of = if rules.drop_duplicates {
         duplicates(n, &valid, |i| {
             (
                 code(&c.order_id, i),
                 sku_of(i).unwrap_or(Codes::NULL),
-                c.at[i].unwrap_or_default(),
-                c.qty[i].unwrap_or_default().to_bits(),
-                opt(&c.price, i).map(f64::to_bits),
+                c.at(i).unwrap_or_default(),
+                c.qty(i).unwrap_or_default().to_bits(),
+                c.price(i).map(f64::to_bits),
                 code(&c.customer, i),
                 code(&c.loc, i),
                 code(&c.status, i),
@@ -204,15 +272,15 @@ pub(super) fn classify(p: &Pipeline, t: &mut Table, ds: &mut Dataset) -> Result<
             reason_code: code,
             reason,
             sku: sku.map(str::to_string),
-            at: c.at[i],
-            quantity: c.qty[i],
+            at: c.at(i),
+            quantity: c.qty(i),
             order_id: order_id(),
         };
         let missing = if sku.is_none() {
             Some(("sku", col(m, "sku")))
-        } else if c.at[i].is_none() {
+        } else if c.at(i).is_none() {
             Some(("order_date", col(m, "order_date")))
-        } else if c.qty[i].is_none() {
+        } else if c.qty(i).is_none() {
             Some(("quantity", col(m, "quantity")))
         } else {
             None
@@ -234,7 +302,7 @@ pub(super) fn classify(p: &Pipeline, t: &mut Table, ds: &mut Dataset) -> Result<
             count("invalid_row");
             continue;
         }
-        let (Some(sku_code), Some(qty)) = (sku_of(i), c.qty[i]) else {
+        let (Some(sku_code), Some(qty)) = (sku_of(i), c.qty(i)) else {
             continue;
         };
         if let Some(first) = dup_of.get(&(i as u32)) {
@@ -250,7 +318,7 @@ pub(super) fn classify(p: &Pipeline, t: &mut Table, ds: &mut Dataset) -> Result<
             .as_ref()
             .and_then(|s| s.code(i))
             .map(|k| status_norm[k as usize].as_str());
-        let price = opt(&c.price, i);
+        let price = c.price(i);
         if let Some(s) = status {
             if cancel_status.iter().any(|x| x == s) {
                 rejects.push(mk(
@@ -352,7 +420,7 @@ pub(super) fn classify(p: &Pipeline, t: &mut Table, ds: &mut Dataset) -> Result<
         (
             sku_of(i).unwrap_or(Codes::NULL),
             cust,
-            c.qty[i].unwrap_or_default().abs().to_bits(),
+            c.qty(i).unwrap_or_default().abs().to_bits(),
         )
     };
     if window > 0 {
@@ -369,11 +437,11 @@ pub(super) fn classify(p: &Pipeline, t: &mut Table, ds: &mut Dataset) -> Result<
             }
         }
         for v in open_sales.values_mut() {
-            v.sort_by_key(|&i| (c.at[i], i));
+            v.sort_by_key(|&i| (c.at(i), i));
         }
-        returns.sort_by_key(|&i| (c.at[i], i));
+        returns.sort_by_key(|&i| (c.at(i), i));
         for r in returns {
-            let Some(rat) = c.at[r] else {
+            let Some(rat) = c.at(r) else {
                 continue;
             };
             let Some(cands) = open_sales.get_mut(&key(r)) else {
@@ -381,12 +449,12 @@ pub(super) fn classify(p: &Pipeline, t: &mut Table, ds: &mut Dataset) -> Result<
             };
             let pos = cands
                 .iter()
-                .position(|&d| c.at[d].is_some_and(|dat| dat <= rat && rat - dat <= window));
+                .position(|&d| c.at(d).is_some_and(|dat| dat <= rat && rat - dat <= window));
             if let Some(k) = pos {
                 let d = cands.remove(k);
                 class[d] = Class::Rejected;
                 class[r] = Class::Rejected;
-                let minutes = (rat - c.at[d].unwrap_or(rat)) / 60;
+                let minutes = (rat - c.at(d).unwrap_or(rat)) / 60;
                 for (row, other, what) in [(d, r, "cancelled by"), (r, d, "cancels")] {
                     rejects.push(Reject {
                         input: "orders",
@@ -397,8 +465,8 @@ pub(super) fn classify(p: &Pipeline, t: &mut Table, ds: &mut Dataset) -> Result<
                             other + 1
                         ),
                         sku: c.sku.get(row).map(str::to_string),
-                        at: c.at[row],
-                        quantity: c.qty[row],
+                        at: c.at(row),
+                        quantity: c.qty(row),
                         order_id: sref(&c.order_id, row).map(str::to_string),
                     });
                 }
@@ -429,7 +497,7 @@ pub(super) fn classify(p: &Pipeline, t: &mut Table, ds: &mut Dataset) -> Result<
     ds.demand.reserve_exact(n_demand);
     let mut prices: HashMap<u32, Vec<f64>> = HashMap::default();
     for i in 0..n {
-        let (Some(_), Some(at), Some(q)) = (c.sku.code(i), c.at[i], c.qty[i]) else {
+        let (Some(_), Some(at), Some(q)) = (c.sku.code(i), c.at(i), c.qty(i)) else {
             continue;
         };
         let loc = match (&c.loc, c.loc.as_ref().and_then(|l| l.code(i))) {
@@ -473,7 +541,7 @@ pub(super) fn classify(p: &Pipeline, t: &mut Table, ds: &mut Dataset) -> Result<
                     }
                 }
                 let sku = cached(&mut sku_ds, st, &mut ds.skus, sku_name);
-                let price = opt(&c.price, i);
+                let price = c.price(i);
                 if let Some(pr) = price.filter(|p| *p > 0.0) {
                     prices.entry(sku).or_default().push(pr);
                 }
@@ -496,18 +564,11 @@ pub(super) fn classify(p: &Pipeline, t: &mut Table, ds: &mut Dataset) -> Result<
                         cached(&mut country_of, k, &mut ds.countries, v.dict.name(k).trim())
                     })
                 });
-                ds.demand.push(DemandLine {
-                    order,
-                    customer,
-                    channel,
-                    country,
-                    row: (i + 1) as u32,
-                    at,
-                    sku,
-                    loc,
-                    qty: q,
-                    price,
-                });
+                ds.demand.push(
+                    DemandLine::new((i + 1) as u32, at, sku, loc, q, price)
+                        .linked(order, customer)
+                        .placed(channel, country),
+                );
                 count("demand");
             }
             Class::Return => {
@@ -559,11 +620,11 @@ pub(super) fn classify(p: &Pipeline, t: &mut Table, ds: &mut Dataset) -> Result<
     ds.absurd_price_lines = ds
         .demand
         .iter()
-        .filter(|d| match (d.price, ds.median_price.get(&d.sku)) {
+        .filter(|d| match (d.price(), ds.median_price.get(&d.sku)) {
             (Some(p), Some(m)) if p > 0.0 => p > factor * m || p * factor < *m,
             _ => false,
         })
         .count();
     ds.rejects.extend(rejects);
-    Ok(())
+    Ok(t)
 }

@@ -48,6 +48,10 @@ pub struct Table {
     pub path: PathBuf,
     pub sha256: String,
     pub rows: usize,
+    /// Rows of the file before this table's first (a batch of `read_batches`).
+    first_row: usize,
+    /// Rows of the whole file when known up front (the Parquet footer), for sizing.
+    rows_hint: usize,
     names: Vec<String>,
     /// Per column, the chunks in file order.
     columns: Vec<Vec<ArrayRef>>,
@@ -57,6 +61,11 @@ impl Table {
     /// Column names as in the file.
     pub fn names(&self) -> &[String] {
         &self.names
+    }
+
+    /// Rows of the whole file (a batch of `read_batches` knows the file's count).
+    pub fn file_rows(&self) -> usize {
+        self.rows_hint.max(self.first_row + self.rows)
     }
 }
 
@@ -126,6 +135,29 @@ impl Table {
         limits: Limits,
         wanted: Option<&[&str]>,
     ) -> Result<Table, InputError> {
+        let mut columns: Vec<Vec<ArrayRef>> = Vec::new();
+        let mut t = Self::read_batches(input, path, limits, wanted, |b| {
+            columns.resize(b.columns.len(), Vec::new());
+            for (all, part) in columns.iter_mut().zip(&b.columns) {
+                all.extend(part.iter().cloned());
+            }
+            Ok(())
+        })?;
+        t.columns = columns;
+        Ok(t)
+    }
+
+    /// Reads the file one batch at a time: `f` sees each batch as a table of its rows
+    /// (row numbers in its errors count from the file's first row), so a caller that
+    /// converts as it goes never holds the whole decoded file. CSV is one batch.
+    /// Returns the file's facts (path, hash, row count) without its data.
+    pub fn read_batches(
+        input: &'static str,
+        path: &Path,
+        limits: Limits,
+        wanted: Option<&[&str]>,
+        mut f: impl FnMut(&Table) -> Result<(), InputError>,
+    ) -> Result<Table, InputError> {
         if let Ok(md) = std::fs::metadata(path) {
             if md.len() > limits.max_file_bytes {
                 return Err(InputError::Other {
@@ -150,8 +182,31 @@ impl Table {
                 path: path.to_path_buf(),
             });
         }
-        let (names, columns, rows) = if is_csv {
-            read_csv(input, path)?
+        let mut t = Table {
+            input,
+            path: path.to_path_buf(),
+            sha256,
+            rows: 0,
+            first_row: 0,
+            rows_hint: 0,
+            names: Vec::new(),
+            columns: Vec::new(),
+        };
+        let mut total = 0usize;
+        let mut sink = |names: &[String], rows: usize, hint: usize, columns: Vec<Vec<ArrayRef>>| {
+            if t.names.is_empty() {
+                t.names = names.to_vec();
+            }
+            t.rows_hint = hint;
+            t.first_row = total;
+            t.rows = rows;
+            t.columns = columns;
+            total += rows;
+            f(&t)
+        };
+        if is_csv {
+            let (names, columns, rows) = read_csv(input, path)?;
+            sink(&names, rows, rows, columns)?;
         } else {
             if head != b"PAR1" {
                 return Err(InputError::NotParquet {
@@ -162,36 +217,18 @@ impl Table {
                         .into(),
                 });
             }
-            // The parquet crate panics on some corrupt footers (found by fuzzing: a negative
-            // column chunk offset); a bad export must be an input error, not a crash.
-            std::panic::catch_unwind(|| read_parquet(input, path, limits.max_rows, wanted))
-                .unwrap_or_else(|p| {
-                    let msg = p
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| p.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "unknown failure".into());
-                    Err(InputError::NotParquet {
-                        input,
-                        path: path.to_path_buf(),
-                        detail: format!("corrupt file (the Parquet reader failed: {msg})"),
-                    })
-                })?
-        };
-        if rows == 0 {
+            parquet_batches(input, path, limits.max_rows, wanted, &mut sink)?;
+        }
+        if total == 0 {
             return Err(InputError::Empty {
                 input,
                 path: path.to_path_buf(),
             });
         }
-        Ok(Table {
-            input,
-            path: path.to_path_buf(),
-            sha256,
-            rows,
-            names,
-            columns,
-        })
+        t.rows = total;
+        t.first_row = 0;
+        t.columns = vec![Vec::new(); t.names.len()];
+        Ok(t)
     }
 
     pub fn column_names(&self) -> &[String] {
@@ -250,7 +287,7 @@ impl Table {
             input: self.input,
             path: self.path.clone(),
             column: column.to_string(),
-            row: row + 1,
+            row: self.first_row + row + 1,
             detail,
         }
     }
@@ -277,12 +314,32 @@ impl Table {
         canonical: &'static str,
         required: bool,
     ) -> Result<Option<Codes>, InputError> {
-        let mut codes = Vec::with_capacity(self.rows);
-        let mut dict = super::Dict::default();
-        let found = self.each_str(name, canonical, required, |v| {
-            codes.push(v.map_or(Codes::NULL, |s| dict.intern(s)))
-        })?;
-        Ok(found.then_some(Codes { codes, dict }))
+        let mut c = Codes::default();
+        let found = self.interned_into(name, canonical, required, &mut c)?;
+        Ok(found.then_some(c))
+    }
+
+    /// Appends the column's codes to `into` (one dictionary across the batches of a file).
+    pub fn interned_into(
+        &self,
+        name: &str,
+        canonical: &'static str,
+        required: bool,
+        into: &mut Codes,
+    ) -> Result<bool, InputError> {
+        let Codes { codes, dict } = into;
+        let start = codes.len();
+        if self.first_row == 0 {
+            codes.reserve_exact(self.rows_hint.max(self.rows));
+        }
+        self.each_str(name, canonical, required, |v| {
+            codes.push(v.map_or(Codes::NULL, |s| dict.intern(s)));
+            // A column of mostly distinct values (order ids) will hold about one name per
+            // row of the file: size the dictionary once instead of rehashing it ~24 times.
+            if codes.len() - start == 4096 && dict.len() > 2048 && self.first_row == 0 {
+                dict.reserve(self.rows_hint.saturating_sub(dict.len()));
+            }
+        })
     }
 
     /// Calls `f` with every value of a text column in row order; false if the optional
@@ -620,24 +677,47 @@ pub fn parse_datetime(s: &str) -> Option<Secs> {
 /// Column names, per-column chunks, row count.
 type Loaded = (Vec<String>, Vec<Vec<ArrayRef>>, usize);
 
-fn read_parquet(
+/// The message of a panic inside the Parquet reader.
+fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown failure".into())
+}
+
+/// Receives (column names, batch rows, file rows, columns of the batch).
+type Sink<'a> =
+    dyn FnMut(&[String], usize, usize, Vec<Vec<ArrayRef>>) -> Result<(), InputError> + 'a;
+
+fn parquet_batches(
     input: &'static str,
     path: &Path,
     max_rows: u64,
     wanted: Option<&[&str]>,
-) -> Result<Loaded, InputError> {
+    sink: &mut Sink<'_>,
+) -> Result<(), InputError> {
     let not_parquet = |detail: String| InputError::NotParquet {
         input,
         path: path.to_path_buf(),
         detail,
+    };
+    // The parquet crate panics on some corrupt files (found by fuzzing: a negative column
+    // chunk offset); a bad export must be an input error, not a crash. Only the reader runs
+    // under catch_unwind, not the caller's conversion.
+    let corrupt = |p| {
+        not_parquet(format!(
+            "corrupt file (the Parquet reader failed: {})",
+            panic_text(p)
+        ))
     };
     let f = File::open(path).map_err(|source| InputError::Io {
         input,
         path: path.to_path_buf(),
         source,
     })?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| not_parquet(e.to_string()))?;
+    let builder = std::panic::catch_unwind(|| ParquetRecordBatchReaderBuilder::try_new(f))
+        .map_err(corrupt)?
+        .map_err(|e| not_parquet(e.to_string()))?;
     let n = builder.metadata().file_metadata().num_rows().max(0) as u64;
     if n > max_rows {
         return Err(InputError::Other {
@@ -667,20 +747,25 @@ fn read_parquet(
     } else {
         keep
     };
-    let reader = builder
-        .with_batch_size(64 * 1024)
-        .build()
-        .map_err(|e| not_parquet(e.to_string()))?;
-    let mut columns: Vec<Vec<ArrayRef>> = vec![Vec::new(); names.len()];
-    let mut rows = 0usize;
-    for batch in reader {
+    let mut reader = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        builder.with_batch_size(64 * 1024).build()
+    }))
+    .map_err(corrupt)?
+    .map_err(|e| not_parquet(e.to_string()))?;
+    loop {
+        let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.next()))
+            .map_err(corrupt)?;
+        let Some(batch) = next else {
+            break;
+        };
         let batch: RecordBatch = batch.map_err(|e| not_parquet(e.to_string()))?;
-        rows += batch.num_rows();
+        let mut columns: Vec<Vec<ArrayRef>> = vec![Vec::new(); names.len()];
         for (c, &slot) in batch.columns().iter().zip(&slots) {
             columns[slot].push(c.clone());
         }
+        sink(&names, batch.num_rows(), n as usize, columns)?;
     }
-    Ok((names, columns, rows))
+    Ok(())
 }
 
 fn read_csv(input: &'static str, path: &Path) -> Result<Loaded, InputError> {

@@ -53,32 +53,10 @@ fn top_values(v: impl Iterator<Item = u32>, k: usize) -> Vec<u32> {
 /// Indices of sale lines that came back (linked by order id, else the customer's latest
 /// earlier purchase of the SKU).
 fn returned_lines(ds: &Dataset, as_of: Day) -> Vec<bool> {
-    let mut by_order: HashMap<(u32, u32), usize> = HashMap::default();
-    let mut by_cust: HashMap<(u32, u32), Vec<(i64, usize)>> = HashMap::default();
-    for (i, d) in ds.demand.iter().enumerate() {
-        if let Some(o) = d.order {
-            by_order.entry((o, d.sku)).or_insert(i);
-        }
-        if let Some(c) = d.customer {
-            by_cust.entry((c, d.sku)).or_default().push((d.at, i));
-        }
-    }
-    for v in by_cust.values_mut() {
-        v.sort_unstable();
-    }
+    let sales = super::SaleIndex::build(ds, |_| true);
     let mut out = vec![false; ds.demand.len()];
     for r in ds.returns.iter().filter(|r| day_of(r.at) <= as_of) {
-        let via_order = r
-            .order_id
-            .as_deref()
-            .and_then(|o| ds.orders.get(o))
-            .and_then(|o| by_order.get(&(o, r.sku)));
-        let line = via_order.copied().or_else(|| {
-            r.customer
-                .and_then(|c| by_cust.get(&(c, r.sku)))
-                .and_then(|v| v.iter().rev().find(|(at, _)| *at <= r.at).map(|x| x.1))
-        });
-        if let Some(i) = line {
+        if let Some(i) = sales.by_order(ds, r).or_else(|| sales.by_customer(r)) {
             out[i] = true;
         }
     }
@@ -122,11 +100,11 @@ pub fn evaluate(p: &Pipeline, ds: &Dataset, as_of: Day) -> Option<CovariateRepor
             d >= lo && d <= hi
         })
         .collect();
-    let channels = top_values(idx.iter().filter_map(|&i| ds.demand[i].channel), 5);
-    let countries = top_values(idx.iter().filter_map(|&i| ds.demand[i].country), 8);
+    let channels = top_values(idx.iter().filter_map(|&i| ds.demand[i].channel()), 5);
+    let countries = top_values(idx.iter().filter_map(|&i| ds.demand[i].country()), 8);
     let cat_ids: Dict = Dict::build(ds);
     let cats = top_values(idx.iter().filter_map(|&i| cat_ids.of(ds.demand[i].sku)), 8);
-    let has_price = idx.iter().any(|&i| ds.demand[i].price.is_some());
+    let has_price = idx.iter().any(|&i| ds.demand[i].price().is_some());
     let mut names = vec!["logit_sku_rate".to_string(), "log_qty".to_string()];
     if has_price {
         names.push("log_price_vs_median".into());
@@ -169,7 +147,7 @@ pub fn evaluate(p: &Pipeline, ds: &Dataset, as_of: Day) -> Option<CovariateRepor
                 .unwrap_or(1.0)
                 .max(1e-9);
             x.push(
-                (d.price.unwrap_or(med).max(1e-9) / med)
+                (d.price().unwrap_or(med).max(1e-9) / med)
                     .ln()
                     .clamp(-5.0, 5.0),
             );
@@ -177,12 +155,12 @@ pub fn evaluate(p: &Pipeline, ds: &Dataset, as_of: Day) -> Option<CovariateRepor
         x.extend(
             channels
                 .iter()
-                .map(|c| f64::from(u8::from(d.channel == Some(*c)))),
+                .map(|c| f64::from(u8::from(d.channel() == Some(*c)))),
         );
         x.extend(
             countries
                 .iter()
-                .map(|c| f64::from(u8::from(d.country == Some(*c)))),
+                .map(|c| f64::from(u8::from(d.country() == Some(*c)))),
         );
         let cat = cat_ids.of(d.sku);
         x.extend(cats.iter().map(|c| f64::from(u8::from(cat == Some(*c)))));

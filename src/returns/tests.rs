@@ -211,18 +211,7 @@ fn big_lines_count_as_few_trials() {
     let mut ds = Dataset::default();
     let loc = ds.locs.intern("main");
     let day = 86_400i64;
-    let line = |sku, d: i64, qty| DemandLine {
-        row: 0,
-        at: d * day,
-        sku,
-        loc,
-        qty,
-        price: None,
-        order: None,
-        customer: None,
-        channel: None,
-        country: None,
-    };
+    let line = |sku, d: i64, qty| DemandLine::new(0, d * day, sku, loc, qty, None);
     let ret = |sku, d: i64, qty| ReturnLine {
         input: "t",
         row: 0,
@@ -298,18 +287,8 @@ fn three_sales_never_give_zero_or_full_rate() {
     let none = ds.skus.intern("none");
     for d in 0..100 {
         let o = ds.orders.intern(&format!("o{d}"));
-        ds.demand.push(DemandLine {
-            row: 0,
-            at: d * day,
-            sku: big,
-            loc,
-            qty: 10.0,
-            price: None,
-            order: Some(o),
-            customer: None,
-            channel: None,
-            country: None,
-        });
+        ds.demand
+            .push(DemandLine::new(0, d * day, big, loc, 10.0, None).linked(Some(o), None));
         if d % 10 == 0 {
             ds.returns.push(ReturnLine {
                 input: "t",
@@ -327,18 +306,8 @@ fn three_sales_never_give_zero_or_full_rate() {
     }
     for (sku, returned) in [(tiny, true), (none, false)] {
         for d in 0..3 {
-            ds.demand.push(DemandLine {
-                row: 0,
-                at: d * day,
-                sku,
-                loc,
-                qty: 1.0,
-                price: None,
-                order: None,
-                customer: None,
-                channel: None,
-                country: None,
-            });
+            ds.demand
+                .push(DemandLine::new(0, d * day, sku, loc, 1.0, None));
             if returned {
                 ds.returns.push(ReturnLine {
                     input: "t",
