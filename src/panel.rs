@@ -4,7 +4,7 @@
 //! Three kinds of zero are kept apart: a zero-demand day, a closed day (calendar: no
 //! trading at all) and a censored day (the shelf was empty, so demand was not observed).
 
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde::Serialize;
@@ -199,7 +199,8 @@ fn weekday_name(w: Weekday) -> String {
 pub fn build(p: &Pipeline, ds: &Dataset, as_of: Day) -> Panel {
     let span = tracing::info_span!("panel");
     let _g = span.enter();
-    let mut first: BTreeMap<(u32, u32), Day> = BTreeMap::new();
+    // Hash maps, not B-trees: every one of up to 17 M demand lines looks its series up.
+    let mut first: HashMap<(u32, u32), Day> = HashMap::default();
     let mut after = 0usize;
     let mut after_units = 0.0;
     let mut start = as_of;
@@ -288,7 +289,8 @@ pub fn build(p: &Pipeline, ds: &Dataset, as_of: Day) -> Panel {
             .cmp(&(ds.skus.name(b.0 .0), ds.locs.name(b.0 .1)))
     });
     let mut series = Vec::with_capacity(keys.len());
-    let mut index: BTreeMap<(u32, u32), usize> = BTreeMap::new();
+    let mut index: HashMap<(u32, u32), usize> = HashMap::default();
+    index.reserve(keys.len());
     let mut offset = 0usize;
     for (k, ((sku, loc), s)) in keys.into_iter().enumerate() {
         let len = (as_of - s + 1) as usize;
