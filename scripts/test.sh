@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command. Installs what the tests need (LibreOffice Calc, unzip and
 # Chromium from Debian, for the CSV/XLSX import and HTML report tests; a Python venv with
-# Dask for the cluster test), then runs the whole test suite.
+# Dask for the cluster test, one with moto's S3 server for the object-storage test), then
+# runs the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/restock-target}"
@@ -24,4 +25,9 @@ CLUSTER_OUT=$(mktemp -d)
   --pipeline pipelines/sample.toml --shards 2 --out "$CLUSTER_OUT/cluster"
 rm -rf "$CLUSTER_OUT"
 "$CLUSTER_VENV/bin/python" benches/cluster/check_manifests.py
+# Object storage: a moto S3 server on 127.0.0.1 (venv with pinned moto from PyPI); restock
+# reads every input and writes the run, a failed run and two shards + merge via s3:// URLs.
+S3_VENV=$(bash scripts/s3/setup.sh)
+"$S3_VENV/bin/python" scripts/s3/s3_roundtrip.py --restock "$CARGO_TARGET_DIR/debug/restock" \
+  --pipeline pipelines/sample.toml
 cargo test --locked

@@ -644,6 +644,34 @@ pub struct Pipeline {
     pub limits: LimitsCfg,
     pub export: ExportCfg,
     pub check: CheckCfg,
+    /// (local copy, URL) of inputs fetched from object storage (`remote::stage`).
+    #[serde(skip)]
+    pub remote_inputs: Vec<(PathBuf, String)>,
+}
+
+impl Pipeline {
+    /// Where an input came from, as the user named it: the URL of a staged remote input.
+    pub fn source_of(&self, local: &Path) -> PathBuf {
+        self.remote_inputs
+            .iter()
+            .find(|(l, _)| l == local)
+            .map_or_else(|| local.to_path_buf(), |(_, u)| PathBuf::from(u))
+    }
+}
+
+impl Inputs {
+    /// Every input's path slot, named as in the manifest.
+    pub fn paths_mut(&mut self) -> Vec<(&'static str, &mut Option<PathBuf>)> {
+        vec![
+            ("orders", &mut self.orders.path),
+            ("returns", &mut self.returns.path),
+            ("stock", &mut self.stock.path),
+            ("products", &mut self.products.path),
+            ("suppliers", &mut self.suppliers.path),
+            ("open_pos", &mut self.open_pos.path),
+            ("overrides", &mut self.overrides.path),
+        ]
+    }
 }
 
 fn invalid(key: &str, detail: impl Into<String>) -> ConfigError {
@@ -1003,6 +1031,7 @@ impl RawPipeline {
             limits: self.limits,
             export: self.export,
             check: self.check,
+            remote_inputs: Vec::new(),
         })
     }
 }

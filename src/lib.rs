@@ -20,6 +20,7 @@ pub mod monitor;
 pub mod panel;
 pub mod pipeline;
 pub mod progress;
+pub mod remote;
 pub mod replenish;
 pub mod report;
 pub mod returns;

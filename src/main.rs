@@ -33,6 +33,22 @@ fn report_run(what: &str, o: &restock::pipeline::RunOutcome) {
     );
 }
 
+/// Uploads a finished run when `out` is remote; the outcome then names the run's URL.
+fn published(
+    staged: &Option<restock::remote::Staging>,
+    mut o: restock::pipeline::RunOutcome,
+) -> Result<restock::pipeline::RunOutcome, restock::Error> {
+    if let Some(url) = staged
+        .as_ref()
+        .map(|s| s.publish(&o.run_id))
+        .transpose()?
+        .flatten()
+    {
+        o.dir = url.into();
+    }
+    Ok(o)
+}
+
 fn run(cli: Cli) -> Result<i32, restock::Error> {
     match cli.command {
         Command::Run {
@@ -40,9 +56,17 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
             out,
             shard: Some(spec),
         } => {
-            let p = common.pipeline(out)?;
+            let mut p = common.pipeline(out)?;
             let spec: restock::shard::ShardSpec = spec.parse()?;
-            let o = restock::pipeline::run_shard(&p, spec)?;
+            let staged = restock::remote::stage(&mut p, true)?;
+            let mut o = restock::pipeline::run_shard(&p, spec)?;
+            if let Some(url) = staged
+                .as_ref()
+                .map(|s| s.publish_shard(&o.dir))
+                .transpose()?
+            {
+                o.dir = url.unwrap_or_default().into();
+            }
             println!(
                 "shard {}/{} complete: {} series forecast -> {}",
                 spec.index,
@@ -57,9 +81,24 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
             shards,
             out,
         } => {
-            let p = common.pipeline(out)?;
-            let dir = shards.unwrap_or_else(|| p.out.clone());
-            report_run("merged run", &restock::pipeline::merge(&p, &dir)?);
+            let mut p = common.pipeline(out)?;
+            let source = shards.unwrap_or_else(|| p.out.clone());
+            let remote_src = restock::remote::Url::parse(&source);
+            let staged = restock::remote::stage(&mut p, true)?;
+            let dir = match (&remote_src, &staged) {
+                (Some(url), Some(s)) => restock::remote::fetch_shards(url, s)?,
+                (Some(url), None) => {
+                    // Shards remote, out local: stage only to have a place for the copies.
+                    let s = restock::remote::Staging::empty()?;
+                    let d = restock::remote::fetch_shards(url, &s)?;
+                    let o = restock::pipeline::merge(&p, &d)?;
+                    report_run("merged run", &o);
+                    return Ok(exit::OK);
+                }
+                _ => source,
+            };
+            let o = restock::pipeline::merge(&p, &dir)?;
+            report_run("merged run", &published(&staged, o)?);
             Ok(exit::OK)
         }
         Command::Run {
@@ -67,8 +106,10 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
             out,
             shard: None,
         } => {
-            let p = common.pipeline(out)?;
-            report_run("run", &restock::pipeline::run(&p)?);
+            let mut p = common.pipeline(out)?;
+            let staged = restock::remote::stage(&mut p, true)?;
+            let o = restock::pipeline::run(&p)?;
+            report_run("run", &published(&staged, o)?);
             Ok(exit::OK)
         }
         Command::Check {
@@ -76,7 +117,8 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
             json,
             strict,
         } => {
-            let p = common.pipeline(None)?;
+            let mut p = common.pipeline(None)?;
+            let _staged = restock::remote::stage(&mut p, false)?;
             let r = restock::check::check(&p)?;
             print!("{}", r.render());
             if let Some(path) = json {
@@ -93,7 +135,8 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
             Ok(code)
         }
         Command::Forecast { common, out } => {
-            let p = common.pipeline(None)?;
+            let mut p = common.pipeline(None)?;
+            let _staged = restock::remote::stage(&mut p, false)?;
             let rows = restock::pipeline::forecast_only(&p, &out)?;
             println!("wrote {rows} forecast rows to {}", out.display());
             Ok(exit::OK)
@@ -107,7 +150,8 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
                     out,
                 },
         } => {
-            let p = common.pipeline(None)?;
+            let mut p = common.pipeline(None)?;
+            let _staged = restock::remote::stage(&mut p, false)?;
             let b = restock::backtest::returns::run(&p, weeks, window_days)?;
             let dir =
                 out.unwrap_or_else(|| format!("notebooks-out/returns-backtest-{}", p.name).into());
@@ -158,7 +202,8 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
                     out,
                 },
         } => {
-            let p = common.pipeline(None)?;
+            let mut p = common.pipeline(None)?;
+            let _staged = restock::remote::stage(&mut p, false)?;
             let opts = restock::backtest::policy::options(
                 &p,
                 from.as_deref(),
@@ -181,7 +226,8 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
         Command::Backtest {
             what: BacktestKind::ReturnCovariates { common },
         } => {
-            let p = common.pipeline(None)?;
+            let mut p = common.pipeline(None)?;
+            let _staged = restock::remote::stage(&mut p, false)?;
             let ds = restock::ingest::load(&p)?;
             let as_of = restock::pipeline::resolve_as_of(&p, &ds)?;
             match restock::returns::covariates::evaluate(&p, &ds, as_of) {

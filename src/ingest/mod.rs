@@ -422,6 +422,9 @@ pub fn load(p: &Pipeline) -> Result<Dataset> {
     }
     ds.rejects
         .sort_by(|a, b| (a.input, a.row).cmp(&(b.input, b.row)));
+    for f in &mut ds.files {
+        f.path = p.source_of(&f.path);
+    }
     tracing::info!(
         demand_lines = ds.demand.len(),
         return_lines = ds.returns.len(),
