@@ -57,10 +57,18 @@ impl TradingCalendar {
         }
     }
 
+    /// Called for every day of every candidate's every CV origin: the history is a table
+    /// lookup inlined into the model loops, the future a separate (cold) path.
+    #[inline]
     pub fn is_closed(&self, d: Day) -> bool {
-        if d >= self.start && d <= self.as_of {
-            return self.past_closed[(d - self.start) as usize];
+        match self.past_closed.get(d.wrapping_sub(self.start) as usize) {
+            Some(&c) if d >= self.start => c,
+            _ => self.is_closed_future(d),
         }
+    }
+
+    #[cold]
+    fn is_closed_future(&self, d: Day) -> bool {
         self.weekdays.contains(&to_date(d).weekday()) || self.holidays.binary_search(&d).is_ok()
     }
 }
@@ -103,6 +111,7 @@ pub struct SeriesView<'a> {
 }
 
 impl<'a> SeriesView<'a> {
+    #[inline]
     pub fn closed(&self, i: usize) -> bool {
         self.calendar.is_closed(self.start + i as Day)
     }
