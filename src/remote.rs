@@ -276,13 +276,7 @@ fn mirror_history(url: &Url, local: &Path) -> Result<()> {
     else {
         return Ok(());
     };
-    let id = String::from_utf8_lossy(&id).trim().to_string();
-    if id.is_empty() || id.contains('/') || id.contains("..") {
-        return Err(remote_output(
-            url,
-            format!("'latest' holds no run id: '{id}'"),
-        ));
-    }
+    let id = run_id_of(url, "latest", &id)?;
     for f in [
         "forecasts.parquet",
         "forecast_models.parquet",
@@ -296,11 +290,7 @@ fn mirror_history(url: &Url, local: &Path) -> Result<()> {
         }
     }
     if local.join(&id).is_dir() {
-        let link = local.join("latest");
-        std::os::unix::fs::symlink(&id, &link).map_err(|source| OutputError::Io {
-            path: link.clone(),
-            source,
-        })?;
+        link_latest(local, &id)?;
     }
     Ok(())
 }
@@ -323,20 +313,9 @@ impl Staging {
             return Ok(None);
         };
         let store = Store::open(url).map_err(|d| remote_output(url, d))?;
-        let run = local.join(run_id);
-        let mut files = list_local(&run)?;
-        // The manifest is the run's seal: uploaded after everything it describes.
-        files.sort_by_key(|f| (f == "manifest.json", f.clone()));
         let dest = url.join(run_id);
-        for f in &files {
-            let data = std::fs::read(run.join(f)).map_err(|source| OutputError::Io {
-                path: run.join(f),
-                source,
-            })?;
-            store
-                .put(&dest.join(f), data)
-                .map_err(|d| remote_output(&dest, d))?;
-        }
+        // The manifest is the run's seal: uploaded after everything it describes.
+        let files = upload_dir(&store, &local.join(run_id), &dest, "manifest.json")?;
         let hist = local.join("runs.parquet");
         if hist.is_file() {
             let data = std::fs::read(&hist).map_err(|source| OutputError::Io {
@@ -372,18 +351,8 @@ impl Staging {
             ));
         };
         let store = Store::open(url).map_err(|d| remote_output(url, d))?;
-        let mut files = list_local(shard_dir)?;
-        files.sort_by_key(|f| (f == "shard.json", f.clone()));
         let dest = url.join(&format!("{shard}/{run_id}"));
-        for f in &files {
-            let data = std::fs::read(shard_dir.join(f)).map_err(|source| OutputError::Io {
-                path: shard_dir.join(f),
-                source,
-            })?;
-            store
-                .put(&dest.join(f), data)
-                .map_err(|d| remote_output(&dest, d))?;
-        }
+        upload_dir(&store, shard_dir, &dest, "shard.json")?;
         store
             .put(
                 &url.join(&format!("{shard}/latest")),
@@ -415,10 +384,7 @@ pub fn fetch_shards(url: &Url, staging: &Staging) -> Result<PathBuf> {
         let Some(id) = store.get(&url.join(k)).map_err(|d| remote_output(url, d))? else {
             continue;
         };
-        let id = String::from_utf8_lossy(&id).trim().to_string();
-        if id.is_empty() || id.contains('/') || id.contains("..") {
-            return Err(remote_output(url, format!("'{k}' holds no run id: '{id}'")));
-        }
+        let id = run_id_of(url, k, &id)?;
         let run = format!("{shard}/{id}/");
         for f in keys.iter().filter_map(|x| x.strip_prefix(&run)) {
             if f.contains('/') {
@@ -431,13 +397,49 @@ pub fn fetch_shards(url: &Url, staging: &Staging) -> Result<PathBuf> {
                 write_local(&local.join(shard).join(&id).join(f), &b)?;
             }
         }
-        let link = local.join(shard).join("latest");
-        std::os::unix::fs::symlink(&id, &link).map_err(|source| OutputError::Io {
-            path: link.clone(),
-            source,
-        })?;
+        link_latest(&local.join(shard), &id)?;
     }
     Ok(local)
+}
+
+/// Uploads the files of a (flat) folder under `dest`, the file named `seal` last.
+fn upload_dir(store: &Store, dir: &Path, dest: &Url, seal: &str) -> Result<Vec<String>> {
+    let mut files = list_local(dir)?;
+    files.sort_by_key(|f| (f == seal, f.clone()));
+    for f in &files {
+        let data = std::fs::read(dir.join(f)).map_err(|source| OutputError::Io {
+            path: dir.join(f),
+            source,
+        })?;
+        store
+            .put(&dest.join(f), data)
+            .map_err(|d| remote_output(dest, d))?;
+    }
+    Ok(files)
+}
+
+/// `dir/latest` → `id`, as a local run folder has it.
+fn link_latest(dir: &Path, id: &str) -> Result<()> {
+    let link = dir.join("latest");
+    std::os::unix::fs::symlink(id, &link).map_err(|source| {
+        OutputError::Io {
+            path: link.clone(),
+            source,
+        }
+        .into()
+    })
+}
+
+/// A run id read from a `latest` object: one path component, nothing else.
+fn run_id_of(url: &Url, what: &str, bytes: &[u8]) -> Result<String> {
+    let id = String::from_utf8_lossy(bytes).trim().to_string();
+    if id.is_empty() || id.contains('/') || id.contains("..") {
+        return Err(remote_output(
+            url,
+            format!("'{what}' holds no run id: '{id}'"),
+        ));
+    }
+    Ok(id)
 }
 
 /// File names of a run folder (flat: restock writes no subfolders into a run).

@@ -434,3 +434,48 @@ pub fn load(p: &Pipeline) -> Result<Dataset> {
     );
     Ok(ds)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dict_keeps_first_seen_ids_and_one_copy_of_each_name() {
+        let mut d = Dict::default();
+        assert_eq!(d.intern("b"), 0);
+        assert_eq!(d.intern(""), 1);
+        assert_eq!(d.intern("a"), 2);
+        assert_eq!(d.intern("b"), 0);
+        d.reserve(10_000);
+        for i in 0..10_000 {
+            d.intern(&format!("k{i}"));
+        }
+        assert_eq!(d.len(), 10_003);
+        assert_eq!(d.name(1), "");
+        assert_eq!(d.name(2), "a");
+        assert_eq!(d.get("k9999"), Some(10_002));
+        assert_eq!(d.name(10_002), "k9999");
+        assert_eq!(d.get("k10000"), None);
+        assert_eq!(
+            d.text.len(),
+            "ba".len() + (0..10_000).map(|i| format!("k{i}").len()).sum::<usize>()
+        );
+    }
+
+    #[test]
+    fn demand_line_sentinels_read_back_as_none() {
+        let d = DemandLine::new(1, 0, 2, 3, 4.0, None);
+        assert_eq!(
+            (d.price(), d.order(), d.customer(), d.channel(), d.country()),
+            (None, None, None, None, None)
+        );
+        let d = DemandLine::new(1, 0, 2, 3, 4.0, Some(0.0))
+            .linked(Some(0), Some(7))
+            .placed(Some(1), None);
+        assert_eq!(
+            (d.price(), d.order(), d.customer(), d.channel(), d.country()),
+            (Some(0.0), Some(0), Some(7), Some(1), None)
+        );
+        assert_eq!(std::mem::size_of::<DemandLine>(), 56);
+    }
+}

@@ -846,4 +846,95 @@ mod tests {
         assert!(parse_datetime("2011-13-09").is_none());
         assert!(parse_datetime("yesterday").is_none());
     }
+
+    /// Writes one Parquet file with a text column `d` and a numeric column `q`.
+    fn parquet(path: &Path, d: Vec<Option<String>>, q: Vec<f64>) {
+        use arrow::array::Float64Array;
+        use arrow::datatypes::{Field, Schema};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("d", DataType::Utf8, true),
+            Field::new("q", DataType::Float64, true),
+            Field::new("unused", DataType::Float64, true),
+        ]));
+        let n = q.len();
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(d)),
+                Arc::new(Float64Array::from(q)),
+                Arc::new(Float64Array::from(vec![1.0; n])),
+            ],
+        )
+        .unwrap();
+        let f = File::create(path).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(f, schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+
+    #[test]
+    fn batches_report_rows_of_the_file_and_decode_only_wanted_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.parquet");
+        // Three batches of 64 Ki rows; a bad date far into the third.
+        let n = 150_000;
+        let mut d: Vec<Option<String>> = (0..n).map(|_| Some("2024-01-02".into())).collect();
+        d[140_000] = Some("not a date".into());
+        parquet(&path, d, (0..n).map(|i| i as f64).collect());
+        let mut batches = 0;
+        let mut q = Vec::new();
+        let t = Table::read_batches("orders", &path, Limits::default(), Some(&["Q"]), |b| {
+            batches += 1;
+            q.extend(b.f64s("q", "quantity", true)?.unwrap_or_default());
+            // Not decoded: asking for it is an error, not an empty column.
+            assert!(b.f64s("unused", "x", true).is_err());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(batches, 3);
+        assert_eq!(t.rows, n);
+        assert_eq!(q.len(), n);
+        assert_eq!(q[n - 1], Some((n - 1) as f64));
+        let res = Table::read_batches("orders", &path, Limits::default(), Some(&["d"]), |b| {
+            b.datetimes("d", "order_date", true).map(|_| ())
+        });
+        let Err(err) = res else {
+            panic!("a bad date must fail the read")
+        };
+        let msg = err.to_string();
+        assert!(msg.contains("row 140001"), "{msg}");
+        assert!(msg.contains("not a date"), "{msg}");
+        // A missing column still lists every column of the file.
+        let err = Table::read_columns("orders", &path, Limits::default(), Some(&["sku"]))
+            .unwrap()
+            .strings("sku", "sku", true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unused"), "{err}");
+    }
+
+    #[test]
+    fn interned_codes_share_one_dictionary_across_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.parquet");
+        let n = 100_000;
+        // Mostly distinct (sizes the dictionary up front), with repeats and blanks.
+        let d: Vec<Option<String>> = (0..n)
+            .map(|i| (i % 7 != 0).then(|| format!("O{}", i % 90_000)))
+            .collect();
+        parquet(&path, d.clone(), vec![0.0; n]);
+        let mut c = Codes::default();
+        Table::read_batches("orders", &path, Limits::default(), None, |b| {
+            b.interned_into("d", "order_id", true, &mut c).map(|_| ())
+        })
+        .unwrap();
+        assert_eq!(c.codes.len(), n);
+        for (i, v) in d.iter().enumerate() {
+            assert_eq!(c.get(i), v.as_deref(), "row {i}");
+        }
+        let distinct: std::collections::HashSet<_> = d.iter().flatten().collect();
+        assert_eq!(c.dict.len(), distinct.len());
+        assert_eq!(c.dict.get("O5"), c.code(5));
+        assert_eq!(c.dict.get("nope"), None);
+    }
 }
