@@ -100,6 +100,11 @@ def main():
     ap.add_argument("--cv-step", type=int, default=7)
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--restock-set", action="append", default=[],
+                    help="extra restock setting KEY=VALUE (repeatable)")
+    ap.add_argument("--restock-only", action="store_true",
+                    help="score restock alone (no statsforecast run): for trying restock settings "
+                         "against a peer summary measured before")
     ap.add_argument("--skip-ets", action="store_true",
                     help="leave AutoETS out on both sides (for quick runs)")
     a = ap.parse_args()
@@ -114,6 +119,8 @@ def main():
     if a.skip_ets:
         cmd += ["--set", 'forecast.models=["naive","seasonal_naive","moving_average","ses","theta",'
                 '"optimized_theta","croston","croston_optimized","sba","tsb","adida","imapa"]']
+    for kv in a.restock_set:
+        cmd += ["--set", kv]
     cmd += ["--pipeline", a.pipeline] if a.pipeline else ["--panel", a.panel]
     env = dict(os.environ, RAYON_NUM_THREADS=str(a.n_jobs), RESTOCK_LOG="warn")
     t0 = time.perf_counter()
@@ -160,62 +167,63 @@ def main():
             test_ok = kind[n_train:n_train + a.h] != 2  # censored days are not scored
             w = ytr[-28:].sum()
             info[uid] = (ytr[open_], y[n_train:n_train + a.h], test_ok, w, n_train)
-        df = pd.concat(recs, ignore_index=True)
-        # statsforecast needs h + windows; short series are forecast but not cross-validated.
-        lens = df.groupby("unique_id").size()
-        need = a.h + (a.cv_windows - 1) * a.cv_step + 14
-        long_ids = lens[lens >= need].index
-        t0 = time.perf_counter()
-        # refit=False (fit once, then only filter: restock's scheme) where statsforecast
-        # supports it (models with `forward`); the others can only be refitted per window.
-        fwd = [m for m in models if type(m).__name__ in FORWARD]
-        rest = [m for m in models if type(m).__name__ not in FORWARD]
-        cvdf = df[df.unique_id.isin(long_ids)]
-        parts = []
-        for ms, refit in [(fwd, False), (rest, True)]:
-            sf = StatsForecast(models=ms, freq="D", n_jobs=a.n_jobs, fallback_model=Naive())
-            parts.append(sf.cross_validation(df=cvdf, h=a.h, n_windows=a.cv_windows,
-                                             step_size=a.cv_step, refit=refit))
-        cv = parts[0].merge(parts[1].drop(columns=["y"]), on=["unique_id", "ds", "cutoff"])
-        # Conformal intervals need 2 windows of h plus one day; shorter series get points only.
-        pi_ids = lens[lens >= 2 * a.h + 1].index
-        sf2 = StatsForecast(models=models, freq="D", n_jobs=a.n_jobs, fallback_model=Naive())
-        fcs = [sf2.forecast(df=df[df.unique_id.isin(pi_ids)], h=a.h, level=[50, 80, 90, 95],
-                            prediction_intervals=ConformalIntervals(h=a.h, n_windows=2))]
-        short = df[~df.unique_id.isin(pi_ids)]
-        if len(short):
-            fcs.append(StatsForecast(models=models, freq="D", n_jobs=a.n_jobs, fallback_model=Naive()).forecast(df=short, h=a.h))
-        fc = pd.concat(fcs, ignore_index=True)
-        sf_time += time.perf_counter() - t0
-        # Selection by RMSSE (the scale cancels within a series: MSE).
-        mse = cv.groupby("unique_id")[names].apply(
-            lambda g: ((g.values - cv.loc[g.index, "y"].values[:, None]) ** 2).mean(axis=0))
-        best = {uid: names[int(np.nanargmin(v))] if np.isfinite(v).any() else "WindowAverage"
-                for uid, v in mse.items()}
-        fc = fc.set_index("unique_id")
-        for uid, (tr, yt, ok, w, n_train) in info.items():
-            if uid not in fc.index:
-                continue
-            g = fc.loc[[uid]]
-            k = min(len(yt), a.h)
-            if k == 0:
-                continue
-            sel = ok[:k]
-            for m in names + ["statsforecast_selected"]:
-                mm = best.get(uid, "WindowAverage") if m == "statsforecast_selected" else m
-                # statsforecast returns NaN where a model cannot forecast a short series
-                # (window average < 28 days, seasonal naive < 7): score its naive forecast
-                # there, as its fallback_model would.
-                f = g[mm].values[:k]
-                f = np.where(np.isnan(f), g["Naive"].values[:k], f)
+        if not a.restock_only:
+            df = pd.concat(recs, ignore_index=True)
+            # statsforecast needs h + windows; short series are forecast but not cross-validated.
+            lens = df.groupby("unique_id").size()
+            need = a.h + (a.cv_windows - 1) * a.cv_step + 14
+            long_ids = lens[lens >= need].index
+            t0 = time.perf_counter()
+            # refit=False (fit once, then only filter: restock's scheme) where statsforecast
+            # supports it (models with `forward`); the others can only be refitted per window.
+            fwd = [m for m in models if type(m).__name__ in FORWARD]
+            rest = [m for m in models if type(m).__name__ not in FORWARD]
+            cvdf = df[df.unique_id.isin(long_ids)]
+            parts = []
+            for ms, refit in [(fwd, False), (rest, True)]:
+                sf = StatsForecast(models=ms, freq="D", n_jobs=a.n_jobs, fallback_model=Naive())
+                parts.append(sf.cross_validation(df=cvdf, h=a.h, n_windows=a.cv_windows,
+                                                 step_size=a.cv_step, refit=refit))
+            cv = parts[0].merge(parts[1].drop(columns=["y"]), on=["unique_id", "ds", "cutoff"])
+            # Conformal intervals need 2 windows of h plus one day; shorter series get points only.
+            pi_ids = lens[lens >= 2 * a.h + 1].index
+            sf2 = StatsForecast(models=models, freq="D", n_jobs=a.n_jobs, fallback_model=Naive())
+            fcs = [sf2.forecast(df=df[df.unique_id.isin(pi_ids)], h=a.h, level=[50, 80, 90, 95],
+                                prediction_intervals=ConformalIntervals(h=a.h, n_windows=2))]
+            short = df[~df.unique_id.isin(pi_ids)]
+            if len(short):
+                fcs.append(StatsForecast(models=models, freq="D", n_jobs=a.n_jobs, fallback_model=Naive()).forecast(df=short, h=a.h))
+            fc = pd.concat(fcs, ignore_index=True)
+            sf_time += time.perf_counter() - t0
+            # Selection by RMSSE (the scale cancels within a series: MSE).
+            mse = cv.groupby("unique_id")[names].apply(
+                lambda g: ((g.values - cv.loc[g.index, "y"].values[:, None]) ** 2).mean(axis=0))
+            best = {uid: names[int(np.nanargmin(v))] if np.isfinite(v).any() else "WindowAverage"
+                    for uid, v in mse.items()}
+            fc = fc.set_index("unique_id")
+            for uid, (tr, yt, ok, w, n_train) in info.items():
+                if uid not in fc.index:
+                    continue
+                g = fc.loc[[uid]]
+                k = min(len(yt), a.h)
+                if k == 0:
+                    continue
+                sel = ok[:k]
+                for m in names + ["statsforecast_selected"]:
+                    mm = best.get(uid, "WindowAverage") if m == "statsforecast_selected" else m
+                    # statsforecast returns NaN where a model cannot forecast a short series
+                    # (window average < 28 days, seasonal naive < 7): score its naive forecast
+                    # there, as its fallback_model would.
+                    f = g[mm].values[:k]
+                    f = np.where(np.isnan(f), g["Naive"].values[:k], f)
 
-                def col(c):
-                    v = g[c].values[:k] if c in g else f
-                    return np.where(np.isnan(v), f, v)
-                q = np.column_stack([col(f"{mm}-lo-90"), col(f"{mm}-lo-80"), col(f"{mm}-lo-50"), f,
-                                     col(f"{mm}-hi-50"), col(f"{mm}-hi-80"), col(f"{mm}-hi-90"),
-                                     col(f"{mm}-lo-95"), col(f"{mm}-hi-95")])
-                eval_rows[m].append({"y": yt[:k][sel], "f": f[sel], "q": q[sel], "train": tr, "w": w})
+                    def col(c):
+                        v = g[c].values[:k] if c in g else f
+                        return np.where(np.isnan(v), f, v)
+                    q = np.column_stack([col(f"{mm}-lo-90"), col(f"{mm}-lo-80"), col(f"{mm}-lo-50"), f,
+                                         col(f"{mm}-hi-50"), col(f"{mm}-hi-80"), col(f"{mm}-hi-90"),
+                                         col(f"{mm}-lo-95"), col(f"{mm}-hi-95")])
+                    eval_rows[m].append({"y": yt[:k][sel], "f": f[sel], "q": q[sel], "train": tr, "w": w})
         r = rpts[rpts.origin == o].set_index("unique_id")
         for uid, (tr, yt, ok, w, n_train) in info.items():
             if uid not in r.index:
@@ -229,11 +237,11 @@ def main():
 
     res = {k: metrics(v) for k, v in eval_rows.items() if v}
     singles = {k: v for k, v in res.items() if k not in ("restock", "statsforecast_selected")}
-    best_single = min(singles, key=lambda k: singles[k]["rmsse"])
+    best_single = min(singles, key=lambda k: singles[k]["rmsse"]) if singles else None
     summary = {
         "origins": [str(o.date()) for o in origins], "h": a.h, "n_jobs": a.n_jobs,
         "restock_seconds": t_restock, "statsforecast_seconds": sf_time,
-        "speed_ratio": sf_time / t_restock, "best_single_model": best_single, "metrics": res,
+        "speed_ratio": sf_time / t_restock if sf_time else None, "best_single_model": best_single, "metrics": res,
     }
     # restock's own PIT coverage for counts (its backtest computes it from the full CDF).
     rs = json.loads((out / "restock" / "summary.json").read_text())["overall"]
@@ -244,7 +252,7 @@ def main():
     hdr = ["mae", "rmse", "bias", "mase", "rmsse", "wrmsse", "pinball", "coverage_50", "coverage_80", "coverage_90",
            "coverage_95"]
     print(f"{'method':28}" + "".join(f"{h:>12}" for h in hdr))
-    for k in ["restock", "statsforecast_selected", best_single] + sorted(set(singles) - {best_single}):
+    for k in [k for k in ["restock", "statsforecast_selected", best_single] if k in res] + sorted(set(singles) - {best_single}):
         print(f"{k[:28]:28}" + "".join(f"{res[k][h]:>12.4f}" for h in hdr))
 
 
