@@ -1,11 +1,14 @@
-//! Kernel benchmarks (a bench binary, no harness): panel build, each model's CV + forecast
-//! per series, the whole per-series engine (selection + quantiles), count quantiles, and
-//! replenishment per series. `cargo bench --bench kernels` (release profile); prints the
-//! median of repeated timings per kernel. Figures and how they were read: benches/README.md.
+//! Kernel benchmarks (criterion): panel build, each model's CV + forecast per series, the
+//! whole per-series engine (selection + quantiles), count quantiles, and replenishment per
+//! series. `cargo bench --bench kernels` (release profile); criterion prints each kernel's
+//! time with its confidence interval and keeps estimates in `<target>/criterion/`. Figures
+//! and how they were read: benches/README.md.
 
 use std::hint::black_box;
 use std::path::Path;
-use std::time::Instant;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 use chrono::NaiveDate;
 use restock::config::{ForecastCfg, Overrides, RawPipeline};
@@ -13,31 +16,6 @@ use restock::forecast::quantile::count_quantile;
 use restock::forecast::{self, cv_origins};
 use restock::panel::{from_date, SeriesView, TradingCalendar};
 use restock::{ingest, panel, pipeline, replenish};
-
-/// Median seconds of `reps` runs of `f` (after one warm-up run).
-fn median_secs(reps: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut v: Vec<f64> = (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn row(name: &str, per: &str, secs: f64) {
-    let (v, unit) = if secs < 1e-3 {
-        (secs * 1e6, "µs")
-    } else if secs < 1.0 {
-        (secs * 1e3, "ms")
-    } else {
-        (secs, "s")
-    };
-    println!("{name:<34} {v:>10.2} {unit:<2} {per}");
-}
 
 /// Two years of daily demand with a weekly pattern, a yearly swing, noise and 35 % zeros,
 /// from a fixed linear congruential generator (the same series every run).
@@ -60,8 +38,7 @@ fn synthetic_series(n: usize) -> Vec<f64> {
         .collect()
 }
 
-fn main() {
-    println!("restock kernel benchmarks (median of repeated runs, this machine, release build)\n");
+fn kernels(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let path = root.join("pipelines/sample.toml");
     let text = std::fs::read_to_string(&path).expect("pipelines/sample.toml");
@@ -73,15 +50,14 @@ fn main() {
     // Panel build on the sample shop (1.16 M order lines, 396 series).
     let ds = ingest::load(&p).expect("sample inputs");
     let as_of = pipeline::resolve_as_of(&p, &ds).expect("as-of");
-    let t = median_secs(5, || {
-        black_box(panel::build(&p, &ds, as_of));
+    let mut g = c.benchmark_group("panel");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(ds.demand.len() as u64));
+    g.bench_function("build_sample", |b| {
+        b.iter(|| black_box(panel::build(&p, &ds, as_of)))
     });
+    g.finish();
     let panel = panel::build(&p, &ds, as_of);
-    row(
-        "panel build (sample)",
-        &format!("per run, {} demand lines", ds.demand.len()),
-        t,
-    );
 
     // Each model: CV over 26 origins (horizon 28) plus the final forecast, one 730-day series.
     let y = synthetic_series(730);
@@ -96,55 +72,59 @@ fn main() {
     };
     let cfg = ForecastCfg::default();
     let origins = cv_origins(y.len(), &cfg, 28);
+    let mut g = c.benchmark_group("model_cv26_plus_forecast_730d");
+    g.sample_size(20).measurement_time(Duration::from_secs(3));
     for name in &cfg.models {
         let Some(m) = forecast::build(name, &cfg) else {
             continue; // global_ridge needs a panel; timed with the engine below
         };
-        let t = median_secs(9, || {
-            black_box(m.predict_origins(&view, &origins, 28));
-            black_box(m.predict(&view, 28).ok());
+        g.bench_function(name.as_str(), |b| {
+            b.iter(|| {
+                black_box(m.predict_origins(&view, &origins, 28));
+                black_box(m.predict(&view, 28).ok());
+            })
         });
-        row(
-            &format!("model {name}"),
-            &format!("per series (26-origin CV + forecast, {} days)", y.len()),
-            t,
-        );
     }
+    g.finish();
 
     // The engine per series: class, CV of the class's candidates, ensemble, quantiles.
     let models = forecast::registry(&cfg);
-    let t = median_secs(9, || {
-        black_box(forecast::forecast_series(&models, &view, &cfg, 28, 21));
+    let mut g = c.benchmark_group("engine");
+    g.sample_size(20).measurement_time(Duration::from_secs(3));
+    g.bench_function("series_730d", |b| {
+        b.iter(|| black_box(forecast::forecast_series(&models, &view, &cfg, 28, 21)))
     });
-    row("engine (selection + quantiles)", "per series, 730 days", t);
+    g.finish();
 
     // Count quantiles (negative binomial walk) as used for intermittent days and returns.
-    let t = median_secs(9, || {
-        for k in 0..1000 {
-            black_box(count_quantile(
-                0.5 + k as f64 * 0.01,
-                3.0 + k as f64 * 0.05,
-                0.95,
-            ));
-        }
+    let mut g = c.benchmark_group("count_quantile");
+    g.throughput(Throughput::Elements(1000));
+    g.bench_function("nb_p95_x1000", |b| {
+        b.iter(|| {
+            for k in 0..1000 {
+                black_box(count_quantile(
+                    0.5 + k as f64 * 0.01,
+                    3.0 + k as f64 * 0.05,
+                    0.95,
+                ));
+            }
+        })
     });
-    row("count quantile (NB, p95)", "per call", t / 1000.0);
+    g.finish();
 
     // Replenishment per series: policy, service target, constraints, explanation.
     let params = replenish::resolve(&p, &ds, &panel);
     let windows: Vec<usize> = params.iter().map(|x| x.window_days).collect();
     let fc = forecast::run(&panel, &p.forecast, p.horizon_days as usize, &windows);
     let (_, rets) = pipeline::forecast_returns(&p, &ds, &panel, &params, &fc);
-    let t = median_secs(5, || {
-        black_box(replenish::propose(&p, &ds, &panel, &params, &fc, &rets));
+    let mut g = c.benchmark_group("replenish");
+    g.sample_size(20);
+    g.throughput(Throughput::Elements(panel.series.len() as u64));
+    g.bench_function("sample_all_series", |b| {
+        b.iter(|| black_box(replenish::propose(&p, &ds, &panel, &params, &fc, &rets)))
     });
-    row(
-        "replenishment (sample)",
-        &format!(
-            "per series ({} series: {:.2} ms per run)",
-            panel.series.len(),
-            t * 1e3
-        ),
-        t / panel.series.len().max(1) as f64,
-    );
+    g.finish();
 }
+
+criterion_group!(benches, kernels);
+criterion_main!(benches);
