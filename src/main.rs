@@ -60,12 +60,14 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
             let spec: restock::shard::ShardSpec = spec.parse()?;
             let staged = restock::remote::stage(&mut p, true)?;
             let mut o = restock::pipeline::run_shard(&p, spec)?;
+            // Remote inputs with a local `out` publish nothing: the folder stays as written.
             if let Some(url) = staged
                 .as_ref()
                 .map(|s| s.publish_shard(&o.dir))
                 .transpose()?
+                .flatten()
             {
-                o.dir = url.unwrap_or_default().into();
+                o.dir = url.into();
             }
             println!(
                 "shard {}/{} complete: {} series forecast -> {}",
@@ -84,17 +86,13 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
             let mut p = common.pipeline(out)?;
             let source = shards.unwrap_or_else(|| p.out.clone());
             let remote_src = restock::remote::Url::parse(&source);
-            let staged = restock::remote::stage(&mut p, true)?;
+            let staged = match (restock::remote::stage(&mut p, true)?, &remote_src) {
+                // Shards remote, everything else local: a staging folder for the copies.
+                (None, Some(_)) => Some(restock::remote::Staging::empty()?),
+                (s, _) => s,
+            };
             let dir = match (&remote_src, &staged) {
                 (Some(url), Some(s)) => restock::remote::fetch_shards(url, s)?,
-                (Some(url), None) => {
-                    // Shards remote, out local: stage only to have a place for the copies.
-                    let s = restock::remote::Staging::empty()?;
-                    let d = restock::remote::fetch_shards(url, &s)?;
-                    let o = restock::pipeline::merge(&p, &d)?;
-                    report_run("merged run", &o);
-                    return Ok(exit::OK);
-                }
                 _ => source,
             };
             let o = restock::pipeline::merge(&p, &dir)?;

@@ -141,8 +141,6 @@ impl Store {
 /// What a staged run needs to finish: where its local mirror is and where it goes.
 pub struct Staging {
     dir: PathBuf,
-    /// (local copy, URL) of every remote input, for the manifest and messages.
-    pub inputs: Vec<(PathBuf, Url)>,
     out: Option<(Url, PathBuf)>,
 }
 
@@ -207,9 +205,10 @@ pub fn stage(p: &mut Pipeline, stage_out: bool) -> Result<Option<Staging>> {
     let dir = staging_dir()?;
     let mut s = Staging {
         dir: dir.clone(),
-        inputs: Vec::new(),
         out: None,
     };
+    // (local copy, URL) of every remote input, for the manifest (`Pipeline::source_of`).
+    let mut fetched: Vec<(PathBuf, String)> = Vec::new();
     for (input, path) in inputs {
         let Some(url) = path.as_deref().and_then(Url::parse) else {
             continue;
@@ -241,7 +240,7 @@ pub fn stage(p: &mut Pipeline, stage_out: bool) -> Result<Option<Staging>> {
         }
         tracing::info!(input, url = %url, "downloaded input");
         *path = Some(local.clone());
-        s.inputs.push((local, url));
+        fetched.push((local, url.to_string()));
     }
     if let Some(url) = remote_out {
         let local = dir.join("out");
@@ -253,11 +252,7 @@ pub fn stage(p: &mut Pipeline, stage_out: bool) -> Result<Option<Staging>> {
         p.out = local.clone();
         s.out = Some((url, local));
     }
-    p.remote_inputs = s
-        .inputs
-        .iter()
-        .map(|(l, u)| (l.clone(), u.to_string()))
-        .collect();
+    p.remote_inputs = fetched;
     Ok(Some(s))
 }
 
@@ -300,7 +295,6 @@ impl Staging {
     pub fn empty() -> Result<Staging> {
         Ok(Staging {
             dir: staging_dir()?,
-            inputs: Vec::new(),
             out: None,
         })
     }

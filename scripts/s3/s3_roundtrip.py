@@ -7,7 +7,9 @@ s3:// URLs:
   2. the next run finds the previous one through the remote `latest` pointer (drift
      monitoring), and the run history grows to two rows;
   3. a run with a missing input exits with code 4 and uploads nothing (`latest` unchanged);
-  4. two shards written to S3 and merged from S3 equal the single run.
+  4. two shards written to S3 and merged from S3 equal the single run;
+  5. with S3 inputs a shard still writes to (and reports) a local folder, and shards on S3
+     merge into a local `out`.
 Exits non-zero on the first failed check.
 
     python scripts/s3/s3_roundtrip.py --restock target/debug/restock --pipeline pipelines/sample.toml
@@ -152,6 +154,21 @@ def main():
         merged = get("sharded/latest").decode().strip()
         same_as_local(f"sharded/{merged}/", "merged shards")
         print(f"s3_roundtrip: 2 shards on S3 merged into {merged}, equal to the local run")
+
+        # 5. Mixed: remote inputs with a local shard folder; remote shards merged locally.
+        lsh = os.path.join(tmp, "local-shards")
+        r = restock("run", "--pipeline", a.pipeline, *remote_args(), "--out", lsh,
+                    "--shard", "0/2")
+        if f"-> {lsh}/shard=0/" not in r.stdout:
+            fail(f"shard with a local out did not report its folder: {r.stdout!r}")
+        lm = os.path.join(tmp, "local-merge")
+        restock("merge", "--pipeline", a.pipeline, *remote_args(), "--shards", sh, "--out", lm)
+        got = os.path.realpath(os.path.join(lm, "latest"))
+        for n in ref_files:
+            with open(os.path.join(ref, n), "rb") as x, open(os.path.join(got, n), "rb") as y:
+                if x.read() != y.read():
+                    fail(f"remote shards merged into a local out: {n} differs")
+        print("s3_roundtrip: local shard folder reported; remote shards merged into a local out")
     server.stop()
     print("s3_roundtrip: OK")
 

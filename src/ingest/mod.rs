@@ -44,35 +44,31 @@ fn text_hash(s: &str) -> u64 {
     rustc_hash::FxBuildHasher.hash_one(s)
 }
 
+/// Name `i` of an arena (free function: `intern` needs it while `index` is borrowed).
+fn arena_name<'a>(text: &'a str, ends: &[usize], i: u32) -> &'a str {
+    let i = i as usize;
+    &text[if i == 0 { 0 } else { ends[i - 1] }..ends[i]]
+}
+
 impl Dict {
     pub fn intern(&mut self, s: &str) -> u32 {
         let h = text_hash(s);
         let Dict { text, ends, index } = self;
-        let name = |i: u32| {
-            let i = i as usize;
-            &text[if i == 0 { 0 } else { ends[i - 1] }..ends[i]]
-        };
-        if let Some(&i) = index.find(h, |&i| name(i) == s) {
+        if let Some(&i) = index.find(h, |&i| arena_name(text, ends, i) == s) {
             return i;
         }
         let i = ends.len() as u32;
         text.push_str(s);
         ends.push(text.len());
         let (text, ends) = (&*text, &*ends);
-        index.insert_unique(h, i, |&j| {
-            let j = j as usize;
-            text_hash(&text[if j == 0 { 0 } else { ends[j - 1] }..ends[j]])
-        });
+        index.insert_unique(h, i, |&j| text_hash(arena_name(text, ends, j)));
         i
     }
     /// Room for `n` more names without rehashing.
     pub fn reserve(&mut self, n: usize) {
         let Dict { text, ends, index } = self;
         ends.reserve(n);
-        index.reserve(n, |&j| {
-            let j = j as usize;
-            text_hash(&text[if j == 0 { 0 } else { ends[j - 1] }..ends[j]])
-        });
+        index.reserve(n, |&j| text_hash(arena_name(text, ends, j)));
     }
     pub fn get(&self, s: &str) -> Option<u32> {
         self.index
@@ -80,9 +76,7 @@ impl Dict {
             .copied()
     }
     pub fn name(&self, i: u32) -> &str {
-        let i = i as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.text[start..self.ends[i]]
+        arena_name(&self.text, &self.ends, i)
     }
     pub fn len(&self) -> usize {
         self.ends.len()
@@ -120,7 +114,8 @@ pub struct DemandLine {
     country: u32,
 }
 
-const NO_CODE: u32 = u32::MAX;
+/// "No value" in a code slot, for dataset and column codes alike (`table::Codes::NULL`).
+pub const NO_CODE: u32 = u32::MAX;
 
 fn code_of(v: Option<u32>) -> u32 {
     // A dictionary never reaches u32::MAX entries (rows are counted in u32).
@@ -297,6 +292,17 @@ pub struct InputFile {
     pub rows: usize,
 }
 
+impl InputFile {
+    fn of(t: &Table) -> InputFile {
+        InputFile {
+            input: t.input,
+            path: t.path.clone(),
+            sha256: t.sha256.clone(),
+            rows: t.rows,
+        }
+    }
+}
+
 /// Everything read, validated and classified.
 #[derive(Debug, Default)]
 pub struct Dataset {
@@ -354,12 +360,7 @@ fn open(
     limits: table::Limits,
 ) -> Result<Table> {
     let t = Table::read_limited(input, path, limits)?;
-    files.push(InputFile {
-        input,
-        path: path.to_path_buf(),
-        sha256: t.sha256.clone(),
-        rows: t.rows,
-    });
+    files.push(InputFile::of(&t));
     Ok(t)
 }
 
@@ -386,15 +387,7 @@ pub fn load(p: &Pipeline) -> Result<Dataset> {
                 detail: "an orders file is required".into(),
             })?;
     let t = orders::classify(p, orders_path, limits, &mut ds)?;
-    ds.files.insert(
-        0,
-        InputFile {
-            input: "orders",
-            path: orders_path.to_path_buf(),
-            sha256: t.sha256.clone(),
-            rows: t.rows,
-        },
-    );
+    ds.files.insert(0, InputFile::of(&t));
 
     if let Some(path) = &p.inputs.products.path {
         let t = open("products", path, &mut ds.files, limits)?;

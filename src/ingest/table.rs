@@ -258,7 +258,7 @@ impl Table {
             Some(i) if self.columns[i].is_empty() => Err(InputError::Other {
                 input: self.input,
                 path: self.path.clone(),
-                detail: format!("column '{name}' was not decoded or already released"),
+                detail: format!("column '{name}' was not decoded (not among the wanted columns)"),
             }),
             Some(i) => Ok(Some(i)),
             None if required => Err(InputError::MissingColumn {
@@ -306,20 +306,9 @@ impl Table {
         Ok(found.then_some(out))
     }
 
-    /// Text column as codes into a dictionary of its distinct values: what the large
-    /// columns of an order file (order id, SKU, customer) are read as, one `u32` a row.
-    pub fn interned(
-        &self,
-        name: &str,
-        canonical: &'static str,
-        required: bool,
-    ) -> Result<Option<Codes>, InputError> {
-        let mut c = Codes::default();
-        let found = self.interned_into(name, canonical, required, &mut c)?;
-        Ok(found.then_some(c))
-    }
-
-    /// Appends the column's codes to `into` (one dictionary across the batches of a file).
+    /// Text column as codes into a dictionary of its distinct values, appended to `into`
+    /// (one dictionary across the batches of a file): what the large columns of an order
+    /// file (order id, SKU, customer) are read as, one `u32` a row.
     pub fn interned_into(
         &self,
         name: &str,
@@ -330,14 +319,14 @@ impl Table {
         let Codes { codes, dict } = into;
         let start = codes.len();
         if self.first_row == 0 {
-            codes.reserve_exact(self.rows_hint.max(self.rows));
+            codes.reserve_exact(self.file_rows());
         }
         self.each_str(name, canonical, required, |v| {
             codes.push(v.map_or(Codes::NULL, |s| dict.intern(s)));
             // A column of mostly distinct values (order ids) will hold about one name per
             // row of the file: size the dictionary once instead of rehashing it ~24 times.
             if codes.len() - start == 4096 && dict.len() > 2048 && self.first_row == 0 {
-                dict.reserve(self.rows_hint.saturating_sub(dict.len()));
+                dict.reserve(self.file_rows().saturating_sub(dict.len()));
             }
         })
     }
@@ -399,13 +388,6 @@ impl Table {
             }
         }
         Ok(true)
-    }
-
-    /// Frees a column's Arrow arrays once it has been converted (the order file's peak).
-    pub fn release(&mut self, name: &str) {
-        if let Some(ci) = self.find(name) {
-            self.columns[ci] = Vec::new();
-        }
     }
 
     /// Numeric column. Text is accepted when it holds numbers ("12.5" or "12,5").
@@ -600,7 +582,7 @@ pub struct Codes {
 }
 
 impl Codes {
-    pub const NULL: u32 = u32::MAX;
+    pub const NULL: u32 = super::NO_CODE;
 
     pub fn code(&self, row: usize) -> Option<u32> {
         let c = self.codes[row];
