@@ -233,6 +233,9 @@ pub struct ForecastCfg {
     pub dead_days: usize,
     /// L2 penalty of the pooled `global_ridge` model (features are relative to the level).
     pub global_penalty: f64,
+    /// Shrink each series' CV scores toward what wins in its demand class, by how far the
+    /// scores can be trusted (README "Model selection"); false: plain lowest score.
+    pub selection_prior: bool,
 }
 
 impl Default for ForecastCfg {
@@ -250,6 +253,7 @@ impl Default for ForecastCfg {
             new_days: 56,
             dead_days: 182,
             global_penalty: 0.001,
+            selection_prior: true,
         }
     }
 }

@@ -34,21 +34,31 @@ QN = ["p05", "p10", "p25", "p50", "p75", "p90", "p95"]
 
 
 def load_panel(path):
-    t = pq.read_table(path).to_pydict()
+    """(unique_id, start, y, day_kind) per series, from flat numpy buffers (a full M5-size
+    panel as Python lists would take gigabytes)."""
+    t = pq.read_table(path)
+    ids = t.column("unique_id").to_pylist()
+    starts = t.column("start").to_pylist()
+
+    def flat(name):
+        col = t.column(name).combine_chunks()
+        off = col.offsets.to_numpy()
+        return off, col.flatten().to_numpy(zero_copy_only=False).astype(float)
+    yo, yv = flat("y")
+    ko, kv = flat("day_kind") if "day_kind" in t.column_names else (None, None)
     out = []
-    for uid, start, y, kind in zip(t["unique_id"], t["start"], t["y"],
-                                   t.get("day_kind", [None] * len(t["y"]))):
-        y = np.asarray(y, dtype=float)
-        kind = np.zeros(len(y)) if kind is None else np.asarray(kind, dtype=float)
+    for i, (uid, start) in enumerate(zip(ids, starts)):
+        y = yv[yo[i]:yo[i + 1]]
+        kind = np.zeros(len(y)) if ko is None else kv[ko[i]:ko[i + 1]]
         out.append((uid, pd.Timestamp(start), y, kind))
     return out
 
 
-def metrics(rows):
-    """rows: list of dicts with y (array), f (array), q (n x 7), train (array of open days)."""
-    acc = {k: [] for k in ["mase", "rmsse", "pinball", "w"]}
-    ae = se = bias = n = 0.0
-    cov = np.zeros(4)
+def per_series(rows):
+    """One row per scored series with everything pooling needs (so slices of a panel scored
+    in separate runs pool to exactly the figures of one run)."""
+    cols = {k: [] for k in ["unique_id", "origin", "mase", "rmsse", "pinball", "w", "ae", "se", "bias", "n",
+                            "cov50", "cov80", "cov90", "cov95"]}
     for r in rows:
         tr = r["train"]
         d = np.diff(tr)
@@ -60,32 +70,44 @@ def metrics(rows):
         if y.size == 0:
             continue
         e = y - f
-        acc["mase"].append(np.mean(np.abs(e)) / sa)
-        acc["rmsse"].append(np.sqrt(np.mean(e * e) / sq))
         pb = 0.0
         for i, p in enumerate(QS):  # pinball over the seven spine quantiles only
             qq = q[:, i]
             pb += np.mean(np.where(y >= qq, p * (y - qq), (1 - p) * (qq - y))) / sa
-        acc["pinball"].append(pb / len(QS))
-        acc["w"].append(r["w"])
-        ae += np.abs(e).sum()
-        se += (e * e).sum()
-        bias += (f - y).sum()
-        n += y.size
+        cols["unique_id"].append(r["uid"])
+        cols["origin"].append(str(pd.Timestamp(r["origin"]).date()))
+        cols["mase"].append(np.mean(np.abs(e)) / sa)
+        cols["rmsse"].append(np.sqrt(np.mean(e * e) / sq))
+        cols["pinball"].append(pb / len(QS))
+        cols["w"].append(float(r["w"]))
+        cols["ae"].append(np.abs(e).sum())
+        cols["se"].append((e * e).sum())
+        cols["bias"].append((f - y).sum())
+        cols["n"].append(y.size)
         # q columns: p05 p10 p25 p50 p75 p90 p95 p025 p975
-        for c, (lo, hi) in enumerate([(2, 4), (1, 5), (0, 6), (7, 8)]):
-            cov[c] += np.sum((y >= q[:, lo] - 1e-9) & (y <= q[:, hi] + 1e-9))
-    w = np.asarray(acc["w"])
-    rm = np.asarray(acc["rmsse"])
+        for c, (lo, hi) in zip(["cov50", "cov80", "cov90", "cov95"], [(2, 4), (1, 5), (0, 6), (7, 8)]):
+            cols[c].append(int(np.sum((y >= q[:, lo] - 1e-9) & (y <= q[:, hi] + 1e-9))))
+    return pd.DataFrame(cols)
+
+
+def pool(t):
+    """Overall figures from per_series rows (of one run or of many slices)."""
+    n = t["n"].sum()
+    w = t["w"].to_numpy()
+    rm = t["rmsse"].to_numpy()
     return {
-        "series": len(acc["mase"]),
-        "mae": ae / n, "rmse": float(np.sqrt(se / n)), "bias": bias / n,
-        "mase": float(np.mean(acc["mase"])), "rmsse": float(np.mean(rm)),
+        "series": len(t),
+        "mae": t["ae"].sum() / n, "rmse": float(np.sqrt(t["se"].sum() / n)), "bias": t["bias"].sum() / n,
+        "mase": float(t["mase"].mean()), "rmsse": float(rm.mean()),
         "wrmsse": float((w * rm).sum() / w.sum()) if w.sum() > 0 else float("nan"),
-        "pinball": float(np.mean(acc["pinball"])),
-        "coverage_50": cov[0] / n, "coverage_80": cov[1] / n, "coverage_90": cov[2] / n,
-        "coverage_95": cov[3] / n,
+        "pinball": float(t["pinball"].mean()),
+        "coverage_50": t["cov50"].sum() / n, "coverage_80": t["cov80"].sum() / n,
+        "coverage_90": t["cov90"].sum() / n, "coverage_95": t["cov95"].sum() / n,
     }
+
+
+def metrics(rows):
+    return pool(per_series(rows))
 
 
 def main():
@@ -107,9 +129,25 @@ def main():
                          "against a peer summary measured before")
     ap.add_argument("--skip-ets", action="store_true",
                     help="leave AutoETS out on both sides (for quick runs)")
+    ap.add_argument("--slice", help="K/N: run statsforecast (and score both) on the K-th of N "
+                    "contiguous slices of the panel only; restock still runs on the whole panel "
+                    "(its pooled model sees every series), once, reused by the other slices. "
+                    "Results go to <out>/slice-K-of-N/; pool them with --aggregate")
+    ap.add_argument("--fresh-restock", action="store_true",
+                    help="with --slice: rerun restock even if an earlier slice ran it")
+    ap.add_argument("--aggregate", action="store_true",
+                    help="pool every <out>/slice-*/series.parquet into <out>/peer_summary.json")
     a = ap.parse_args()
     out = pathlib.Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
+    if a.aggregate:
+        return aggregate(out)
+    sl = None
+    if a.slice:
+        k, n = (int(x) for x in a.slice.split("/"))
+        if not 0 <= k < n:
+            sys.exit(f"--slice {a.slice}: K must be in 0..N-1")
+        sl = (k, n)
 
     # --- restock, whole process -------------------------------------------------------
     cmd = [a.restock, "--threads", str(a.n_jobs), "backtest", "forecast", "--origins", str(a.origins), "--step", str(a.step),
@@ -123,10 +161,17 @@ def main():
         cmd += ["--set", kv]
     cmd += ["--pipeline", a.pipeline] if a.pipeline else ["--panel", a.panel]
     env = dict(os.environ, RAYON_NUM_THREADS=str(a.n_jobs), RESTOCK_LOG="warn")
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
-    t_restock = time.perf_counter() - t0
+    timing = out / "restock_seconds.txt"
+    if sl and not a.fresh_restock and timing.exists() and (out / "restock" / "summary.json").exists():
+        t_restock = float(timing.read_text())  # whole-panel run made by an earlier slice
+    else:
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+        t_restock = time.perf_counter() - t0
+        timing.write_text(f"{t_restock:.3f}\n")
     print(f"restock: {t_restock:.1f} s", file=sys.stderr)
+    res_dir = out / (f"slice-{sl[0]}-of-{sl[1]}" if sl else "")
+    res_dir.mkdir(parents=True, exist_ok=True)
 
     # --- statsforecast ------------------------------------------------------------------
     os.environ["NIXTLA_ID_AS_COL"] = "1"
@@ -145,6 +190,9 @@ def main():
     names = [repr(m) for m in models]
     panel = load_panel(out / "panel.parquet")
     as_of = max(s + pd.Timedelta(days=len(y) - 1) for _, s, y, _ in panel)
+    if sl:
+        lo, hi = len(panel) * sl[0] // sl[1], len(panel) * (sl[0] + 1) // sl[1]
+        panel = panel[lo:hi]
     origins = [as_of - pd.Timedelta(days=a.h + k * a.step) for k in range(a.origins)][::-1]
     rpts = pd.read_parquet(out / "restock" / "forecast_backtest_points.parquet")
     rpts["origin"] = pd.to_datetime(rpts["origin"])
@@ -223,7 +271,7 @@ def main():
                     q = np.column_stack([col(f"{mm}-lo-90"), col(f"{mm}-lo-80"), col(f"{mm}-lo-50"), f,
                                          col(f"{mm}-hi-50"), col(f"{mm}-hi-80"), col(f"{mm}-hi-90"),
                                          col(f"{mm}-lo-95"), col(f"{mm}-hi-95")])
-                    eval_rows[m].append({"y": yt[:k][sel], "f": f[sel], "q": q[sel], "train": tr, "w": w})
+                    eval_rows[m].append({"y": yt[:k][sel], "f": f[sel], "q": q[sel], "train": tr, "w": w, "uid": uid, "origin": o})
         r = rpts[rpts.origin == o].set_index("unique_id")
         for uid, (tr, yt, ok, w, n_train) in info.items():
             if uid not in r.index:
@@ -232,10 +280,16 @@ def main():
             k = min(len(yt), len(g))
             sel = ok[:k]
             eval_rows["restock"].append({"y": yt[:k][sel], "f": g["mean"].values[:k][sel],
-                                         "q": g[QN + ["p025", "p975"]].values[:k][sel], "train": tr, "w": w})
+                                         "q": g[QN + ["p025", "p975"]].values[:k][sel], "train": tr, "w": w, "uid": uid, "origin": o})
         print(f"origin {o.date()}: statsforecast so far {sf_time:.1f} s", file=sys.stderr)
 
-    res = {k: metrics(v) for k, v in eval_rows.items() if v}
+    tables = {k: per_series(v) for k, v in eval_rows.items() if v}
+    if sl:
+        tables["restock"].to_parquet(res_dir / "restock.parquet")
+        peers = [t.assign(method=k) for k, t in tables.items() if k != "restock"]
+        if peers:
+            pd.concat(peers).to_parquet(res_dir / "series.parquet")
+    res = {k: pool(t) for k, t in tables.items()}
     singles = {k: v for k, v in res.items() if k not in ("restock", "statsforecast_selected")}
     best_single = min(singles, key=lambda k: singles[k]["rmsse"]) if singles else None
     summary = {
@@ -246,11 +300,55 @@ def main():
     # restock's own PIT coverage for counts (its backtest computes it from the full CDF).
     rs = json.loads((out / "restock" / "summary.json").read_text())["overall"]
     summary["restock_pit_coverage"] = {k: rs[k] for k in rs if k.startswith("pit_coverage")}
-    (out / "peer_summary.json").write_text(json.dumps(summary, indent=1, default=float))
+    if sl:
+        summary["slice"] = {"k": sl[0], "n": sl[1], "series": len(panel)}
+    (res_dir / "peer_summary.json").write_text(json.dumps(summary, indent=1, default=float))
     print(f"\nrestock {t_restock:.1f} s (whole process) vs statsforecast {sf_time:.1f} s "
           f"(CV + forecast only): {sf_time / t_restock:.1f}x\n")
-    hdr = ["mae", "rmse", "bias", "mase", "rmsse", "wrmsse", "pinball", "coverage_50", "coverage_80", "coverage_90",
-           "coverage_95"]
+    table(res, best_single, singles)
+
+
+HDR = ["mae", "rmse", "bias", "mase", "rmsse", "wrmsse", "pinball", "coverage_50", "coverage_80", "coverage_90",
+       "coverage_95"]
+
+
+def aggregate(out):
+    """Pool the slices that have both a statsforecast run and a restock scoring."""
+    peers, ours, secs, done = [], [], 0.0, []
+    for d in sorted(out.glob("slice-*-of-*")):
+        if not ((d / "series.parquet").exists() and (d / "restock.parquet").exists()):
+            continue
+        peers.append(pd.read_parquet(d / "series.parquet"))
+        ours.append(pd.read_parquet(d / "restock.parquet"))
+        s = json.loads((d / "peer_summary.json").read_text())
+        secs += s["statsforecast_seconds"] or 0.0
+        done.append(s["slice"])
+    if not done:
+        sys.exit(f"no finished slice under {out}")
+    peer = pd.concat(peers)
+    res = {"restock": pool(pd.concat(ours))}
+    for k, t in peer.groupby("method"):
+        res[k] = pool(t)
+    singles = {k: v for k, v in res.items() if k not in ("restock", "statsforecast_selected")}
+    best_single = min(singles, key=lambda k: singles[k]["rmsse"])
+    t_restock = float((out / "restock_seconds.txt").read_text())
+    n = done[0]["n"]
+    summary = {"slices_done": [d["k"] for d in done], "of": n,
+               "series": int(sum(d["series"] for d in done)),
+               "restock_seconds_whole_panel": t_restock, "statsforecast_seconds_slices_done": secs,
+               "statsforecast_seconds_projected_whole_panel": secs * n / len(done),
+               "best_single_model": best_single, "metrics": res}
+    rs = json.loads((out / "restock" / "summary.json").read_text())["overall"]
+    summary["restock_pit_coverage_whole_panel"] = {k: rs[k] for k in rs if k.startswith("pit_coverage")}
+    (out / "peer_summary.json").write_text(json.dumps(summary, indent=1, default=float))
+    print(f"{len(done)} of {n} slices, {summary['series']} series; statsforecast {secs:.1f} s on them "
+          f"(projected {secs * n / len(done):.0f} s for the panel) vs restock {t_restock:.1f} s "
+          f"for the whole panel\n")
+    table(res, best_single, singles)
+
+
+def table(res, best_single, singles):
+    hdr = HDR
     print(f"{'method':28}" + "".join(f"{h:>12}" for h in hdr))
     for k in [k for k in ["restock", "statsforecast_selected", best_single] if k in res] + sorted(set(singles) - {best_single}):
         print(f"{k[:28]:28}" + "".join(f"{res[k][h]:>12.4f}" for h in hdr))

@@ -300,6 +300,7 @@ pub fn run(
         // Everything, the pooled model included, sees only days up to the origin.
         let n_obs = |i: usize| (od - panel.series[i].start + 1).max(0) as usize;
         let models = forecast::registry_for(panel, cfg, o.horizon, &n_obs);
+        let prior = forecast::prior_for(&models, panel, cfg, o.horizon, &n_obs);
         let res: Vec<Option<(Scored, SeriesForecast, usize)>> = (0..panel.series.len())
             .into_par_iter()
             .map(|i| {
@@ -309,8 +310,9 @@ pub fn run(
                 }
                 let view = panel.view(i);
                 let n_train = (od - meta.start + 1) as usize;
-                let f = forecast::forecast_series(
+                let f = forecast::forecast_series_with(
                     &models,
+                    prior.as_ref(),
                     &view.truncate(n_train),
                     cfg,
                     o.horizon,

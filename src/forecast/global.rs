@@ -16,7 +16,7 @@ use std::sync::Arc;
 use super::{Forecaster, ModelError};
 use crate::panel::{Panel, SeriesView};
 
-const NF: usize = 7 + 12 + 7;
+const NF: usize = 7 + 12 + 7 + 5;
 /// Training origins per series go back this far, every 14 days.
 const TRAIN_ORIGINS: usize = 12;
 const TRAIN_STEP: usize = 14;
@@ -26,7 +26,7 @@ const MAX_ROWS: usize = 400_000;
 fn level(s: &SeriesView, n: usize, days: usize) -> Option<(f64, usize)> {
     let (mut sum, mut k) = (0.0, 0usize);
     for i in (0..n).rev() {
-        if s.censored[i] || s.closed(i) {
+        if !usable(s, i) {
             continue;
         }
         sum += s.y[i];
@@ -38,41 +38,117 @@ fn level(s: &SeriesView, n: usize, days: usize) -> Option<(f64, usize)> {
     (k > 0).then(|| (sum / k as f64, k))
 }
 
-/// Features for target day `n + j` from history `..n`, relative to the 28-day level.
-fn features(s: &SeriesView, n: usize, j: usize, scale: f64) -> [f64; NF] {
-    let mut f = [0.0; NF];
-    let m7 = level(s, n, 7).map(|v| v.0).unwrap_or(scale);
-    let m91 = level(s, n, 91).map(|v| v.0).unwrap_or(scale);
-    // Same weekday as the target over the last four weeks.
-    let t = n + j;
-    let mut sw = (0.0, 0usize);
-    let mut r = t as isize - 7;
-    while r >= 0 && sw.1 < 4 {
-        let ri = r as usize;
-        if ri < n && !s.censored[ri] && !s.closed(ri) {
-            sw.0 += s.y[ri];
-            sw.1 += 1;
+fn usable(s: &SeriesView, i: usize) -> bool {
+    !s.censored[i] && !s.closed(i)
+}
+
+/// Mean of the usable days in `lo..hi` (clipped to the history `..n`).
+fn window_mean(s: &SeriesView, lo: usize, hi: usize, n: usize) -> Option<f64> {
+    let (mut sum, mut k) = (0.0, 0usize);
+    for i in lo..hi.min(n) {
+        if usable(s, i) {
+            sum += s.y[i];
+            k += 1;
         }
-        r -= 7;
     }
-    let same_wd = if sw.1 > 0 { sw.0 / sw.1 as f64 } else { scale };
-    let last = (0..n)
-        .rev()
-        .find(|&i| !s.censored[i] && !s.closed(i))
-        .map(|i| s.y[i])
-        .unwrap_or(scale);
-    f[0] = m7 / scale;
-    f[1] = m91 / scale;
-    f[2] = same_wd / scale;
-    f[3] = last / scale;
-    f[4] = (j as f64 + 1.0) / 28.0;
-    f[5] = (n as f64).min(365.0) / 365.0; // history length: young items behave differently
-    f[6] = 1.0 - (same_wd / scale - 1.0).abs().min(3.0) / 3.0;
-    let date = crate::panel::to_date(s.start + t as i32);
-    use chrono::Datelike;
-    f[7 + date.month0() as usize] = 1.0;
-    f[19 + date.weekday().num_days_from_monday() as usize] = 1.0;
-    f
+    (k > 0).then(|| sum / k as f64)
+}
+
+/// What the features of origin `n` share across target days (computed once per origin).
+struct Origin {
+    scale: f64,
+    m7: f64,
+    m91: f64,
+    m182: f64,
+    m364: f64,
+    last: f64,
+    /// Mean of the last 4 and 13 usable days with the same weekday, by `t % 7`.
+    wd4: [f64; 7],
+    wd13: [f64; 7],
+    /// The level of the 28 days before the origin, one year earlier (None: too short).
+    year_ago: Option<f64>,
+}
+
+impl Origin {
+    fn new(s: &SeriesView, n: usize, scale: f64) -> Origin {
+        let lv = |d| level(s, n, d).map(|v: (f64, usize)| v.0).unwrap_or(scale);
+        let mut wd4 = [scale; 7];
+        let mut wd13 = [scale; 7];
+        for r in 0..7 {
+            // Latest day before n with t % 7 == r, walking back a week at a time.
+            let mut i = n as isize - 1 - ((n + 6 - r) % 7) as isize;
+            let (mut sum, mut k) = (0.0, 0usize);
+            while i >= 0 && k < 13 {
+                let iu = i as usize;
+                if usable(s, iu) {
+                    sum += s.y[iu];
+                    k += 1;
+                    if k == 4 {
+                        wd4[r] = sum / 4.0;
+                    }
+                }
+                i -= 7;
+            }
+            if k > 0 {
+                if k < 4 {
+                    wd4[r] = sum / k as f64;
+                }
+                wd13[r] = sum / k as f64;
+            }
+        }
+        let year_ago = (n >= 364 + 28)
+            .then(|| window_mean(s, n - 364 - 28, n - 364, n))
+            .flatten();
+        Origin {
+            scale,
+            m7: lv(7),
+            m91: lv(91),
+            m182: lv(182),
+            m364: lv(364),
+            last: (0..n)
+                .rev()
+                .find(|&i| usable(s, i))
+                .map(|i| s.y[i])
+                .unwrap_or(scale),
+            wd4,
+            wd13,
+            year_ago,
+        }
+    }
+
+    /// Features for target day `n + j`, relative to the 28-day level.
+    fn features(&self, s: &SeriesView, n: usize, j: usize) -> [f64; NF] {
+        let mut f = [0.0; NF];
+        let scale = self.scale;
+        let t = n + j;
+        let same_wd = self.wd4[t % 7];
+        f[0] = self.m7 / scale;
+        f[1] = self.m91 / scale;
+        f[2] = same_wd / scale;
+        f[3] = self.last / scale;
+        f[4] = (j as f64 + 1.0) / 28.0;
+        f[5] = (n as f64).min(365.0) / 365.0; // history length: young items behave differently
+        f[6] = 1.0 - (same_wd / scale - 1.0).abs().min(3.0) / 3.0;
+        let date = crate::panel::to_date(s.start + t as i32);
+        use chrono::Datelike;
+        f[7 + date.month0() as usize] = 1.0;
+        f[19 + date.weekday().num_days_from_monday() as usize] = 1.0;
+        // Longer levels (the 28-day level alone is noisy for slow movers), the series' own
+        // weekday shape over a quarter, and last year's move from now to the target day.
+        f[26] = self.m182 / scale;
+        f[27] = self.m364 / scale;
+        f[28] = if self.m91 > 0.0 {
+            self.wd13[t % 7] / self.m91
+        } else {
+            1.0
+        };
+        if let Some(b) = self.year_ago {
+            let a = window_mean(s, t - 364 - 14, t - 364 + 14, n).unwrap_or(b);
+            f[29] = ((a - b) / scale).clamp(-2.0, 2.0);
+            f[30] = 1.0;
+        }
+        f
+    }
 }
 
 /// The fitted pooled regression.
@@ -92,10 +168,16 @@ impl Ridge {
 pub fn train(panel: &Panel, h: usize, cut: &dyn Fn(usize) -> usize, penalty: f64) -> Option<Ridge> {
     let mut xs: Vec<[f64; NF]> = Vec::new();
     let mut ys: Vec<f64> = Vec::new();
-    'outer: for i in 0..panel.series.len() {
+    // Spread the row budget over the whole panel (panel order is often by category, so
+    // the first series alone would not be a fair sample): fewer origins per series first,
+    // then every `stride`-th series.
+    let rows_per_origin = panel.series.len().max(1) * h.max(1);
+    let per = (MAX_ROWS / rows_per_origin).clamp(4, TRAIN_ORIGINS);
+    let stride = (rows_per_origin * per).div_ceil(MAX_ROWS).max(1);
+    'outer: for i in (0..panel.series.len()).step_by(stride) {
         let s = panel.view(i);
         let end = cut(i).min(s.y.len());
-        for k in 0..TRAIN_ORIGINS {
+        for k in 0..per {
             let Some(n) = end.checked_sub(h + k * TRAIN_STEP) else {
                 break;
             };
@@ -108,12 +190,13 @@ pub fn train(panel: &Panel, h: usize, cut: &dyn Fn(usize) -> usize, penalty: f64
             if scale <= 0.0 {
                 continue;
             }
+            let o = Origin::new(&s, n, scale);
             for j in 0..h {
                 let t = n + j;
                 if s.censored[t] || s.closed(t) {
                     continue;
                 }
-                xs.push(features(&s, n, j, scale));
+                xs.push(o.features(&s, n, j));
                 // Relative demand, capped so one spike does not steer the pooled fit.
                 ys.push((s.y[t] / scale).min(20.0));
                 if ys.len() >= MAX_ROWS {
@@ -201,13 +284,11 @@ fn forecast_with(m: &Ridge, s: &SeriesView, h: usize) -> Result<Vec<f64>, ModelE
     if k < 7 {
         return Err(ModelError::TooShort { needed: 7, got: k });
     }
+    let o = (scale > 0.0).then(|| Origin::new(s, n, scale));
     Ok((0..h)
-        .map(|j| {
-            if s.closed(n + j) || scale <= 0.0 {
-                0.0
-            } else {
-                (scale * m.predict_one(&features(s, n, j, scale))).max(0.0)
-            }
+        .map(|j| match &o {
+            Some(o) if !s.closed(n + j) => (scale * m.predict_one(&o.features(s, n, j))).max(0.0),
+            _ => 0.0,
         })
         .collect())
 }

@@ -13,6 +13,7 @@ pub mod global;
 pub mod kernels;
 pub mod models;
 pub mod quantile;
+pub mod select;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -289,6 +290,9 @@ struct Cv {
     window: Vec<f64>,
     mae: Option<f64>,
     score: Option<f64>,
+    /// The score on two interleaved halves of the origins (blocks of one horizon's worth of
+    /// steps): how far per-series scores can be trusted ([`select`]).
+    halves: [Option<f64>; 2],
     origins: usize,
 }
 
@@ -322,15 +326,18 @@ fn evaluate(
     origins: &[usize],
     h: usize,
     window: usize,
-    metric: SelectionMetric,
+    cfg: &ForecastCfg,
     scale: (f64, f64),
 ) -> Cv {
+    let (metric, step) = (cfg.metric, cfg.cv_step_days);
     let n = s.y.len();
     let mut daily = Vec::new();
     let mut win = Vec::new();
     let mut pts: Vec<(f64, f64)> = Vec::new(); // (actual, forecast)
+    let mut half: Vec<bool> = Vec::new();
+    let block = h.div_ceil(step.max(1)).max(1);
     let mut used = 0;
-    for (pred, &o) in preds.iter().zip(origins) {
+    for (oi, (pred, &o)) in preds.iter().zip(origins).enumerate() {
         let Some(pred) = pred else { continue };
         used += 1;
         let len = pred.len().min(n - o);
@@ -341,6 +348,7 @@ fn evaluate(
             }
             daily.push((j, s.y[t] - pred[j]));
             pts.push((s.y[t], pred[j]));
+            half.push((oi / block) % 2 == 1);
         }
         if len >= window && window > 0 && !(o..o + window).any(|t| s.censored[t]) {
             let actual: f64 = s.y[o..o + window].iter().sum();
@@ -350,26 +358,15 @@ fn evaluate(
     }
     let k = pts.len() as f64;
     let mae = (!pts.is_empty()).then(|| pts.iter().map(|(y, f)| (y - f).abs()).sum::<f64>() / k);
-    let score = mae.map(|mae| match metric {
-        SelectionMetric::Mase => mae / scale.0,
-        SelectionMetric::Rmsse => {
-            (pts.iter().map(|(y, f)| (y - f).powi(2)).sum::<f64>() / k / scale.1).sqrt()
-        }
-        SelectionMetric::Pinball => {
-            let mut e: Vec<f64> = daily.iter().map(|d| d.1).collect();
-            e.sort_by(f64::total_cmp);
-            let offs: Vec<f64> = QUANTILES
-                .iter()
-                .map(|p| empirical_quantile(&e, *p))
-                .collect();
-            let mut acc = 0.0;
-            for (y, f) in &pts {
-                for (qi, p) in QUANTILES.iter().enumerate() {
-                    acc += pinball(*y, (f + offs[qi]).max(0.0), *p);
-                }
-            }
-            acc / (k * QUANTILES.len() as f64) / scale.0
-        }
+    let score = metric_score(&pts, metric, scale);
+    let halves = [false, true].map(|hf| {
+        let sub: Vec<(f64, f64)> = pts
+            .iter()
+            .zip(&half)
+            .filter(|(_, &x)| x == hf)
+            .map(|(p, _)| *p)
+            .collect();
+        metric_score(&sub, metric, scale)
     });
     Cv {
         preds,
@@ -377,8 +374,38 @@ fn evaluate(
         window: win,
         mae,
         score,
+        halves,
         origins: used,
     }
+}
+
+/// The selection metric over (actual, forecast) pairs; None without pairs.
+fn metric_score(pts: &[(f64, f64)], metric: SelectionMetric, scale: (f64, f64)) -> Option<f64> {
+    if pts.is_empty() {
+        return None;
+    }
+    let k = pts.len() as f64;
+    Some(match metric {
+        SelectionMetric::Mase => pts.iter().map(|(y, f)| (y - f).abs()).sum::<f64>() / k / scale.0,
+        SelectionMetric::Rmsse => {
+            (pts.iter().map(|(y, f)| (y - f).powi(2)).sum::<f64>() / k / scale.1).sqrt()
+        }
+        SelectionMetric::Pinball => {
+            let mut e: Vec<f64> = pts.iter().map(|(y, f)| y - f).collect();
+            e.sort_by(f64::total_cmp);
+            let offs: Vec<f64> = QUANTILES
+                .iter()
+                .map(|p| empirical_quantile(&e, *p))
+                .collect();
+            let mut acc = 0.0;
+            for (y, f) in pts {
+                for (qi, p) in QUANTILES.iter().enumerate() {
+                    acc += pinball(*y, (f + offs[qi]).max(0.0), *p);
+                }
+            }
+            acc / (k * QUANTILES.len() as f64) / scale.0
+        }
+    })
 }
 
 fn guarded<T>(f: impl FnOnce() -> Result<T, ModelError>) -> Result<T, ModelError> {
@@ -386,9 +413,7 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, ModelError>) -> Result<T, ModelError
         .unwrap_or_else(|_| Err(ModelError::NoUsableHistory("model panicked".into())))
 }
 
-/// Forecasts one series: classify, cross-validate the candidates that suit the class (plus
-/// an ensemble of the best k), pick the lowest score, refit on all data. Failures fall
-/// back to the next-best candidate, then to the historic mean, and are recorded.
+/// Forecasts one series without a selection prior (see [`forecast_series_with`]).
 pub fn forecast_series(
     models: &[Box<dyn Forecaster>],
     s: &SeriesView,
@@ -396,31 +421,38 @@ pub fn forecast_series(
     h: usize,
     window: usize,
 ) -> SeriesForecast {
-    let class = class::classify(s, cfg.class_window_days, cfg.new_days, cfg.dead_days);
+    forecast_series_with(models, None, s, cfg, h, window)
+}
+
+/// The cross-validated candidates of one series, before the choice.
+struct Candidates {
+    origins: Vec<usize>,
+    scale: (f64, f64),
+    scores: Vec<CandidateScore>,
+    /// Lowest raw score first; ties keep registry order (simpler models first).
+    cvs: Vec<(usize, Cv)>,
+    /// Mean of the best k (by raw score) and its CV.
+    ensemble: Option<(Vec<usize>, Cv)>,
+    all_too_short: bool,
+}
+
+/// Cross-validates the candidates that suit the class, and the ensemble of the best k.
+fn cross_validate(
+    models: &[Box<dyn Forecaster>],
+    s: &SeriesView,
+    cfg: &ForecastCfg,
+    class: DemandClass,
+    h: usize,
+    window: usize,
+) -> Candidates {
     let eval_len = h.max(window);
-    if class.class == DemandClass::Dead {
-        let mut out = quantile::assemble(
-            "zero",
-            vec![0.0; eval_len],
-            None,
-            s,
-            h,
-            window,
-            vec![],
-            None,
-            false,
-            cfg.zero_floor_days,
-        );
-        out.class = class;
-        return out;
-    }
     let origins = cv_origins(s.y.len(), cfg, h);
     let scale = scales(s, origins.last().copied().unwrap_or(s.y.len()));
     let mut scores = Vec::new();
     let mut cvs: Vec<(usize, Cv)> = Vec::new();
     let mut all_too_short = true;
     for (i, m) in models.iter().enumerate() {
-        if !suits(class.class, m.name()) {
+        if !suits(class, m.name()) {
             continue;
         }
         let r = guarded(|| {
@@ -443,7 +475,7 @@ pub fn forecast_series(
                     }
                 }
             }
-            let cv = evaluate(preds, s, &origins, h, window, cfg.metric, scale);
+            let cv = evaluate(preds, s, &origins, h, window, cfg, scale);
             match (cv.origins, last_err) {
                 (0, Some(e)) => Err(e),
                 (0, None) => Err(ModelError::NoUsableHistory("no origin evaluated".into())),
@@ -471,7 +503,6 @@ pub fn forecast_series(
             }
         }
     }
-    // Rank: lowest score first; ties keep registry order (simpler models first).
     let key = |cv: &Cv| cv.score.unwrap_or(f64::INFINITY);
     cvs.sort_by(|a, b| key(&a.1).total_cmp(&key(&b.1)).then(a.0.cmp(&b.0)));
 
@@ -491,7 +522,7 @@ pub fn forecast_series(
                 })
             })
             .collect();
-        let cv = evaluate(preds, s, &origins, h, window, cfg.metric, scale);
+        let cv = evaluate(preds, s, &origins, h, window, cfg, scale);
         scores.push(CandidateScore {
             model: "ensemble",
             score: cv.score,
@@ -502,8 +533,72 @@ pub fn forecast_series(
             ensemble = Some((members, cv));
         }
     }
+    Candidates {
+        origins,
+        scale,
+        scores,
+        cvs,
+        ensemble,
+        all_too_short,
+    }
+}
+
+/// Forecasts one series: classify, cross-validate the candidates that suit the class (plus
+/// an ensemble of the best k), pick the lowest score — shrunk toward what wins in the
+/// series' demand class when a `prior` is given — and refit on all data. Failures fall
+/// back to the next-best candidate, then to the historic mean, and are recorded.
+pub fn forecast_series_with(
+    models: &[Box<dyn Forecaster>],
+    prior: Option<&select::Prior>,
+    s: &SeriesView,
+    cfg: &ForecastCfg,
+    h: usize,
+    window: usize,
+) -> SeriesForecast {
+    let class = class::classify(s, cfg.class_window_days, cfg.new_days, cfg.dead_days);
+    let eval_len = h.max(window);
+    if class.class == DemandClass::Dead {
+        let mut out = quantile::assemble(
+            "zero",
+            vec![0.0; eval_len],
+            None,
+            s,
+            h,
+            window,
+            vec![],
+            None,
+            false,
+            cfg.zero_floor_days,
+        );
+        out.class = class;
+        return out;
+    }
+    let Candidates {
+        origins,
+        scale,
+        scores,
+        mut cvs,
+        ensemble,
+        all_too_short,
+    } = cross_validate(models, s, cfg, class.class, h, window);
+    // The choice: lowest score, or lowest shrunk score under the class prior. The ensemble
+    // keeps its raw-score members either way (that is what the prior learnt).
+    let adjusted = |name: &str, cv: &Cv| match (prior, cv.score) {
+        (Some(p), Some(v)) => p.adjusted(class.class, name, v),
+        (None, Some(v)) => v,
+        (_, None) => f64::INFINITY,
+    };
+    if prior.is_some() {
+        cvs.sort_by(|a, b| {
+            adjusted(models[a.0].name(), &a.1)
+                .total_cmp(&adjusted(models[b.0].name(), &b.1))
+                .then(a.0.cmp(&b.0))
+        });
+    }
     let use_ensemble = match (&ensemble, cvs.first()) {
-        (Some((_, e)), Some((_, best))) => key(e) < key(best),
+        (Some((_, e)), Some((i, best))) => {
+            adjusted("ensemble", e) < adjusted(models[*i].name(), best)
+        }
         _ => false,
     };
 
@@ -576,7 +671,7 @@ pub fn forecast_series(
             let hm = baseline::HistoricMean;
             let preds = hm.predict_origins(s, &origins, eval_len);
             let preds = preds.into_iter().map(Result::ok).collect();
-            let cv = evaluate(preds, s, &origins, h, window, cfg.metric, scale);
+            let cv = evaluate(preds, s, &origins, h, window, cfg, scale);
             (
                 hm.name(),
                 vec![],
@@ -621,6 +716,31 @@ pub fn run_with_progress(
     run_subset(panel, cfg, h, windows, &all, progress)
 }
 
+/// The selection prior, when configured (learnt on the whole panel, so shards agree).
+pub fn prior_for(
+    models: &[Box<dyn Forecaster>],
+    panel: &Panel,
+    cfg: &ForecastCfg,
+    h: usize,
+    n_obs: &(dyn Fn(usize) -> usize + Sync),
+) -> Option<select::Prior> {
+    if !cfg.selection_prior {
+        return None;
+    }
+    let span = tracing::info_span!("selection_prior");
+    let _g = span.enter();
+    let p = select::learn(models, panel, cfg, h, n_obs);
+    for c in &p.classes {
+        tracing::info!(
+            class = c.class.as_str(),
+            series = c.series,
+            reliability = format!("{:.3}", c.reliability),
+            "selection prior"
+        );
+    }
+    Some(p)
+}
+
 /// Forecasts the series at `indices` (one shard of a run), in that order. The pooled model
 /// is trained on the whole panel, so every shard forecasts its series exactly as a
 /// single-machine run does.
@@ -635,10 +755,12 @@ pub fn run_subset(
     let span = tracing::info_span!("forecast");
     let _g = span.enter();
     let models = registry_for(panel, cfg, h, &|i| panel.series[i].len);
+    let prior = prior_for(&models, panel, cfg, h, &|i| panel.series[i].len);
     let out: Vec<SeriesForecast> = indices
         .par_iter()
         .map(|&i| {
-            let f = forecast_series(&models, &panel.view(i), cfg, h, windows[i]);
+            let f =
+                forecast_series_with(&models, prior.as_ref(), &panel.view(i), cfg, h, windows[i]);
             progress.inc();
             f
         })
