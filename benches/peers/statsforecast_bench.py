@@ -331,13 +331,23 @@ def aggregate(out):
         res[k] = pool(t)
     singles = {k: v for k, v in res.items() if k not in ("restock", "statsforecast_selected")}
     best_single = min(singles, key=lambda k: singles[k]["rmsse"])
+    # Paired per-series differences against the best single model: is the pooled lead
+    # larger than its sampling noise?
+    ours_t = pd.concat(ours).set_index(["unique_id", "origin"])
+    best_t = peer[peer.method == best_single].set_index(["unique_id", "origin"])
+    both = ours_t.join(best_t, lsuffix="_restock", rsuffix="_peer", how="inner")
+    paired = {}
+    for m in ["rmsse", "mase", "pinball"]:
+        d = both[f"{m}_restock"] - both[f"{m}_peer"]
+        paired[m] = {"mean_difference": float(d.mean()), "standard_error": float(d.std(ddof=1) / np.sqrt(len(d))),
+                     "series": int(len(d))}
     t_restock = float((out / "restock_seconds.txt").read_text())
     n = done[0]["n"]
     summary = {"slices_done": [d["k"] for d in done], "of": n,
                "series": int(sum(d["series"] for d in done)),
                "restock_seconds_whole_panel": t_restock, "statsforecast_seconds_slices_done": secs,
                "statsforecast_seconds_projected_whole_panel": secs * n / len(done),
-               "best_single_model": best_single, "metrics": res}
+               "best_single_model": best_single, "paired_vs_best_single": paired, "metrics": res}
     rs = json.loads((out / "restock" / "summary.json").read_text())["overall"]
     summary["restock_pit_coverage_whole_panel"] = {k: rs[k] for k in rs if k.startswith("pit_coverage")}
     (out / "peer_summary.json").write_text(json.dumps(summary, indent=1, default=float))
@@ -345,6 +355,9 @@ def aggregate(out):
           f"(projected {secs * n / len(done):.0f} s for the panel) vs restock {t_restock:.1f} s "
           f"for the whole panel\n")
     table(res, best_single, singles)
+    for m, v in paired.items():
+        print(f"paired {m}: restock - {best_single} = {v['mean_difference']:+.5f} "
+              f"(standard error {v['standard_error']:.5f}, {v['series']} series)")
 
 
 def table(res, best_single, singles):
