@@ -131,7 +131,7 @@ pub fn fingerprint(p: &Pipeline, ds: &Dataset, panel: &Panel, windows: &[usize])
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const MAGIC: &[u8; 16] = b"RESTOCK-SHARD-01";
+const MAGIC: &[u8; 16] = b"RESTOCK-SHARD-02";
 pub const STATE_FILE: &str = "forecasts.state";
 pub const SHARD_MANIFEST: &str = "shard.json";
 
@@ -234,6 +234,7 @@ impl Enc {
         self.u64(f.cv_origins as u64);
         self.opt_str(f.fallback.as_deref());
         self.opt_str(f.fallback_kind);
+        self.opt_f64(f.selection_weight);
     }
 }
 
@@ -361,6 +362,7 @@ impl Dec<'_> {
         let cv_origins = self.usize()?;
         let fallback = self.opt_string()?;
         let fallback_kind = self.opt_string()?.map(|s| intern(&s));
+        let selection_weight = self.opt_f64()?;
         Ok(SeriesForecast {
             model,
             members,
@@ -381,6 +383,7 @@ impl Dec<'_> {
             cv_origins,
             fallback,
             fallback_kind,
+            selection_weight,
         })
     }
 }
@@ -620,6 +623,7 @@ mod tests {
         }];
         f.fallback = Some("x".into());
         f.fallback_kind = Some("short_history");
+        f.selection_weight = Some(0.1 + 0.7);
         let spec = ShardSpec { index: 2, count: 3 };
         let bytes = encode_state(spec, "abc", &[("A", "L", &f), ("B", "L", &f)]);
         let st = decode_state(&bytes).unwrap();
@@ -634,6 +638,10 @@ mod tests {
         assert!(g.class.adi.is_nan());
         assert_eq!(g.zero_share.to_bits(), (0.1f64 + 0.2).to_bits());
         assert_eq!(g.fallback_kind, Some("short_history"));
+        assert_eq!(
+            g.selection_weight.map(f64::to_bits),
+            Some((0.1f64 + 0.7).to_bits())
+        );
         // Corruption is an error, never a panic.
         for cut in [0, 10, 20, bytes.len() - 1] {
             assert!(decode_state(&bytes[..cut]).is_err());

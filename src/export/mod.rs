@@ -280,6 +280,10 @@ pub fn forecast_models_table(
         ),
     )
     .push(
+        "selection_weight",
+        ColData::F64(fc.iter().map(|f| f.selection_weight.map(round4)).collect()),
+    )
+    .push(
         "quantile_method",
         s(fc.iter().map(|f| f.quantile_method.to_string())),
     )

@@ -354,6 +354,38 @@ mod tests {
         assert!((r.intercept - 1.5).abs() < 1e-3);
     }
 
+    /// Every series has a four-week season at its own time of year (so no month dummy can
+    /// learn it): last year's move carries it. Right before the season the forecast rises
+    /// well above the flat 28-day level.
+    #[test]
+    fn last_years_move_carries_a_season_no_calendar_feature_knows() {
+        let plain: Vec<crate::panel::PlainSeries> = (0..60)
+            .map(|k| {
+                let peak = k * 6; // day of the "year" (364 days) the season starts
+                let y: Vec<f64> = (0..1092)
+                    .map(|t| {
+                        if (t + 364 - peak) % 364 < 28 {
+                            30.0
+                        } else {
+                            10.0
+                        }
+                    })
+                    .collect();
+                (0, y, vec![false; 1092], vec![false; 1092])
+            })
+            .collect();
+        let panel = Panel::from_plain(plain);
+        let m = train(&panel, 28, &|i| panel.series[i].len, 0.001).unwrap();
+        let g = Global {
+            cv: None,
+            full: Some(Arc::new(m)),
+        };
+        // Series 0's season starts on day 1092, the first forecast day.
+        let f = g.predict(&panel.view(0), 28).unwrap();
+        let mean = f.iter().sum::<f64>() / 28.0;
+        assert!(mean > 15.0, "level 10, season 30: forecast mean {mean}");
+    }
+
     #[test]
     fn pooled_model_learns_the_weekly_shape_and_serves_a_new_series() {
         let shape = [1.0, 1.0, 1.0, 1.0, 1.0, 3.0, 1.0]; // 2024-01-01 is a Monday

@@ -206,6 +206,9 @@ pub struct SeriesForecast {
     pub fallback: Option<String>,
     /// "short_history" (expected for new items) or "model_failure" (error, panic, NaN).
     pub fallback_kind: Option<&'static str>,
+    /// Weight of the series' own CV scores in the choice (the class prior's reliability,
+    /// [`select`]); None: chosen by the lowest raw score.
+    pub selection_weight: Option<f64>,
 }
 
 impl SeriesForecast {
@@ -245,6 +248,7 @@ impl SeriesForecast {
             cv_origins: 0,
             fallback: None,
             fallback_kind: None,
+            selection_weight: None,
         }
     }
 
@@ -696,6 +700,7 @@ pub fn forecast_series_with(
     out.members = members;
     out.class = class;
     out.fallback_kind = fallback_kind;
+    out.selection_weight = prior.and_then(|p| p.reliability(class.class));
     out
 }
 

@@ -464,6 +464,7 @@ pub(super) fn assemble(
         cv_origins: origins,
         fallback,
         fallback_kind: None,
+        selection_weight: None,
     };
     // The seven stored levels are read off the same distribution as any other level.
     f.quantiles = (0..days)

@@ -46,6 +46,14 @@ pub struct Prior {
 }
 
 impl Prior {
+    /// The weight of a series' own scores in `class` (None: the class has no prior).
+    pub fn reliability(&self, class: DemandClass) -> Option<f64> {
+        self.classes
+            .iter()
+            .find(|c| c.class == class)
+            .map(|c| c.reliability)
+    }
+
     /// The score the choice ranks by (lower is better). Raw log-score where the class has
     /// no prior; a candidate the sample never scored gets the class average (0).
     pub fn adjusted(&self, class: DemandClass, model: &str, score: f64) -> f64 {

@@ -71,6 +71,7 @@ fn fc(mean: Vec<f64>, sd: f64) -> SeriesForecast {
         cv_origins: 0,
         fallback: None,
         fallback_kind: None,
+        selection_weight: None,
     }
 }
 
