@@ -300,10 +300,13 @@ pub fn run(
         // Everything, the pooled model included, sees only days up to the origin.
         let n_obs = |i: usize| (od - panel.series[i].start + 1).max(0) as usize;
         let models = forecast::registry_for(panel, cfg, o.horizon, &n_obs);
-        let prior = forecast::prior_for(&models, panel, cfg, o.horizon, &n_obs);
-        let res: Vec<Option<(Scored, SeriesForecast, usize)>> = (0..panel.series.len())
+        let idx: Vec<usize> = (0..panel.series.len()).collect();
+        let (prior, cached) =
+            forecast::prior_for(&models, panel, cfg, o.horizon, &n_obs, &|_| o.horizon, &idx);
+        let res: Vec<Option<(Scored, SeriesForecast, usize)>> = idx
             .into_par_iter()
-            .map(|i| {
+            .zip(cached.into_par_iter())
+            .map(|(i, cached)| {
                 let meta = &panel.series[i];
                 if meta.start > od {
                     return None; // not yet listed at this origin
@@ -313,6 +316,7 @@ pub fn run(
                 let f = forecast::forecast_series_with(
                     &models,
                     prior.as_ref(),
+                    cached,
                     &view.truncate(n_train),
                     cfg,
                     o.horizon,

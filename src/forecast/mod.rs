@@ -425,11 +425,11 @@ pub fn forecast_series(
     h: usize,
     window: usize,
 ) -> SeriesForecast {
-    forecast_series_with(models, None, s, cfg, h, window)
+    forecast_series_with(models, None, None, s, cfg, h, window)
 }
 
 /// The cross-validated candidates of one series, before the choice.
-struct Candidates {
+pub struct Candidates {
     origins: Vec<usize>,
     scale: (f64, f64),
     scores: Vec<CandidateScore>,
@@ -551,9 +551,13 @@ fn cross_validate(
 /// an ensemble of the best k), pick the lowest score — shrunk toward what wins in the
 /// series' demand class when a `prior` is given — and refit on all data. Failures fall
 /// back to the next-best candidate, then to the historic mean, and are recorded.
+///
+/// `cached`: this series' candidates as the prior's sample cross-validated them (same
+/// series, cut and window, so the same result as cross-validating again).
 pub fn forecast_series_with(
     models: &[Box<dyn Forecaster>],
     prior: Option<&select::Prior>,
+    cached: Option<Candidates>,
     s: &SeriesView,
     cfg: &ForecastCfg,
     h: usize,
@@ -584,7 +588,10 @@ pub fn forecast_series_with(
         mut cvs,
         ensemble,
         all_too_short,
-    } = cross_validate(models, s, cfg, class.class, h, window);
+    } = match cached {
+        Some(c) => c,
+        None => cross_validate(models, s, cfg, class.class, h, window),
+    };
     // The choice: lowest score, or lowest shrunk score under the class prior. The ensemble
     // keeps its raw-score members either way (that is what the prior learnt).
     let adjusted = |name: &str, cv: &Cv| match (prior, cv.score) {
@@ -722,19 +729,32 @@ pub fn run_with_progress(
 }
 
 /// The selection prior, when configured (learnt on the whole panel, so shards agree).
+///
+/// Returns it with one slot per entry of `indices`: the candidates of the series the
+/// prior's sample already cross-validated, for [`forecast_series_with`] to reuse.
 pub fn prior_for(
     models: &[Box<dyn Forecaster>],
     panel: &Panel,
     cfg: &ForecastCfg,
     h: usize,
     n_obs: &(dyn Fn(usize) -> usize + Sync),
-) -> Option<select::Prior> {
+    window: &(dyn Fn(usize) -> usize + Sync),
+    indices: &[usize],
+) -> (Option<select::Prior>, Vec<Option<Candidates>>) {
+    let mut slots: Vec<Option<Candidates>> = indices.iter().map(|_| None).collect();
     if !cfg.selection_prior {
-        return None;
+        return (None, slots);
     }
     let span = tracing::info_span!("selection_prior");
     let _g = span.enter();
-    let p = select::learn(models, panel, cfg, h, n_obs);
+    let (p, cache) = select::learn(models, panel, cfg, h, n_obs, window);
+    let slot_of: std::collections::HashMap<usize, usize> =
+        indices.iter().enumerate().map(|(k, &i)| (i, k)).collect();
+    for (i, c) in cache {
+        if let Some(&k) = slot_of.get(&i) {
+            slots[k] = Some(c);
+        }
+    }
     for c in &p.classes {
         tracing::info!(
             class = c.class.as_str(),
@@ -743,7 +763,7 @@ pub fn prior_for(
             "selection prior"
         );
     }
-    Some(p)
+    (Some(p), slots)
 }
 
 /// Forecasts the series at `indices` (one shard of a run), in that order. The pooled model
@@ -760,12 +780,28 @@ pub fn run_subset(
     let span = tracing::info_span!("forecast");
     let _g = span.enter();
     let models = registry_for(panel, cfg, h, &|i| panel.series[i].len);
-    let prior = prior_for(&models, panel, cfg, h, &|i| panel.series[i].len);
+    let (prior, cached) = prior_for(
+        &models,
+        panel,
+        cfg,
+        h,
+        &|i| panel.series[i].len,
+        &|i| windows[i],
+        indices,
+    );
     let out: Vec<SeriesForecast> = indices
         .par_iter()
-        .map(|&i| {
-            let f =
-                forecast_series_with(&models, prior.as_ref(), &panel.view(i), cfg, h, windows[i]);
+        .zip(cached.into_par_iter())
+        .map(|(&i, cached)| {
+            let f = forecast_series_with(
+                &models,
+                prior.as_ref(),
+                cached,
+                &panel.view(i),
+                cfg,
+                h,
+                windows[i],
+            );
             progress.inc();
             f
         })

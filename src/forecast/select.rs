@@ -17,7 +17,7 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{class, cross_validate, DemandClass, Forecaster};
+use super::{class, cross_validate, Candidates, DemandClass, Forecaster};
 use crate::config::ForecastCfg;
 use crate::panel::Panel;
 
@@ -79,18 +79,21 @@ type Entry = (&'static str, f64, [f64; 2]);
 type Row = (DemandClass, Vec<Entry>);
 
 /// Learns the prior from the sample, with every series cut at `n_obs(i)` days (a
-/// backtest origin) exactly as the forecast will see it.
+/// backtest origin) and cross-validated for its protection window `window(i)`, exactly as
+/// the forecast will see it — so the sampled series' candidates are handed back for the
+/// forecast to reuse (on a small panel every series is in the sample).
 pub fn learn(
     models: &[Box<dyn Forecaster>],
     panel: &Panel,
     cfg: &ForecastCfg,
     h: usize,
     n_obs: &(dyn Fn(usize) -> usize + Sync),
-) -> Prior {
+    window: &(dyn Fn(usize) -> usize + Sync),
+) -> (Prior, Vec<(usize, Candidates)>) {
     let n = panel.series.len();
     let stride = n.div_ceil(SAMPLE).max(1);
     let idx: Vec<usize> = (0..n).step_by(stride).collect();
-    let rows: Vec<Option<Row>> = idx
+    let done: Vec<Option<(usize, Candidates, Option<Row>)>> = idx
         .par_iter()
         .map(|&i| {
             let len = n_obs(i).min(panel.series[i].len);
@@ -103,7 +106,7 @@ pub fn learn(
             if c == DemandClass::Dead {
                 return None;
             }
-            let cand = cross_validate(models, &s, cfg, c, h, h);
+            let cand = cross_validate(models, &s, cfg, c, h, window(i));
             let mut out: Vec<Entry> = Vec::new();
             let named = cand
                 .cvs
@@ -117,10 +120,16 @@ pub fn learn(
                     }
                 }
             }
-            (out.len() >= 2).then_some((c, out))
+            let row = (out.len() >= 2).then_some((c, out));
+            Some((i, cand, row))
         })
         .collect();
-    let rows: Vec<Row> = rows.into_iter().flatten().collect();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut cache = Vec::new();
+    for (i, cand, row) in done.into_iter().flatten() {
+        rows.extend(row);
+        cache.push((i, cand));
+    }
     let classes = DemandClass::ALL
         .iter()
         .filter_map(|&c| {
@@ -128,7 +137,7 @@ pub fn learn(
             (mine.len() >= MIN_SERIES).then(|| class_prior(c, &mine))
         })
         .collect();
-    Prior { classes }
+    (Prior { classes }, cache)
 }
 
 /// Per-candidate effects and split-half reliability of one class.
@@ -242,7 +251,7 @@ mod tests {
             |_, r| (0..400).map(|_| r.poisson(25.0) as f64).collect(),
             120,
         );
-        let prior = learn(&m, &p, &cfg, 28, &|i| p.series[i].len);
+        let prior = learn(&m, &p, &cfg, 28, &|i| p.series[i].len, &|_| 28).0;
         let c = prior
             .classes
             .iter()
@@ -267,7 +276,7 @@ mod tests {
             .num_threads(1)
             .build()
             .unwrap()
-            .install(|| learn(&m, &p, &cfg, 28, &|i| p.series[i].len));
+            .install(|| learn(&m, &p, &cfg, 28, &|i| p.series[i].len, &|_| 28).0);
         assert_eq!(format!("{one:?}"), format!("{prior:?}"));
     }
 
@@ -292,7 +301,7 @@ mod tests {
             },
             120,
         );
-        let prior = learn(&m, &p, &cfg, 28, &|i| p.series[i].len);
+        let prior = learn(&m, &p, &cfg, 28, &|i| p.series[i].len, &|_| 28).0;
         let c = prior
             .classes
             .iter()
