@@ -106,10 +106,6 @@ def pool(t):
     }
 
 
-def metrics(rows):
-    return pool(per_series(rows))
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--restock", required=True)

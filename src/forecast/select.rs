@@ -48,29 +48,31 @@ pub struct Prior {
 impl Prior {
     /// The weight of a series' own scores in `class` (None: the class has no prior).
     pub fn reliability(&self, class: DemandClass) -> Option<f64> {
-        self.classes
-            .iter()
-            .find(|c| c.class == class)
-            .map(|c| c.reliability)
+        self.class(class).map(|c| c.reliability)
+    }
+
+    /// What `class` learnt (None: too few sampled series).
+    pub fn class(&self, class: DemandClass) -> Option<&ClassPrior> {
+        self.classes.iter().find(|c| c.class == class)
     }
 
     /// The score the choice ranks by (lower is better). Raw log-score where the class has
     /// no prior; a candidate the sample never scored gets the class average (0).
     pub fn adjusted(&self, class: DemandClass, model: &str, score: f64) -> f64 {
         let l = score.max(FLOOR).ln();
-        match self.classes.iter().find(|c| c.class == class) {
-            Some(c) => {
-                let b = c
-                    .effects
-                    .iter()
-                    .find(|e| e.0 == model)
-                    .map(|e| e.1)
-                    .unwrap_or(0.0);
-                c.reliability * l + (1.0 - c.reliability) * b
-            }
+        match self.class(class) {
+            Some(c) => c.reliability * l + (1.0 - c.reliability) * effect(&c.effects, model),
             None => l,
         }
     }
+}
+
+/// A candidate's effect in a table of effects; 0 (the class average) if it is not there.
+fn effect(tab: &[(&'static str, f64)], model: &str) -> f64 {
+    tab.iter()
+        .find(|t| t.0 == model)
+        .map(|t| t.1)
+        .unwrap_or(0.0)
 }
 
 /// One candidate of a sampled series: name, ln score, ln score of each half.
@@ -168,9 +170,6 @@ fn class_prior(class: DemandClass, rows: &[&Row]) -> ClassPrior {
     };
     let effects = mean_by_model(&|e| e.1);
     let halves = [mean_by_model(&|e| e.2[0]), mean_by_model(&|e| e.2[1])];
-    let effect = |tab: &[(&'static str, f64)], name: &str| {
-        tab.iter().find(|t| t.0 == name).map(|t| t.1).unwrap_or(0.0)
-    };
     // Residual differences of each half, paired per (series, candidate).
     let (mut xs, mut ys) = (Vec::new(), Vec::new());
     for r in rows {
@@ -233,6 +232,20 @@ mod tests {
         Panel::from_plain(plain)
     }
 
+    /// The prior of the smooth class, learnt on every series' whole history.
+    fn smooth_prior(
+        m: &[Box<dyn Forecaster>],
+        p: &Panel,
+        cfg: &ForecastCfg,
+    ) -> (Prior, ClassPrior) {
+        let prior = learn(m, p, cfg, 28, &|i| p.series[i].len, &|_| 28).0;
+        let c = prior
+            .class(DemandClass::Smooth)
+            .expect("smooth class learnt")
+            .clone();
+        (prior, c)
+    }
+
     fn cfg() -> ForecastCfg {
         ForecastCfg {
             ensemble_k: 0,
@@ -251,12 +264,7 @@ mod tests {
             |_, r| (0..400).map(|_| r.poisson(25.0) as f64).collect(),
             120,
         );
-        let prior = learn(&m, &p, &cfg, 28, &|i| p.series[i].len, &|_| 28).0;
-        let c = prior
-            .classes
-            .iter()
-            .find(|c| c.class == DemandClass::Smooth)
-            .expect("smooth class learnt");
+        let (prior, c) = smooth_prior(&m, &p, &cfg);
         assert_eq!(c.series, 120);
         assert!(c.reliability < 0.5, "reliability {}", c.reliability);
         let eff = |n: &str| c.effects.iter().find(|e| e.0 == n).unwrap().1;
@@ -276,7 +284,7 @@ mod tests {
             .num_threads(1)
             .build()
             .unwrap()
-            .install(|| learn(&m, &p, &cfg, 28, &|i| p.series[i].len, &|_| 28).0);
+            .install(|| smooth_prior(&m, &p, &cfg).0);
         assert_eq!(format!("{one:?}"), format!("{prior:?}"));
     }
 
@@ -301,12 +309,7 @@ mod tests {
             },
             120,
         );
-        let prior = learn(&m, &p, &cfg, 28, &|i| p.series[i].len, &|_| 28).0;
-        let c = prior
-            .classes
-            .iter()
-            .find(|c| c.class == DemandClass::Smooth)
-            .expect("smooth class learnt");
+        let (_, c) = smooth_prior(&m, &p, &cfg);
         assert!(c.reliability > 0.8, "reliability {}", c.reliability);
     }
 
