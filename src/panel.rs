@@ -115,6 +115,11 @@ impl<'a> SeriesView<'a> {
     pub fn closed(&self, i: usize) -> bool {
         self.calendar.is_closed(self.start + i as Day)
     }
+    /// Day `i` was open and not censored: its demand is observed.
+    #[inline]
+    pub fn usable(&self, i: usize) -> bool {
+        !self.censored[i] && !self.closed(i)
+    }
     /// The same series cut after `n` days (for rolling-origin evaluation).
     pub fn truncate(&self, n: usize) -> SeriesView<'a> {
         SeriesView {

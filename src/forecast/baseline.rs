@@ -50,7 +50,7 @@ impl Forecaster for SeasonalNaive {
                     break;
                 }
                 let ri = r as usize;
-                if !s.censored[ri] && !s.closed(ri) {
+                if s.usable(ri) {
                     found = Some(s.y[ri]);
                     break;
                 }
@@ -91,7 +91,7 @@ impl MovingAverage {
         let mut k = 0usize;
         let lookback = (3 * self.window).min(n);
         for i in (n - lookback..n).rev() {
-            if s.censored[i] || s.closed(i) {
+            if !s.usable(i) {
                 continue;
             }
             sum += s.y[i];
@@ -136,7 +136,7 @@ impl Forecaster for HistoricMean {
     fn predict(&self, s: &SeriesView, h: usize) -> Result<Vec<f64>, ModelError> {
         let n = s.y.len();
         let (sum, k) = (0..n)
-            .filter(|&i| !s.censored[i] && !s.closed(i))
+            .filter(|&i| s.usable(i))
             .fold((0.0, 0usize), |(a, k), i| (a + s.y[i], k + 1));
         let level = if k == 0 { 0.0 } else { sum / k as f64 };
         Ok((0..h)

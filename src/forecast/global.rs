@@ -26,7 +26,7 @@ const MAX_ROWS: usize = 400_000;
 fn level(s: &SeriesView, n: usize, days: usize) -> Option<(f64, usize)> {
     let (mut sum, mut k) = (0.0, 0usize);
     for i in (0..n).rev() {
-        if !usable(s, i) {
+        if !s.usable(i) {
             continue;
         }
         sum += s.y[i];
@@ -38,15 +38,11 @@ fn level(s: &SeriesView, n: usize, days: usize) -> Option<(f64, usize)> {
     (k > 0).then(|| (sum / k as f64, k))
 }
 
-fn usable(s: &SeriesView, i: usize) -> bool {
-    !s.censored[i] && !s.closed(i)
-}
-
 /// Mean of the usable days in `lo..hi` (clipped to the history `..n`).
 fn window_mean(s: &SeriesView, lo: usize, hi: usize, n: usize) -> Option<f64> {
     let (mut sum, mut k) = (0.0, 0usize);
     for i in lo..hi.min(n) {
-        if usable(s, i) {
+        if s.usable(i) {
             sum += s.y[i];
             k += 1;
         }
@@ -80,7 +76,7 @@ impl Origin {
             let (mut sum, mut k) = (0.0, 0usize);
             while i >= 0 && k < 13 {
                 let iu = i as usize;
-                if usable(s, iu) {
+                if s.usable(iu) {
                     sum += s.y[iu];
                     k += 1;
                     if k == 4 {
@@ -107,7 +103,7 @@ impl Origin {
             m364: lv(364),
             last: (0..n)
                 .rev()
-                .find(|&i| usable(s, i))
+                .find(|&i| s.usable(i))
                 .map(|i| s.y[i])
                 .unwrap_or(scale),
             wd4,
@@ -193,7 +189,7 @@ pub fn train(panel: &Panel, h: usize, cut: &dyn Fn(usize) -> usize, penalty: f64
             let o = Origin::new(&s, n, scale);
             for j in 0..h {
                 let t = n + j;
-                if s.censored[t] || s.closed(t) {
+                if !s.usable(t) {
                     continue;
                 }
                 xs.push(o.features(&s, n, j));

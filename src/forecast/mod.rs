@@ -347,7 +347,7 @@ fn evaluate(
         let len = pred.len().min(n - o);
         for j in 0..len.min(h) {
             let t = o + j;
-            if s.censored[t] || s.closed(t) {
+            if !s.usable(t) {
                 continue;
             }
             daily.push((j, s.y[t] - pred[j]));

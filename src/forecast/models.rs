@@ -19,7 +19,7 @@ use crate::panel::SeriesView;
 /// Open, uncensored values in order (the trading-day axis).
 pub fn trading_values(s: &SeriesView) -> Vec<f64> {
     (0..s.y.len())
-        .filter(|&i| !s.censored[i] && !s.closed(i))
+        .filter(|&i| s.usable(i))
         .map(|i| s.y[i])
         .collect()
 }
@@ -27,13 +27,7 @@ pub fn trading_values(s: &SeriesView) -> Vec<f64> {
 /// Calendar axis with closed and censored days as NaN.
 fn calendar_values(s: &SeriesView) -> Vec<f64> {
     (0..s.y.len())
-        .map(|i| {
-            if s.censored[i] || s.closed(i) {
-                f64::NAN
-            } else {
-                s.y[i]
-            }
-        })
+        .map(|i| if !s.usable(i) { f64::NAN } else { s.y[i] })
         .collect()
 }
 
@@ -319,7 +313,7 @@ impl Forecaster for Ets {
         origins: &[usize],
         h: usize,
     ) -> Vec<Result<Vec<f64>, ModelError>> {
-        let obs = |o: usize| (0..o).filter(|&i| !s.censored[i] && !s.closed(i)).count();
+        let obs = |o: usize| (0..o).filter(|&i| s.usable(i)).count();
         let Some(first) = fit_origin(origins, |o| obs(o) >= ETS_MIN) else {
             return origins
                 .iter()
