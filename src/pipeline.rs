@@ -83,6 +83,8 @@ pub struct Computed {
     pub panel: Panel,
     pub params: Vec<replenish::SeriesParams>,
     pub forecasts: Vec<forecast::SeriesForecast>,
+    /// What the model choice learnt per demand class (None: `selection_prior = false`).
+    pub selection_prior: Option<forecast::select::Prior>,
     pub return_model: returns::ReturnModel,
     pub returns: Vec<returns::SeriesReturns>,
     pub proposals: Vec<replenish::Proposal>,
@@ -121,7 +123,7 @@ fn prepare(p: &Pipeline, timer: &mut Timer) -> Result<Prepared> {
 pub fn compute_with(p: &Pipeline, source: Forecasts<'_>) -> Result<Computed> {
     let mut timer = Timer::default();
     let (ds, panel, params, windows) = prepare(p, &mut timer)?;
-    let (forecasts, merged_shards) = match source {
+    let ((forecasts, selection_prior), merged_shards) = match source {
         Forecasts::Compute => (
             timer.time("forecast", || {
                 let bar = crate::progress::Progress::new(panel.series.len() as u64, "forecast");
@@ -137,9 +139,9 @@ pub fn compute_with(p: &Pipeline, source: Forecasts<'_>) -> Result<Computed> {
         ),
         Forecasts::FromShards(dir) => {
             let fp = shard::fingerprint(p, &ds, &panel, &windows);
-            let (n, fc) =
+            let (n, fc, prior) =
                 timer.time("forecast", || shard::load_forecasts(dir, &ds, &panel, &fp))?;
-            (fc, Some(n))
+            ((fc, prior), Some(n))
         }
     };
     let (return_model, rets) = timer.time("returns", || {
@@ -153,6 +155,7 @@ pub fn compute_with(p: &Pipeline, source: Forecasts<'_>) -> Result<Computed> {
         panel,
         params,
         forecasts,
+        selection_prior,
         return_model,
         returns: rets,
         proposals: rep.lines,
@@ -275,7 +278,7 @@ pub fn run_shard(p: &Pipeline, spec: shard::ShardSpec) -> Result<RunOutcome> {
     let as_of = panel.as_of;
     let idx = shard::series_of(&ds, &panel, spec);
     let h = p.horizon_days as usize;
-    let fc = timer.time("forecast", || {
+    let (fc, prior) = timer.time("forecast", || {
         let bar = crate::progress::Progress::new(idx.len() as u64, "forecast");
         forecast::run_subset(&panel, &p.forecast, h, &windows, &idx, &bar)
     });
@@ -288,7 +291,7 @@ pub fn run_shard(p: &Pipeline, spec: shard::ShardSpec) -> Result<RunOutcome> {
             (ds.skus.name(m.sku), ds.locs.name(m.loc), f)
         })
         .collect();
-    let state = shard::encode_state(spec, &fp, &items);
+    let state = shard::encode_state(spec, &fp, prior.as_ref(), &items);
     let run_id = format!(
         "{}_{}_shard{}of{}",
         to_date(as_of),
@@ -327,6 +330,7 @@ pub fn run_shard(p: &Pipeline, spec: shard::ShardSpec) -> Result<RunOutcome> {
         "threads": rayon::current_num_threads(),
         "inputs": ds.files,
         "counts": {"series": idx.len(), "panel_series": panel_series},
+        "selection_prior": prior,
         "stages": timer.stages,
     });
     export::write_json(&dir.file(shard::SHARD_MANIFEST), &manifest)?;
@@ -462,6 +466,7 @@ fn run_with(p: &Pipeline, source: Forecasts<'_>) -> Result<RunOutcome> {
             "budget_cut_lines": c.proposals.iter().filter(|l| l.budget_adjustment < 0.0).count(),
         },
         "calendar": c.panel.calendar,
+        "selection_prior": c.selection_prior,
         "previous_run_accuracy": drift,
         "returns": {
             "pooled_rate": c.return_model.global_rate,

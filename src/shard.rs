@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Pipeline;
 use crate::error::{ConfigError, Error, InputError, OutputError, Result};
+use crate::forecast::select::{ClassPrior, Prior};
 use crate::forecast::{CandidateScore, ClassInfo, DemandClass, SeriesForecast};
 use crate::ingest::Dataset;
 use crate::panel::Panel;
@@ -131,7 +132,7 @@ pub fn fingerprint(p: &Pipeline, ds: &Dataset, panel: &Panel, windows: &[usize])
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const MAGIC: &[u8; 16] = b"RESTOCK-SHARD-02";
+const MAGIC: &[u8; 16] = b"RESTOCK-SHARD-03";
 pub const STATE_FILE: &str = "forecasts.state";
 pub const SHARD_MANIFEST: &str = "shard.json";
 
@@ -188,6 +189,25 @@ impl Enc {
         self.u64(v.len() as u64);
         for x in v {
             self.f64(*x);
+        }
+    }
+
+    fn prior(&mut self, p: Option<&Prior>) {
+        let Some(p) = p else {
+            self.0.push(0);
+            return;
+        };
+        self.0.push(1);
+        self.u64(p.classes.len() as u64);
+        for c in &p.classes {
+            self.str(c.class.as_str());
+            self.u64(c.series as u64);
+            self.f64(c.reliability);
+            self.u64(c.effects.len() as u64);
+            for (m, e) in &c.effects {
+                self.str(m);
+                self.f64(*e);
+            }
         }
     }
 
@@ -306,19 +326,46 @@ impl Dec<'_> {
         (0..n).map(|_| self.f64()).collect()
     }
 
+    fn class(&mut self) -> DecResult<DemandClass> {
+        let name = self.string()?;
+        DemandClass::ALL
+            .into_iter()
+            .find(|c| c.as_str() == name)
+            .ok_or_else(|| format!("unknown demand class '{name}'"))
+    }
+
+    fn prior(&mut self) -> DecResult<Option<Prior>> {
+        if !self.flag()? {
+            return Ok(None);
+        }
+        let n = self.len()?;
+        let mut classes = Vec::new();
+        for _ in 0..n {
+            let class = self.class()?;
+            let series = self.usize()?;
+            let reliability = self.f64()?;
+            let ne = self.len()?;
+            let effects = (0..ne)
+                .map(|_| Ok((intern(&self.string()?), self.f64()?)))
+                .collect::<DecResult<Vec<_>>>()?;
+            classes.push(ClassPrior {
+                class,
+                series,
+                reliability,
+                effects,
+            });
+        }
+        Ok(Some(Prior { classes }))
+    }
+
     fn forecast(&mut self) -> DecResult<SeriesForecast> {
         let model = intern(&self.string()?);
         let nm = self.len()?;
         let members = (0..nm)
             .map(|_| self.string().map(|s| intern(&s)))
             .collect::<DecResult<Vec<_>>>()?;
-        let cname = self.string()?;
-        let class = DemandClass::ALL
-            .into_iter()
-            .find(|c| c.as_str() == cname)
-            .ok_or_else(|| format!("unknown demand class '{cname}'"))?;
         let class = ClassInfo {
-            class,
+            class: self.class()?,
             adi: self.f64()?,
             cv2: self.f64()?,
             trading_days: self.usize()?,
@@ -392,6 +439,8 @@ impl Dec<'_> {
 pub struct ShardState {
     pub spec: ShardSpec,
     pub fingerprint: String,
+    /// The selection prior the shard chose models with (the same in every shard).
+    pub prior: Option<Prior>,
     /// (sku, location, forecast), in panel order.
     pub series: Vec<(String, String, SeriesForecast)>,
 }
@@ -400,6 +449,7 @@ pub struct ShardState {
 pub fn encode_state(
     spec: ShardSpec,
     fingerprint: &str,
+    prior: Option<&Prior>,
     items: &[(&str, &str, &SeriesForecast)],
 ) -> Vec<u8> {
     let mut e = Enc::default();
@@ -407,6 +457,7 @@ pub fn encode_state(
     e.u64(spec.index as u64);
     e.u64(spec.count as u64);
     e.str(fingerprint);
+    e.prior(prior);
     e.u64(items.len() as u64);
     for (sku, loc, f) in items {
         e.str(sku);
@@ -430,6 +481,7 @@ pub fn decode_state(bytes: &[u8]) -> DecResult<ShardState> {
         return Err(format!("invalid shard {index}/{count}"));
     }
     let fingerprint = d.string()?;
+    let prior = d.prior()?;
     let n = d.len()?;
     let mut series = Vec::new(); // lengths come from the file: no pre-allocation on trust
     for _ in 0..n {
@@ -443,6 +495,7 @@ pub fn decode_state(bytes: &[u8]) -> DecResult<ShardState> {
     Ok(ShardState {
         spec: ShardSpec { index, count },
         fingerprint,
+        prior,
         series,
     })
 }
@@ -460,7 +513,7 @@ pub fn load_forecasts(
     ds: &Dataset,
     panel: &Panel,
     fingerprint: &str,
-) -> Result<(usize, Vec<SeriesForecast>)> {
+) -> Result<(usize, Vec<SeriesForecast>, Option<Prior>)> {
     let bad = |path: &Path, detail: String| {
         Error::Input(InputError::Other {
             input: "shards",
@@ -490,6 +543,7 @@ pub fn load_forecasts(
         .collect();
     let mut out: Vec<Option<SeriesForecast>> = (0..panel.series.len()).map(|_| None).collect();
     let mut count = None;
+    let mut prior: Option<Option<Prior>> = None;
     for (i, path) in &found {
         let bytes = std::fs::read(path).map_err(|e| bad(path, format!("cannot be read: {e}")))?;
         let st = decode_state(&bytes).map_err(|d| bad(path, d))?;
@@ -516,6 +570,19 @@ pub fn load_forecasts(
                  rerun the shards"
                     .into(),
             ));
+        }
+        // Same inputs and settings give the same prior; another one means another build.
+        match &prior {
+            None => prior = Some(st.prior.clone()),
+            Some(p) if *p != st.prior => {
+                return Err(bad(
+                    path,
+                    "chose models with another selection prior than shard 0 (shards from \
+                     different restock versions?); rerun the shards"
+                        .into(),
+                ))
+            }
+            _ => {}
         }
         for (sku, loc, f) in st.series {
             let k = index.get(&(sku.as_str(), loc.as_str())).ok_or_else(|| {
@@ -564,7 +631,7 @@ pub fn load_forecasts(
             }
         }
     }
-    Ok((count, fc))
+    Ok((count, fc, prior.flatten()))
 }
 
 /// Writes a shard's state into an output folder (the caller's atomic run folder).
@@ -625,16 +692,32 @@ mod tests {
         f.fallback_kind = Some("short_history");
         f.selection_weight = Some(0.1 + 0.7);
         let spec = ShardSpec { index: 2, count: 3 };
-        let bytes = encode_state(spec, "abc", &[("A", "L", &f), ("B", "L", &f)]);
+        let prior = Prior {
+            classes: vec![ClassPrior {
+                class: DemandClass::Lumpy,
+                series: 31,
+                reliability: 0.1 + 0.2,
+                effects: vec![("tsb", -0.25), ("naive", 0.1 + 0.7)],
+            }],
+        };
+        let bytes = encode_state(spec, "abc", Some(&prior), &[("A", "L", &f), ("B", "L", &f)]);
         let st = decode_state(&bytes).unwrap();
         assert_eq!(st.spec, spec);
         assert_eq!(st.fingerprint, "abc");
+        assert_eq!(st.prior.as_ref(), Some(&prior));
         assert_eq!(st.series.len(), 2);
         let g = &st.series[1].2;
         assert_eq!(
-            encode_state(spec, "abc", &[("A", "L", g), ("B", "L", g)]),
+            encode_state(
+                spec,
+                "abc",
+                st.prior.as_ref(),
+                &[("A", "L", g), ("B", "L", g)]
+            ),
             bytes
         );
+        let none = encode_state(spec, "abc", None, &[("A", "L", g)]);
+        assert_eq!(decode_state(&none).unwrap().prior, None);
         assert!(g.class.adi.is_nan());
         assert_eq!(g.zero_share.to_bits(), (0.1f64 + 0.2).to_bits());
         assert_eq!(g.fallback_kind, Some("short_history"));

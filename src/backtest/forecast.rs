@@ -96,7 +96,15 @@ pub struct Summary {
     pub overall: Metrics,
     pub by_class: BTreeMap<String, Metrics>,
     pub models_chosen: BTreeMap<String, usize>,
+    /// The selection prior learnt at each origin (empty: `selection_prior = false`).
+    pub selection_prior: Vec<OriginPrior>,
     pub forecast_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OriginPrior {
+    pub origin: String,
+    pub classes: Vec<forecast::select::ClassPrior>,
 }
 
 impl Summary {
@@ -164,6 +172,29 @@ impl Summary {
             .collect();
         s += &v.join(", ");
         s.push('\n');
+        for o in &self.selection_prior {
+            s += &format!(
+                "\nselection prior at origin {}: weight of a series' own CV scores, and the \
+                 models its class favours (CV score relative to a typical candidate)\n",
+                o.origin
+            );
+            for c in &o.classes {
+                let mut fav: Vec<(&str, f64)> = c.effects.clone();
+                fav.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(b.0)));
+                let fav: Vec<String> = fav
+                    .iter()
+                    .take(3)
+                    .map(|(m, e)| format!("{m} {:.3}", e.exp()))
+                    .collect();
+                s += &format!(
+                    "  {:14} {:>4} series  weight {:.2}  {}\n",
+                    c.class.as_str(),
+                    c.series,
+                    c.reliability,
+                    fav.join(", ")
+                );
+            }
+        }
         s
     }
 }
@@ -295,6 +326,7 @@ pub fn run(
         .collect();
     let mut all: Vec<Scored> = Vec::new();
     let mut points: Vec<Point> = Vec::new();
+    let mut priors: Vec<OriginPrior> = Vec::new();
     let t0 = std::time::Instant::now();
     for (oi, &od) in origins.iter().enumerate() {
         // Everything, the pooled model included, sees only days up to the origin.
@@ -350,6 +382,12 @@ pub fn run(
                 ))
             })
             .collect();
+        if let Some(p) = prior {
+            priors.push(OriginPrior {
+                origin: crate::panel::to_date(od).to_string(),
+                classes: p.classes,
+            });
+        }
         for (sc, f, n_train) in res.into_iter().flatten() {
             let view = panel.view(sc.series);
             for j in 0..o.horizon {
@@ -457,6 +495,7 @@ pub fn run(
         overall,
         by_class,
         models_chosen,
+        selection_prior: priors,
         forecast_seconds: secs,
     };
 

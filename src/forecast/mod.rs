@@ -713,17 +713,17 @@ pub fn forecast_series_with(
 
 /// Forecasts every series in parallel; output order = panel order, whatever the threads.
 pub fn run(panel: &Panel, cfg: &ForecastCfg, h: usize, windows: &[usize]) -> Vec<SeriesForecast> {
-    run_with_progress(panel, cfg, h, windows, &crate::progress::Progress::none())
+    run_with_progress(panel, cfg, h, windows, &crate::progress::Progress::none()).0
 }
 
-/// [`run`] ticking a progress bar once per series.
+/// [`run`] ticking a progress bar once per series; also returns the selection prior used.
 pub fn run_with_progress(
     panel: &Panel,
     cfg: &ForecastCfg,
     h: usize,
     windows: &[usize],
     progress: &crate::progress::Progress,
-) -> Vec<SeriesForecast> {
+) -> (Vec<SeriesForecast>, Option<select::Prior>) {
     let all: Vec<usize> = (0..panel.series.len()).collect();
     run_subset(panel, cfg, h, windows, &all, progress)
 }
@@ -766,9 +766,9 @@ pub fn prior_for(
     (Some(p), slots)
 }
 
-/// Forecasts the series at `indices` (one shard of a run), in that order. The pooled model
-/// is trained on the whole panel, so every shard forecasts its series exactly as a
-/// single-machine run does.
+/// Forecasts the series at `indices` (one shard of a run), in that order, and returns the
+/// selection prior they were chosen with. The pooled model and the prior are learnt on the
+/// whole panel, so every shard forecasts its series exactly as a single-machine run does.
 pub fn run_subset(
     panel: &Panel,
     cfg: &ForecastCfg,
@@ -776,7 +776,7 @@ pub fn run_subset(
     windows: &[usize],
     indices: &[usize],
     progress: &crate::progress::Progress,
-) -> Vec<SeriesForecast> {
+) -> (Vec<SeriesForecast>, Option<select::Prior>) {
     let span = tracing::info_span!("forecast");
     let _g = span.enter();
     let models = registry_for(panel, cfg, h, &|i| panel.series[i].len);
@@ -809,7 +809,7 @@ pub fn run_subset(
     progress.finish();
     let fallbacks = out.iter().filter(|f| f.fallback.is_some()).count();
     tracing::info!(series = out.len(), fallbacks, "forecast done");
-    out
+    (out, prior)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 //! forecast) is the same for any thread count or shard split.
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use super::{class, cross_validate, Candidates, DemandClass, Forecaster};
 use crate::config::ForecastCfg;
@@ -28,19 +28,39 @@ const MIN_SERIES: usize = 30;
 /// Scores are floored here before the log (a perfect forecast of an all-zero window).
 const FLOOR: f64 = 1e-9;
 
-/// What one demand class learnt.
-#[derive(Debug, Clone, Serialize)]
+/// What one demand class learnt. Written to the run manifest and the backtest summary,
+/// so a planner can see why a class leans towards a model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassPrior {
     pub class: DemandClass,
     pub series: usize,
     /// Weight of the series' own (log) scores, 0..=1.
+    #[serde(serialize_with = "round4")]
     pub reliability: f64,
-    /// Mean log-score of each candidate relative to the series' average candidate.
+    /// Mean log-score of each candidate relative to the series' average candidate. Written
+    /// as `relative_score`, exp(effect): 0.9 is a CV score 10 % below a typical candidate's.
+    #[serde(rename = "relative_score", serialize_with = "relative_scores")]
     pub effects: Vec<(&'static str, f64)>,
 }
 
+/// Effects as a `{model: exp(effect)}` map, in the order the sample met the models.
+fn relative_scores<S: Serializer>(
+    effects: &[(&'static str, f64)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(effects.iter().map(|(m, e)| (*m, r4(e.exp()))))
+}
+
+fn r4(v: f64) -> f64 {
+    (v * 1e4).round() / 1e4
+}
+
+fn round4<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(r4(*v))
+}
+
 /// The prior of every class that had enough sampled series.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Prior {
     pub classes: Vec<ClassPrior>,
 }

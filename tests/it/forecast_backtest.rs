@@ -59,6 +59,15 @@ fn sample_backtest_writes_metrics_points_and_panel() {
         "{}",
         s["models_chosen"]
     );
+    // The selection prior of each origin, in the JSON and the readable summary.
+    let priors = s["selection_prior"].as_array().unwrap();
+    assert_eq!(priors.len(), 2);
+    for (p, day) in priors.iter().zip(s["origins"].as_array().unwrap()) {
+        assert_eq!(p["origin"], *day);
+        assert!(!p["classes"].as_array().unwrap().is_empty(), "{p}");
+        let line = format!("selection prior at origin {}", day.as_str().unwrap());
+        assert!(o.stdout.contains(&line), "{line} missing: {}", o.stdout);
+    }
     let series = read(&out.join("forecast_backtest_series.parquet"));
     let pts = read(&out.join("forecast_backtest_points.parquet"));
     assert_eq!(

@@ -88,6 +88,18 @@ fn merged_shards_equal_the_single_run_byte_for_byte() {
             .unwrap();
     assert_eq!(m["merged_shards"], 3);
     assert_eq!(m["counts"]["series"].as_u64().unwrap(), total);
+    // The merged run reports the prior the shards chose with: the single run's.
+    let one: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(single.join("latest/manifest.json")).unwrap())
+            .unwrap();
+    let classes = one["selection_prior"]["classes"].as_array().unwrap();
+    assert!(!classes.is_empty());
+    for c in classes {
+        let w = c["reliability"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&w), "{c}");
+        assert!(c["relative_score"].as_object().unwrap().len() >= 2, "{c}");
+    }
+    assert_eq!(m["selection_prior"], one["selection_prior"]);
     assert_same_outputs(&single.join("latest"), &sharded.join("latest"));
 }
 
