@@ -288,7 +288,8 @@ pub fn cv_origins(n: usize, cfg: &ForecastCfg, h: usize) -> Vec<usize> {
 
 /// Cross-validation outcome of one candidate.
 struct Cv {
-    /// Predictions per origin (None where the model could not forecast from it).
+    /// Predictions per origin (None where the model could not forecast from it); emptied
+    /// once the ensemble is built.
     preds: Vec<Option<Vec<f64>>>,
     daily: Vec<(usize, f64)>, // (horizon index, error)
     window: Vec<f64>,
@@ -536,6 +537,11 @@ fn cross_validate(
         if cv.origins > 0 {
             ensemble = Some((members, cv));
         }
+    }
+    // The choice needs errors and scores only: drop the predictions, which the prior's
+    // sample would otherwise hold until its series' turn.
+    for c in cvs.iter_mut().map(|c| &mut c.1).chain(ensemble.as_mut().map(|e| &mut e.1)) {
+        c.preds = Vec::new();
     }
     Candidates {
         origins,
