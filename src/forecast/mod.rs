@@ -540,7 +540,11 @@ fn cross_validate(
     }
     // The choice needs errors and scores only: drop the predictions, which the prior's
     // sample would otherwise hold until its series' turn.
-    for c in cvs.iter_mut().map(|c| &mut c.1).chain(ensemble.as_mut().map(|e| &mut e.1)) {
+    for c in cvs
+        .iter_mut()
+        .map(|c| &mut c.1)
+        .chain(ensemble.as_mut().map(|e| &mut e.1))
+    {
         c.preds = Vec::new();
     }
     Candidates {

@@ -11,8 +11,9 @@
 //! own score differences: the split-half correlation of those differences (interleaved
 //! blocks of CV origins, Spearman–Brown corrected to the full set). Homogeneous panels get
 //! a low `w` and lean on what wins in the class; heterogeneous ones keep per-series choice.
-//! Both are learnt on a fixed, evenly spread sample of series, so the prior (and every
-//! forecast) is the same for any thread count or shard split.
+//! Both are learnt on a fixed, evenly spread sample of series (one at a seeded offset in
+//! each of up to 800 blocks of the panel), so the prior (and every forecast) is the same
+//! for any thread count or shard split.
 
 use rayon::prelude::*;
 use serde::{Serialize, Serializer};
@@ -23,6 +24,8 @@ use crate::panel::Panel;
 
 /// Series cross-validated to learn the prior (evenly spread over the panel).
 const SAMPLE: usize = 800;
+/// Seed of the offsets within the sample's blocks (fixed: the sample is part of the output).
+const SEED: u64 = 0x5e1e_c7;
 /// A class needs this many sampled series with two or more scored candidates.
 const MIN_SERIES: usize = 30;
 /// Scores are floored here before the log (a perfect forecast of an all-zero window).
@@ -112,9 +115,7 @@ pub fn learn(
     n_obs: &(dyn Fn(usize) -> usize + Sync),
     window: &(dyn Fn(usize) -> usize + Sync),
 ) -> (Prior, Vec<(usize, Candidates)>) {
-    let n = panel.series.len();
-    let stride = n.div_ceil(SAMPLE).max(1);
-    let idx: Vec<usize> = (0..n).step_by(stride).collect();
+    let idx = sample(panel.series.len());
     let done: Vec<Option<(usize, Candidates, Option<Row>)>> = idx
         .par_iter()
         .map(|&i| {
@@ -160,6 +161,23 @@ pub fn learn(
         })
         .collect();
     (Prior { classes }, cache)
+}
+
+/// The series that learn the prior: all of a small panel; else one series in each of
+/// `SAMPLE` equal blocks of the panel, at a seeded pseudo-random offset. Spread like a
+/// fixed stride, but never in step with a period of the panel's order (with two locations
+/// per SKU, an even stride would sample one location only).
+fn sample(n: usize) -> Vec<usize> {
+    if n <= SAMPLE {
+        return (0..n).collect();
+    }
+    let mut rng = crate::sample::Rng::new(SEED);
+    (0..SAMPLE)
+        .map(|b| {
+            let (lo, hi) = (b * n / SAMPLE, (b + 1) * n / SAMPLE);
+            lo + (rng.next_u64() % (hi - lo) as u64) as usize
+        })
+        .collect()
 }
 
 /// Per-candidate effects and split-half reliability of one class.
@@ -331,6 +349,27 @@ mod tests {
         );
         let (_, c) = smooth_prior(&m, &p, &cfg);
         assert!(c.reliability > 0.8, "reliability {}", c.reliability);
+    }
+
+    /// A panel ordered SKU by SKU with two locations alternates location with index
+    /// parity. A stride of 2 (1,600 series) would sample one location only; the block
+    /// sample takes both, about equally, still one per block and in panel order.
+    #[test]
+    fn sample_is_spread_and_not_in_step_with_the_panel_order() {
+        assert_eq!(sample(5), vec![0, 1, 2, 3, 4]);
+        for n in [1_600usize, 2_400, 30_490] {
+            let idx = sample(n);
+            assert_eq!(idx.len(), SAMPLE);
+            for (b, &i) in idx.iter().enumerate() {
+                assert!(
+                    (b * n / SAMPLE..(b + 1) * n / SAMPLE).contains(&i),
+                    "{n} {b} {i}"
+                );
+            }
+            let odd = idx.iter().filter(|&&i| i % 2 == 1).count();
+            assert!((320..480).contains(&odd), "n {n}: {odd} of {SAMPLE} odd");
+        }
+        assert_eq!(sample(30_490), sample(30_490));
     }
 
     #[test]
