@@ -118,7 +118,36 @@ pub enum Error {
     Internal(String),
 }
 
+impl InputError {
+    fn path_mut(&mut self) -> &mut PathBuf {
+        match self {
+            InputError::Missing { path, .. }
+            | InputError::Io { path, .. }
+            | InputError::NotParquet { path, .. }
+            | InputError::BadCsv { path, .. }
+            | InputError::Empty { path, .. }
+            | InputError::MissingColumn { path, .. }
+            | InputError::WrongType { path, .. }
+            | InputError::BadValue { path, .. }
+            | InputError::Other { path, .. } => path,
+        }
+    }
+}
+
 impl Error {
+    /// Names a remote input by its URL rather than by the staged local copy that was read,
+    /// so the message points at the object the user gave.
+    /// `sources`: (local copy, URL) of every staged input.
+    pub fn with_sources(mut self, sources: &[(PathBuf, String)]) -> Self {
+        if let Error::Input(e) = &mut self {
+            let path = e.path_mut();
+            if let Some((_, url)) = sources.iter().find(|(local, _)| local == path) {
+                *path = PathBuf::from(url);
+            }
+        }
+        self
+    }
+
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Input(_) => exit::INPUT,

@@ -1,6 +1,7 @@
 //! Thin binary: parse flags, set up logging, call the library, turn the result into an
 //! exit code (README, "Exit codes"). Errors are printed once, here.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -49,7 +50,8 @@ fn published(
     Ok(o)
 }
 
-fn run(cli: Cli) -> Result<i32, restock::Error> {
+/// `sources` collects (staged copy, URL) of remote inputs, so an error names the URL.
+fn run(cli: Cli, sources: &mut Vec<(PathBuf, String)>) -> Result<i32, restock::Error> {
     match cli.command {
         Command::Run {
             common,
@@ -59,6 +61,7 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
             let mut p = common.pipeline(out)?;
             let spec: restock::shard::ShardSpec = spec.parse()?;
             let staged = restock::remote::stage(&mut p, true)?;
+            sources.extend(p.remote_inputs.iter().cloned());
             let mut o = restock::pipeline::run_shard(&p, spec)?;
             // Remote inputs with a local `out` publish nothing: the folder stays as written.
             if let Some(url) = staged
@@ -91,6 +94,7 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
                 (None, Some(_)) => Some(restock::remote::Staging::empty()?),
                 (s, _) => s,
             };
+            sources.extend(p.remote_inputs.iter().cloned());
             let dir = match (&remote_src, &staged) {
                 (Some(url), Some(s)) => restock::remote::fetch_shards(url, s)?,
                 _ => source,
@@ -106,6 +110,7 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
         } => {
             let mut p = common.pipeline(out)?;
             let staged = restock::remote::stage(&mut p, true)?;
+            sources.extend(p.remote_inputs.iter().cloned());
             let o = restock::pipeline::run(&p)?;
             report_run("run", &published(&staged, o)?);
             Ok(exit::OK)
@@ -117,6 +122,7 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
         } => {
             let mut p = common.pipeline(None)?;
             let _staged = restock::remote::stage(&mut p, false)?;
+            sources.extend(p.remote_inputs.iter().cloned());
             let r = restock::check::check(&p)?;
             print!("{}", r.render());
             if let Some(path) = json {
@@ -135,6 +141,7 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
         Command::Forecast { common, out } => {
             let mut p = common.pipeline(None)?;
             let _staged = restock::remote::stage(&mut p, false)?;
+            sources.extend(p.remote_inputs.iter().cloned());
             let rows = restock::pipeline::forecast_only(&p, &out)?;
             println!("wrote {rows} forecast rows to {}", out.display());
             Ok(exit::OK)
@@ -150,6 +157,7 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
         } => {
             let mut p = common.pipeline(None)?;
             let _staged = restock::remote::stage(&mut p, false)?;
+            sources.extend(p.remote_inputs.iter().cloned());
             let b = restock::backtest::returns::run(&p, weeks, window_days)?;
             let dir =
                 out.unwrap_or_else(|| format!("notebooks-out/returns-backtest-{}", p.name).into());
@@ -202,6 +210,7 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
         } => {
             let mut p = common.pipeline(None)?;
             let _staged = restock::remote::stage(&mut p, false)?;
+            sources.extend(p.remote_inputs.iter().cloned());
             let opts = restock::backtest::policy::options(
                 &p,
                 from.as_deref(),
@@ -226,6 +235,7 @@ fn run(cli: Cli) -> Result<i32, restock::Error> {
         } => {
             let mut p = common.pipeline(None)?;
             let _staged = restock::remote::stage(&mut p, false)?;
+            sources.extend(p.remote_inputs.iter().cloned());
             let ds = restock::ingest::load(&p)?;
             let as_of = restock::pipeline::resolve_as_of(&p, &ds)?;
             match restock::returns::covariates::evaluate(&p, &ds, as_of) {
@@ -269,9 +279,11 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::INTERNAL as u8);
         }
     }
-    match run(cli) {
+    let mut sources = Vec::new();
+    match run(cli, &mut sources) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
+            let e = e.with_sources(&sources);
             tracing::error!(exit_code = e.exit_code(), "{e}");
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code() as u8)

@@ -574,14 +574,12 @@ pub fn load_forecasts(
         // Same inputs and settings give the same prior; another one means another build.
         match &prior {
             None => prior = Some(st.prior.clone()),
-            Some(p) if *p != st.prior => {
-                return Err(bad(
-                    path,
-                    "chose models with another selection prior than shard 0 (shards from \
+            Some(p) if *p != st.prior => return Err(bad(
+                path,
+                "chose models with another selection prior than the shards before it (shards from \
                      different restock versions?); rerun the shards"
-                        .into(),
-                ))
-            }
+                    .into(),
+            )),
             _ => {}
         }
         for (sku, loc, f) in st.series {

@@ -145,6 +145,18 @@ def main():
             fail("a failed run changed the bucket")
         print("s3_roundtrip: missing input -> exit 4, bucket unchanged")
 
+        # 3b. An unreadable input: exit 4, and the error names the object, not the staged copy.
+        s3.put_object(Bucket=BUCKET, Key="in/broken.parquet", Body=b"sku;qty\nA;1\n")
+        r = restock("run", "--pipeline", a.pipeline, *remote_args("broken.parquet"),
+                    "--out", out, check=False)
+        if r.returncode != 4:
+            fail(f"unreadable input exited {r.returncode}, expected 4: {r.stderr[-500:]}")
+        if f"s3://{BUCKET}/in/broken.parquet" not in r.stderr or "restock-staging" in r.stderr:
+            fail(f"error does not name the object's URL: {r.stderr[-500:]}")
+        if keys("runs/sample/") != before:
+            fail("a failed run changed the bucket")
+        print("s3_roundtrip: unreadable input -> exit 4, named by its URL")
+
         # 4. Shards to S3, merge from S3.
         sh = f"s3://{BUCKET}/sharded"
         for i in (0, 1):
