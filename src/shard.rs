@@ -469,6 +469,15 @@ pub fn encode_state(
 
 pub fn decode_state(bytes: &[u8]) -> DecResult<ShardState> {
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+        let family = &MAGIC[..MAGIC.len() - 2];
+        if bytes.len() >= MAGIC.len() && &bytes[..family.len()] == family {
+            let v = String::from_utf8_lossy(&bytes[family.len()..MAGIC.len()]);
+            return Err(format!(
+                "shard state format {v} from another restock version (this one reads {}); \
+                 rerun the shards with this build",
+                String::from_utf8_lossy(&MAGIC[family.len()..])
+            ));
+        }
         return Err("not a restock shard state (bad magic)".into());
     }
     let mut d = Dec {
@@ -730,5 +739,9 @@ mod tests {
         let mut extra = bytes.clone();
         extra.push(0);
         assert!(decode_state(&extra).is_err());
+        let mut old = bytes.clone();
+        old[..16].copy_from_slice(b"RESTOCK-SHARD-02");
+        let e = decode_state(&old).err().unwrap();
+        assert!(e.contains("format 02") && e.contains("reads 03"), "{e}");
     }
 }
