@@ -154,8 +154,15 @@ fn staging_dir() -> Result<PathBuf> {
     let base = std::env::var_os("RESTOCK_STAGING")
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
+    staging_dir_in(&base)
+}
+
+const STAGING_PREFIX: &str = "restock-staging-";
+
+fn staging_dir_in(base: &Path) -> Result<PathBuf> {
+    sweep_stale(base);
     let dir = base.join(format!(
-        "restock-staging-{}-{}",
+        "{STAGING_PREFIX}{}-{}",
         std::process::id(),
         chrono::Utc::now().format("%Y%m%dT%H%M%S%.f")
     ));
@@ -164,6 +171,34 @@ fn staging_dir() -> Result<PathBuf> {
         source,
     })?;
     Ok(dir)
+}
+
+/// Removes the staging folders of runs that died without cleaning up (SIGKILL, power
+/// loss): those whose process no longer exists. Only where `/proc` tells which processes
+/// live; a folder that cannot be removed (another user's) is left alone.
+fn sweep_stale(base: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(rd) = std::fs::read_dir(base) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(STAGING_PREFIX)
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        if std::fs::remove_dir_all(e.path()).is_ok() {
+            tracing::info!(dir = %e.path().display(), pid, "removed the staging folder of a dead run");
+        }
+    }
 }
 
 fn write_local(path: &Path, data: &[u8]) -> Result<()> {
@@ -459,6 +494,32 @@ fn list_local(dir: &Path) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn staging_sweeps_folders_of_dead_runs_only() {
+        let base = tempfile::tempdir().unwrap();
+        // pid_max is at most 2^22 on Linux: this process cannot exist.
+        let dead = base
+            .path()
+            .join(format!("{STAGING_PREFIX}4999999-20261202T010203"));
+        let alive = base
+            .path()
+            .join(format!("{STAGING_PREFIX}1-20261202T010203"));
+        let other = base.path().join("restock-staging-notes");
+        for d in [&dead, &alive, &other] {
+            std::fs::create_dir_all(d.join("inputs")).unwrap();
+        }
+        let mine = staging_dir_in(base.path()).unwrap();
+        assert!(mine.is_dir());
+        assert!(alive.is_dir(), "pid 1 is alive");
+        assert!(other.is_dir(), "not a staging folder name");
+        if Path::new("/proc/self").exists() {
+            assert!(!dead.exists(), "a dead run's staging folder is swept");
+        }
+        // Our own folder survives the next staging of this process.
+        let again = staging_dir_in(base.path()).unwrap();
+        assert!(mine.is_dir() && again.is_dir());
+    }
 
     #[test]
     fn urls_parse_and_join() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # restock vs statsforecast on the full M5-shaped panel (30,490 series), in 20 slices.
 #
-# statsforecast needs about 20 min per 1,525-series slice on 2 cores (≈ 7 h in all), so the
+# statsforecast needs about 25 min per 1,525-series slice on 2 cores (≈ 8 h in all), so the
 # run is resumable: each finished slice leaves <dir>/slice-K-of-20/series.parquet and is
 # skipped next time. restock runs once on the whole panel (its pooled model sees every series)
 # and is scored per slice with the same code. Pool what is done with

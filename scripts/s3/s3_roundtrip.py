@@ -157,6 +157,19 @@ def main():
             fail("a failed run changed the bucket")
         print("s3_roundtrip: unreadable input -> exit 4, named by its URL")
 
+        # 3c. A staging folder left by a killed run (its process gone) is swept by the next
+        # run that stages, and that run leaves none of its own behind.
+        staging = os.path.join(tmp, "staging")
+        stale = os.path.join(staging, "restock-staging-4999999-20261201T000000", "inputs")
+        os.makedirs(stale)
+        r = subprocess.run([a.restock, "check", "--pipeline", a.pipeline, *remote_args()],
+                           env={**env, "RESTOCK_STAGING": staging}, capture_output=True, text=True)
+        if r.returncode != 0:
+            fail(f"check with remote inputs exited {r.returncode}: {r.stderr[-500:]}")
+        if os.listdir(staging):
+            fail(f"staging folders left behind: {os.listdir(staging)}")
+        print("s3_roundtrip: a dead run's staging folder swept, none left behind")
+
         # 4. Shards to S3, merge from S3.
         sh = f"s3://{BUCKET}/sharded"
         for i in (0, 1):
