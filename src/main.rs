@@ -251,7 +251,24 @@ fn run(cli: Cli, sources: &mut Vec<(PathBuf, String)>) -> Result<i32, restock::E
             Ok(exit::OK)
         }
         Command::Status { out, max_age_hours } => {
-            let (level, text) = restock::monitor::status(&out, chrono::Utc::now(), max_age_hours);
+            let now = chrono::Utc::now();
+            let (level, text) = match restock::remote::Url::parse(&out) {
+                // A remote `out`: its history is copied first; a store that cannot be read
+                // is UNKNOWN to monitoring, like a missing history.
+                Some(url) => match restock::remote::fetch_history(&url) {
+                    Ok((_staged, dir)) => restock::monitor::status_of(
+                        &dir,
+                        &url.join("runs.parquet").to_string(),
+                        now,
+                        max_age_hours,
+                    ),
+                    Err(e) => (
+                        restock::monitor::Level::Unknown,
+                        format!("UNKNOWN: cannot read {url}: {e}\n"),
+                    ),
+                },
+                None => restock::monitor::status(&out, now, max_age_hours),
+            };
             print!("{text}");
             Ok(level as i32)
         }

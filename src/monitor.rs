@@ -287,14 +287,27 @@ pub enum Level {
 /// Alerts from the history; the exit code is the worst level (Nagios: 0 OK, 1 WARNING,
 /// 2 CRITICAL, 3 UNKNOWN).
 pub fn status(out: &Path, now: DateTime<Utc>, max_age_hours: f64) -> (Level, String) {
+    status_of(
+        out,
+        &out.join("runs.parquet").display().to_string(),
+        now,
+        max_age_hours,
+    )
+}
+
+/// [`status`] of a history read from `out`, named `shown` in messages (the URL of a
+/// remote `out` whose history was copied to `out`).
+pub fn status_of(
+    out: &Path,
+    shown: &str,
+    now: DateTime<Utc>,
+    max_age_hours: f64,
+) -> (Level, String) {
     let rows = read_history(&out.join("runs.parquet"));
     let Some(last) = rows.last() else {
         return (
             Level::Unknown,
-            format!(
-                "UNKNOWN: no run history in {}\n",
-                out.join("runs.parquet").display()
-            ),
+            format!("UNKNOWN: no run history in {shown}\n"),
         );
     };
     let mut s = String::from("RUN ID                              AS OF       WALL s  PROPOSALS  REJECT%  FALLBACKS  PREV MAE  PREV COV90\n");

@@ -44,7 +44,7 @@ impl Url {
         })
     }
 
-    fn join(&self, part: &str) -> Url {
+    pub fn join(&self, part: &str) -> Url {
         let key = if self.key.is_empty() {
             part.to_string()
         } else {
@@ -289,6 +289,18 @@ pub fn stage(p: &mut Pipeline, stage_out: bool) -> Result<Option<Staging>> {
     }
     p.remote_inputs = fetched;
     Ok(Some(s))
+}
+
+/// A remote `out`'s run history (`runs.parquet`), copied for `restock status`: the staging
+/// folder (removed when dropped) and the local folder to read. Err: the store's message.
+pub fn fetch_history(url: &Url) -> std::result::Result<(Staging, PathBuf), String> {
+    let s = Staging::empty().map_err(|e| e.to_string())?;
+    let local = s.dir.join("out");
+    let store = Store::open(url)?;
+    if let Some(b) = store.get(&url.join("runs.parquet"))? {
+        write_local(&local.join("runs.parquet"), &b).map_err(|e| e.to_string())?;
+    }
+    Ok((s, local))
 }
 
 /// The previous run's forecasts and models plus the run history, where monitoring reads them.

@@ -133,6 +133,15 @@ def main():
             fail(f"second run's previous_run_accuracy.prev_run_id = {prev!r}, expected {first!r}")
         print(f"s3_roundtrip: second run {second} monitored the first ({prev})")
 
+        # 2b. `restock status` reads a remote out's history; a prefix without one is UNKNOWN.
+        r = restock("status", "--out", out, "--max-age-hours", "1000000", check=False)
+        if r.returncode not in (0, 1) or first not in r.stdout or second not in r.stdout:
+            fail(f"status of {out} exited {r.returncode}: {r.stdout[-800:]}{r.stderr[-300:]}")
+        r = restock("status", "--out", f"s3://{BUCKET}/nothing-here", check=False)
+        if r.returncode != 3 or f"s3://{BUCKET}/nothing-here/runs.parquet" not in r.stdout:
+            fail(f"status of an empty prefix exited {r.returncode}: {r.stdout[-500:]}")
+        print("s3_roundtrip: status reads the remote history; an empty prefix is UNKNOWN")
+
         # 3. A missing input: exit 4, nothing uploaded.
         before = keys("runs/sample/")
         r = restock("run", "--pipeline", a.pipeline, *remote_args("missing.parquet"),
