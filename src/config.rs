@@ -656,11 +656,17 @@ pub struct Pipeline {
 impl Pipeline {
     /// Where an input came from, as the user named it: the URL of a staged remote input.
     pub fn source_of(&self, local: &Path) -> PathBuf {
-        self.remote_inputs
-            .iter()
-            .find(|(l, _)| l == local)
-            .map_or_else(|| local.to_path_buf(), |(_, u)| PathBuf::from(u))
+        source_in(&self.remote_inputs, local)
     }
+}
+
+/// The URL a staged local copy was fetched from (`sources`: local copy, URL); the path
+/// itself for a local input.
+pub fn source_in(sources: &[(PathBuf, String)], local: &Path) -> PathBuf {
+    sources
+        .iter()
+        .find(|(l, _)| l == local)
+        .map_or_else(|| local.to_path_buf(), |(_, u)| PathBuf::from(u))
 }
 
 impl Inputs {

@@ -141,9 +141,7 @@ impl Error {
     pub fn with_sources(mut self, sources: &[(PathBuf, String)]) -> Self {
         if let Error::Input(e) = &mut self {
             let path = e.path_mut();
-            if let Some((_, url)) = sources.iter().find(|(local, _)| local == path) {
-                *path = PathBuf::from(url);
-            }
+            *path = crate::config::source_in(sources, path);
         }
         self
     }

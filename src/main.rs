@@ -50,6 +50,18 @@ fn published(
     Ok(o)
 }
 
+/// Stages remote inputs (and a remote `out` with `stage_out`) and records (staged copy,
+/// URL) of each in `sources`, so an error names the URL.
+fn stage(
+    p: &mut restock::config::Pipeline,
+    stage_out: bool,
+    sources: &mut Vec<(PathBuf, String)>,
+) -> Result<Option<restock::remote::Staging>, restock::Error> {
+    let staged = restock::remote::stage(p, stage_out)?;
+    sources.extend(p.remote_inputs.iter().cloned());
+    Ok(staged)
+}
+
 /// `sources` collects (staged copy, URL) of remote inputs, so an error names the URL.
 fn run(cli: Cli, sources: &mut Vec<(PathBuf, String)>) -> Result<i32, restock::Error> {
     match cli.command {
@@ -60,8 +72,7 @@ fn run(cli: Cli, sources: &mut Vec<(PathBuf, String)>) -> Result<i32, restock::E
         } => {
             let mut p = common.pipeline(out)?;
             let spec: restock::shard::ShardSpec = spec.parse()?;
-            let staged = restock::remote::stage(&mut p, true)?;
-            sources.extend(p.remote_inputs.iter().cloned());
+            let staged = stage(&mut p, true, sources)?;
             let mut o = restock::pipeline::run_shard(&p, spec)?;
             // Remote inputs with a local `out` publish nothing: the folder stays as written.
             if let Some(url) = staged
@@ -89,12 +100,11 @@ fn run(cli: Cli, sources: &mut Vec<(PathBuf, String)>) -> Result<i32, restock::E
             let mut p = common.pipeline(out)?;
             let source = shards.unwrap_or_else(|| p.out.clone());
             let remote_src = restock::remote::Url::parse(&source);
-            let staged = match (restock::remote::stage(&mut p, true)?, &remote_src) {
+            let staged = match (stage(&mut p, true, sources)?, &remote_src) {
                 // Shards remote, everything else local: a staging folder for the copies.
                 (None, Some(_)) => Some(restock::remote::Staging::empty()?),
                 (s, _) => s,
             };
-            sources.extend(p.remote_inputs.iter().cloned());
             let dir = match (&remote_src, &staged) {
                 (Some(url), Some(s)) => restock::remote::fetch_shards(url, s)?,
                 _ => source,
@@ -109,8 +119,7 @@ fn run(cli: Cli, sources: &mut Vec<(PathBuf, String)>) -> Result<i32, restock::E
             shard: None,
         } => {
             let mut p = common.pipeline(out)?;
-            let staged = restock::remote::stage(&mut p, true)?;
-            sources.extend(p.remote_inputs.iter().cloned());
+            let staged = stage(&mut p, true, sources)?;
             let o = restock::pipeline::run(&p)?;
             report_run("run", &published(&staged, o)?);
             Ok(exit::OK)
@@ -121,8 +130,7 @@ fn run(cli: Cli, sources: &mut Vec<(PathBuf, String)>) -> Result<i32, restock::E
             strict,
         } => {
             let mut p = common.pipeline(None)?;
-            let _staged = restock::remote::stage(&mut p, false)?;
-            sources.extend(p.remote_inputs.iter().cloned());
+            let _staged = stage(&mut p, false, sources)?;
             let r = restock::check::check(&p)?;
             print!("{}", r.render());
             if let Some(path) = json {
@@ -140,8 +148,7 @@ fn run(cli: Cli, sources: &mut Vec<(PathBuf, String)>) -> Result<i32, restock::E
         }
         Command::Forecast { common, out } => {
             let mut p = common.pipeline(None)?;
-            let _staged = restock::remote::stage(&mut p, false)?;
-            sources.extend(p.remote_inputs.iter().cloned());
+            let _staged = stage(&mut p, false, sources)?;
             let rows = restock::pipeline::forecast_only(&p, &out)?;
             println!("wrote {rows} forecast rows to {}", out.display());
             Ok(exit::OK)
@@ -156,8 +163,7 @@ fn run(cli: Cli, sources: &mut Vec<(PathBuf, String)>) -> Result<i32, restock::E
                 },
         } => {
             let mut p = common.pipeline(None)?;
-            let _staged = restock::remote::stage(&mut p, false)?;
-            sources.extend(p.remote_inputs.iter().cloned());
+            let _staged = stage(&mut p, false, sources)?;
             let b = restock::backtest::returns::run(&p, weeks, window_days)?;
             let dir =
                 out.unwrap_or_else(|| format!("notebooks-out/returns-backtest-{}", p.name).into());
@@ -209,8 +215,7 @@ fn run(cli: Cli, sources: &mut Vec<(PathBuf, String)>) -> Result<i32, restock::E
                 },
         } => {
             let mut p = common.pipeline(None)?;
-            let _staged = restock::remote::stage(&mut p, false)?;
-            sources.extend(p.remote_inputs.iter().cloned());
+            let _staged = stage(&mut p, false, sources)?;
             let opts = restock::backtest::policy::options(
                 &p,
                 from.as_deref(),
@@ -234,8 +239,7 @@ fn run(cli: Cli, sources: &mut Vec<(PathBuf, String)>) -> Result<i32, restock::E
             what: BacktestKind::ReturnCovariates { common },
         } => {
             let mut p = common.pipeline(None)?;
-            let _staged = restock::remote::stage(&mut p, false)?;
-            sources.extend(p.remote_inputs.iter().cloned());
+            let _staged = stage(&mut p, false, sources)?;
             let ds = restock::ingest::load(&p)?;
             let as_of = restock::pipeline::resolve_as_of(&p, &ds)?;
             match restock::returns::covariates::evaluate(&p, &ds, as_of) {

@@ -28,7 +28,7 @@ fn recent_zero_share(s: &SeriesView, days: usize) -> f64 {
         if open >= days {
             break;
         }
-        if s.closed(i) || s.censored[i] {
+        if !s.usable(i) {
             continue;
         }
         open += 1;
@@ -45,7 +45,7 @@ fn recent_zero_share(s: &SeriesView, days: usize) -> f64 {
 fn recent_variance(s: &SeriesView, days: usize) -> f64 {
     let n = s.y.len();
     let v: Vec<f64> = (n.saturating_sub(days)..n)
-        .filter(|&i| !s.closed(i) && !s.censored[i])
+        .filter(|&i| s.usable(i))
         .map(|i| s.y[i])
         .collect();
     if v.len() < 2 {
