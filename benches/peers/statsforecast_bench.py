@@ -54,6 +54,25 @@ def load_panel(path):
     return out
 
 
+PAUSES = pathlib.Path(os.environ.get("RESTOCK_PEER_PAUSES",
+                                   pathlib.Path.home() / ".cache/restock-m5/peer-full/pauses.log"))
+
+
+def paused(a, b):
+    """Seconds of the wall-clock span [a, b] during which benches/peers/hold.sh had this
+    benchmark stopped (SIGSTOP) to build or time something else; subtracted from
+    statsforecast's time so that neither side is timed on a shared machine."""
+    if not PAUSES.exists():
+        return 0.0
+    total = 0.0
+    for line in PAUSES.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            p, q = float(parts[0]), float(parts[1])
+            total += max(0.0, min(b, q) - max(a, p))
+    return total
+
+
 def per_series(rows):
     """One row per scored series with everything pooling needs (so slices of a panel scored
     in separate runs pool to exactly the figures of one run)."""
@@ -194,7 +213,7 @@ def main():
     rpts["origin"] = pd.to_datetime(rpts["origin"])
     rpts["date"] = pd.to_datetime(rpts["date"])
 
-    sf_time = 0.0
+    sf_wall, sf_paused = 0.0, 0.0
     eval_rows = {"restock": [], "statsforecast_selected": []}
     for n in names:
         eval_rows[n] = []
@@ -217,7 +236,7 @@ def main():
             lens = df.groupby("unique_id").size()
             need = a.h + (a.cv_windows - 1) * a.cv_step + 14
             long_ids = lens[lens >= need].index
-            t0 = time.perf_counter()
+            t0 = time.time()
             # refit=False (fit once, then only filter: restock's scheme) where statsforecast
             # supports it (models with `forward`); the others can only be refitted per window.
             fwd = [m for m in models if type(m).__name__ in FORWARD]
@@ -238,7 +257,9 @@ def main():
             if len(short):
                 fcs.append(StatsForecast(models=models, freq="D", n_jobs=a.n_jobs, fallback_model=Naive()).forecast(df=short, h=a.h))
             fc = pd.concat(fcs, ignore_index=True)
-            sf_time += time.perf_counter() - t0
+            t1 = time.time()
+            sf_wall += t1 - t0
+            sf_paused += paused(t0, t1)
             # Selection by RMSSE (the scale cancels within a series: MSE).
             mse = cv.groupby("unique_id")[names].apply(
                 lambda g: ((g.values - cv.loc[g.index, "y"].values[:, None]) ** 2).mean(axis=0))
@@ -277,7 +298,10 @@ def main():
             sel = ok[:k]
             eval_rows["restock"].append({"y": yt[:k][sel], "f": g["mean"].values[:k][sel],
                                          "q": g[QN + ["p025", "p975"]].values[:k][sel], "train": tr, "w": w, "uid": uid, "origin": o})
-        print(f"origin {o.date()}: statsforecast so far {sf_time:.1f} s", file=sys.stderr)
+        print(f"origin {o.date()}: statsforecast so far {sf_wall - sf_paused:.1f} s "
+              f"({sf_paused:.1f} s paused)", file=sys.stderr)
+
+    sf_time = sf_wall - sf_paused
 
     tables = {k: per_series(v) for k, v in eval_rows.items() if v}
     if sl:
@@ -291,6 +315,7 @@ def main():
     summary = {
         "origins": [str(o.date()) for o in origins], "h": a.h, "n_jobs": a.n_jobs,
         "restock_seconds": t_restock, "statsforecast_seconds": sf_time,
+        "statsforecast_seconds_wall": sf_wall, "statsforecast_seconds_paused": sf_paused,
         "speed_ratio": sf_time / t_restock if sf_time else None, "best_single_model": best_single, "metrics": res,
     }
     # restock's own PIT coverage for counts (its backtest computes it from the full CDF).
