@@ -120,6 +120,11 @@ pub enum BacktestKind {
         /// Days between origins.
         #[arg(long, default_value_t = 28)]
         step: usize,
+        /// Days after each origin scored as one total against the window quantiles (the
+        /// protection window: days to the order + lead time + review period); 1..=horizon,
+        /// default the horizon.
+        #[arg(long)]
+        window_days: Option<usize>,
         /// Folder for the Parquet files and summary (default
         /// notebooks-out/forecast-backtest-<pipeline or panel name>).
         #[arg(long)]

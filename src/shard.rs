@@ -132,7 +132,7 @@ pub fn fingerprint(p: &Pipeline, ds: &Dataset, panel: &Panel, windows: &[usize])
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const MAGIC: &[u8; 16] = b"RESTOCK-SHARD-03";
+const MAGIC: &[u8; 16] = b"RESTOCK-SHARD-04";
 pub const STATE_FILE: &str = "forecasts.state";
 pub const SHARD_MANIFEST: &str = "shard.json";
 
@@ -244,6 +244,7 @@ impl Enc {
         self.f64(f.daily_error_sd);
         self.f64(f.daily_mse);
         self.str(f.window_method);
+        self.f64(f.window_dispersion);
         self.u64(f.scores.len() as u64);
         for s in &f.scores {
             self.str(s.model);
@@ -396,6 +397,7 @@ impl Dec<'_> {
         let daily_error_sd = self.f64()?;
         let daily_mse = self.f64()?;
         let window_method = intern(&self.string()?);
+        let window_dispersion = self.f64()?;
         let ns = self.len()?;
         let mut scores = Vec::new();
         for _ in 0..ns {
@@ -426,6 +428,7 @@ impl Dec<'_> {
             daily_error_sd,
             daily_mse,
             window_method,
+            window_dispersion,
             scores,
             cv_origins,
             fallback,
@@ -698,6 +701,8 @@ mod tests {
         f.fallback = Some("x".into());
         f.fallback_kind = Some("short_history");
         f.selection_weight = Some(0.1 + 0.7);
+        f.window_method = "cv_dispersion";
+        f.window_dispersion = 0.1 + 0.4;
         let spec = ShardSpec { index: 2, count: 3 };
         let prior = Prior {
             classes: vec![ClassPrior {
@@ -728,6 +733,8 @@ mod tests {
         assert!(g.class.adi.is_nan());
         assert_eq!(g.zero_share.to_bits(), (0.1f64 + 0.2).to_bits());
         assert_eq!(g.fallback_kind, Some("short_history"));
+        assert_eq!(g.window_method, "cv_dispersion");
+        assert_eq!(g.window_dispersion.to_bits(), (0.1f64 + 0.4).to_bits());
         assert_eq!(
             g.selection_weight.map(f64::to_bits),
             Some((0.1f64 + 0.7).to_bits())
@@ -740,8 +747,8 @@ mod tests {
         extra.push(0);
         assert!(decode_state(&extra).is_err());
         let mut old = bytes.clone();
-        old[..16].copy_from_slice(b"RESTOCK-SHARD-02");
+        old[..16].copy_from_slice(b"RESTOCK-SHARD-03");
         let e = decode_state(&old).err().unwrap();
-        assert!(e.contains("format 02") && e.contains("reads 03"), "{e}");
+        assert!(e.contains("format 03") && e.contains("reads 04"), "{e}");
     }
 }

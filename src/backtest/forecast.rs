@@ -8,6 +8,11 @@
 //! the coverage of the central 50/80/90 % intervals. Censored days are not scored (demand
 //! unobserved); closed days are (the forecast must be zero there).
 //!
+//! The distribution replenishment orders from is that of *total* demand over a protection
+//! window, not of single days, so the first `window` days after each origin are scored as one
+//! total too: pinball loss and coverage of the window quantiles (plain and from the PIT). A
+//! window with a censored day is not scored (its total is unobserved).
+//!
 //! The closed-day calendar is the one detected on the full history: a closure learnt later
 //! is applied to earlier origins. This only matters for closures first seen in the test
 //! window and is the same for every model compared.
@@ -37,6 +42,8 @@ pub struct Options {
     pub origins: usize,
     pub step: usize,
     pub horizon: usize,
+    /// Days of the protection window scored as one total (1..=horizon).
+    pub window: usize,
 }
 
 /// Scores of one series at one origin.
@@ -60,7 +67,29 @@ struct Scored {
     pit: [f64; 4],
     weight: f64,
     actual_units: f64,
+    /// The protection window's total, when all its days were observed.
+    win: Option<WinScore>,
 }
+
+/// Scores of the window total of one series at one origin.
+#[derive(Debug, Clone, Copy)]
+struct WinScore {
+    actual: f64,
+    mean: f64,
+    /// Window quantiles at [`WIN_LEVELS`].
+    q: [f64; 9],
+    /// Mean pinball loss over the seven spine quantiles, per day of the window and scaled
+    /// like the daily pinball (in-sample naive error), so both read on one scale.
+    pinball: f64,
+    cover: [f64; 4],
+    pit: [f64; 4],
+}
+
+/// Levels of the window quantiles written out: p025, the seven spine levels, p975.
+const WIN_LEVELS: [f64; 9] = [0.025, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.975];
+const WIN_NAMES: [&str; 9] = [
+    "p025", "p05", "p10", "p25", "p50", "p75", "p90", "p95", "p975",
+];
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Metrics {
@@ -87,12 +116,28 @@ pub struct Metrics {
     pub pit_coverage_80: f64,
     pub pit_coverage_90: f64,
     pub pit_coverage_95: f64,
+    /// Protection-window totals scored (series × origins whose window was fully observed).
+    pub windows: usize,
+    /// Mean scaled pinball loss of the window quantiles (per window day, see [`WinScore`]).
+    pub window_pinball: f64,
+    /// Share of window totals inside the central 50/80/90/95 % window intervals.
+    pub window_coverage_50: f64,
+    pub window_coverage_80: f64,
+    pub window_coverage_90: f64,
+    pub window_coverage_95: f64,
+    /// The same from the randomised PIT of the window total.
+    pub window_pit_coverage_50: f64,
+    pub window_pit_coverage_80: f64,
+    pub window_pit_coverage_90: f64,
+    pub window_pit_coverage_95: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     pub origins: Vec<String>,
     pub horizon: usize,
+    /// Days of the protection window scored as one total.
+    pub window_days: usize,
     pub overall: Metrics,
     pub by_class: BTreeMap<String, Metrics>,
     pub models_chosen: BTreeMap<String, usize>,
@@ -164,6 +209,42 @@ impl Summary {
         row("all", &self.overall);
         s += "\ncN: share of days inside the central N % interval; pitN: the same for counts, \
               from the randomised PIT (nominal N % when calibrated)\n";
+        s += &format!(
+            "\ntotal demand over the first {} days after each origin (the protection window \
+             the order-up-to level reads its quantile from):\n{:14} {:>7} {:>8} {:>6} {:>6} {:>6} {:>6}   {:>6} {:>6} {:>6} {:>6}\n",
+            self.window_days,
+            "class",
+            "windows",
+            "pinball",
+            "c50",
+            "c80",
+            "c90",
+            "c95",
+            "pit50",
+            "pit80",
+            "pit90",
+            "pit95"
+        );
+        let mut wrow = |name: &str, m: &Metrics| {
+            s += &format!(
+                "{:14} {:>7} {:>8.4} {:>5.1}% {:>5.1}% {:>5.1}% {:>5.1}%   {:>5.1}% {:>5.1}% {:>5.1}% {:>5.1}%\n",
+                name,
+                m.windows,
+                m.window_pinball,
+                100.0 * m.window_coverage_50,
+                100.0 * m.window_coverage_80,
+                100.0 * m.window_coverage_90,
+                100.0 * m.window_coverage_95,
+                100.0 * m.window_pit_coverage_50,
+                100.0 * m.window_pit_coverage_80,
+                100.0 * m.window_pit_coverage_90,
+                100.0 * m.window_pit_coverage_95
+            );
+        };
+        for (c, m) in &self.by_class {
+            wrow(c, m);
+        }
+        wrow("all", &self.overall);
         s += "\nmodels chosen: ";
         let v: Vec<String> = self
             .models_chosen
@@ -283,6 +364,48 @@ fn pit_cover(f_lo: f64, f_hi: f64, level: f64) -> f64 {
     ((hi.min(b) - lo.max(a)).max(0.0)) / (hi - lo)
 }
 
+/// The window total after the origin against the forecast's window distribution; None when
+/// the window runs past the data or holds a censored day.
+fn score_window(
+    view: &SeriesView,
+    n_train: usize,
+    f: &SeriesForecast,
+    window: usize,
+) -> Option<WinScore> {
+    let days = n_train..n_train + window;
+    if window == 0 || days.end > view.y.len() || days.clone().any(|t| view.censored[t]) {
+        return None;
+    }
+    let actual: f64 = view.y[days].iter().sum();
+    let q = WIN_LEVELS.map(|p| f.window_quantile(p));
+    let (scale_a, _) = forecast::scales(view, n_train);
+    let pinball = QUANTILES
+        .iter()
+        .enumerate()
+        .map(|(i, p)| forecast::pinball(actual, q[i + 1], *p))
+        .sum::<f64>()
+        / (QUANTILES.len() as f64 * window as f64 * scale_a);
+    // p25–p75, p10–p90, p05–p95, p025–p975
+    let bounds = [(q[3], q[5]), (q[2], q[6]), (q[1], q[7]), (q[0], q[8])];
+    let (f_lo, f_hi) = (f.window_cdf(actual - 1.0), f.window_cdf(actual));
+    let mut cover = [0.0; 4];
+    let mut pit = [0.0; 4];
+    for (c, (lo, hi)) in bounds.iter().enumerate() {
+        if actual >= lo - 1e-9 && actual <= hi + 1e-9 {
+            cover[c] = 1.0;
+        }
+        pit[c] = pit_cover(f_lo, f_hi, LEVELS[c]);
+    }
+    Some(WinScore {
+        actual,
+        mean: f.window_mean,
+        q,
+        pinball,
+        cover,
+        pit,
+    })
+}
+
 struct Errs {
     n: usize,
     mae: f64,
@@ -352,13 +475,14 @@ pub fn run(
                     &view.truncate(n_train),
                     cfg,
                     o.horizon,
-                    o.horizon,
+                    o.window,
                 );
                 // Weight: revenue (or units) of the 28 days before the origin.
                 let from = n_train.saturating_sub(28);
                 let units: f64 = view.y[from..n_train].iter().sum();
                 let weight = units * price(i).unwrap_or(1.0);
                 let e = score(&view, n_train, &f, o.horizon)?;
+                let win = score_window(&view, n_train, &f, o.window);
                 Some((
                     Scored {
                         series: i,
@@ -376,6 +500,7 @@ pub fn run(
                         pit: e.pit,
                         weight,
                         actual_units: e.units,
+                        win,
                     },
                     f,
                     n_train,
@@ -471,6 +596,22 @@ pub fn run(
         m.pit_coverage_80 = pit(1);
         m.pit_coverage_90 = pit(2);
         m.pit_coverage_95 = pit(3);
+        let wins: Vec<&WinScore> = rows.iter().filter_map(|r| r.win.as_ref()).collect();
+        m.windows = wins.len();
+        if !wins.is_empty() {
+            let k = wins.len() as f64;
+            m.window_pinball = wins.iter().map(|w| w.pinball).sum::<f64>() / k;
+            let wc = |c: usize| wins.iter().map(|w| w.cover[c]).sum::<f64>() / k;
+            let wp = |c: usize| wins.iter().map(|w| w.pit[c]).sum::<f64>() / k;
+            m.window_coverage_50 = wc(0);
+            m.window_coverage_80 = wc(1);
+            m.window_coverage_90 = wc(2);
+            m.window_coverage_95 = wc(3);
+            m.window_pit_coverage_50 = wp(0);
+            m.window_pit_coverage_80 = wp(1);
+            m.window_pit_coverage_90 = wp(2);
+            m.window_pit_coverage_95 = wp(3);
+        }
         m
     };
     let refs: Vec<&Scored> = all.iter().collect();
@@ -492,6 +633,7 @@ pub fn run(
             .map(|d| crate::panel::to_date(*d).to_string())
             .collect(),
         horizon: o.horizon,
+        window_days: o.window,
         overall,
         by_class,
         models_chosen,
@@ -542,6 +684,22 @@ pub fn run(
         .push("pit_coverage_80", fcol(&|r| r.pit[1]))
         .push("pit_coverage_90", fcol(&|r| r.pit[2]))
         .push("pit_coverage_95", fcol(&|r| r.pit[3]));
+    // Window columns: empty where the window was not fully observed.
+    let wcol = |f: &dyn Fn(&WinScore) -> f64| {
+        ColData::F64(all.iter().map(|r| r.win.as_ref().map(f)).collect())
+    };
+    st.push("window_actual", wcol(&|w| w.actual))
+        .push("window_mean", wcol(&|w| w.mean));
+    for (qi, name) in WIN_NAMES.iter().enumerate() {
+        st.push(format!("window_{name}"), wcol(&|w| w.q[qi]));
+    }
+    st.push("window_pinball", wcol(&|w| w.pinball));
+    for (c, lv) in ["50", "80", "90", "95"].iter().enumerate() {
+        st.push(format!("window_coverage_{lv}"), wcol(&|w| w.cover[c]));
+    }
+    for (c, lv) in ["50", "80", "90", "95"].iter().enumerate() {
+        st.push(format!("window_pit_coverage_{lv}"), wcol(&|w| w.pit[c]));
+    }
 
     let mut pt = OutTable::default();
     let pn: Vec<(String, String)> = points.iter().map(|p| names(p.0)).collect();
@@ -777,6 +935,7 @@ pub fn command(
     panel_path: Option<&Path>,
     origins: usize,
     step: usize,
+    window_days: Option<usize>,
     out: Option<std::path::PathBuf>,
     export: Option<&Path>,
 ) -> Result<i32> {
@@ -799,10 +958,17 @@ pub fn command(
         None => common.pipeline(None)?,
     };
     let horizon = p.horizon_days as usize;
+    let window = window_days.unwrap_or(horizon);
+    if window == 0 || window > horizon {
+        return Err(bad_opt(&format!(
+            "--window-days must be 1..={horizon} (the horizon): the window is scored on the days after each origin"
+        )));
+    }
     let opts = Options {
         origins,
         step,
         horizon,
+        window,
     };
     let (outcome, label) = match panel_path {
         Some(pp) => {
@@ -869,7 +1035,33 @@ pub fn command(
 
 #[cfg(test)]
 mod tests {
-    use super::pit_cover;
+    use super::*;
+
+    #[test]
+    fn window_total_is_scored_against_the_window_distribution() {
+        // 120 days of 1 unit; day 110 censored (empty shelf).
+        let mut cens = vec![false; 120];
+        cens[110] = true;
+        let panel = Panel::from_plain(vec![(19_000, vec![1.0; 120], vec![false; 120], cens)]);
+        let v = panel.view(0);
+        // Window of 14 days after day 80: 14 units against Poisson(14) (p25 11, p75 17).
+        let f = SeriesForecast::fixed(14.0, 14, "poisson", 0.0);
+        let w = score_window(&v, 80, &f, 14).unwrap();
+        assert_eq!(w.actual, 14.0);
+        assert_eq!(w.mean, 14.0);
+        assert!(w.q.windows(2).all(|q| q[0] <= q[1]), "{:?}", w.q);
+        assert_eq!(w.cover, [1.0; 4]);
+        // Its PIT, uniform on [F(13), F(14)] around the median, falls in every interval.
+        assert!(w.pit.iter().all(|c| *c > 0.99), "{:?}", w.pit);
+        // A window forecast at half the demand misses the 50 % interval.
+        let low = SeriesForecast::fixed(7.0, 14, "poisson", 0.0);
+        let m = score_window(&v, 80, &low, 14).unwrap();
+        assert_eq!(m.cover[0], 0.0);
+        assert!(m.pinball > w.pinball);
+        // A censored day inside the window, or a window past the data: not scored.
+        assert!(score_window(&v, 100, &f, 14).is_none());
+        assert!(score_window(&v, 111, &f, 14).is_none());
+    }
 
     #[test]
     fn pit_cover_of_counts_and_points() {

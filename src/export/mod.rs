@@ -298,6 +298,14 @@ pub fn forecast_models_table(
     .push(
         "window_method",
         s(fc.iter().map(|f| f.window_method.to_string())),
+    )
+    .push(
+        "window_dispersion",
+        ColData::F64(
+            fc.iter()
+                .map(|f| (f.window_method == "cv_dispersion").then(|| round4(f.window_dispersion)))
+                .collect(),
+        ),
     );
     // One score column per candidate (the selection metric; empty where the candidate did
     // not suit the class or failed: the error is in `fallback` when it mattered).

@@ -201,6 +201,10 @@ pub struct SeriesForecast {
     /// Mean squared daily CV error (variance of count demand around the forecast).
     pub daily_mse: f64,
     pub window_method: &'static str,
+    /// Σ(actual − forecast)² / Σ forecast of the window totals over the CV windows: the
+    /// window variance per unit of window mean under `window_method = "cv_dispersion"`
+    /// (NaN without windows).
+    pub window_dispersion: f64,
     pub scores: Vec<CandidateScore>,
     pub cv_origins: usize,
     pub fallback: Option<String>,
@@ -244,6 +248,7 @@ impl SeriesForecast {
             daily_error_sd: daily_sd,
             daily_mse: daily_sd * daily_sd,
             window_method,
+            window_dispersion: f64::NAN,
             scores: vec![],
             cv_origins: 0,
             fallback: None,
@@ -255,6 +260,12 @@ impl SeriesForecast {
     /// Demand over the protection window at cumulative probability `p`, never negative.
     pub fn window_quantile(&self, p: f64) -> f64 {
         quantile::window_quantile(self, p)
+    }
+
+    /// P(demand over the protection window ≤ y) under the distribution of
+    /// [`Self::window_quantile`] (calibration checks).
+    pub fn window_cdf(&self, y: f64) -> f64 {
+        quantile::window_cdf(self, y)
     }
 
     /// Demand of horizon day `j` at any level `p` (the seven stored levels are these).
@@ -293,6 +304,8 @@ struct Cv {
     preds: Vec<Option<Vec<f64>>>,
     daily: Vec<(usize, f64)>, // (horizon index, error)
     window: Vec<f64>,
+    /// The forecast window totals the window errors are measured against.
+    window_fc: Vec<f64>,
     mae: Option<f64>,
     score: Option<f64>,
     /// The score on two interleaved halves of the origins (blocks of one horizon's worth of
@@ -338,6 +351,7 @@ fn evaluate(
     let n = s.y.len();
     let mut daily = Vec::new();
     let mut win = Vec::new();
+    let mut win_fc = Vec::new();
     let mut pts: Vec<(f64, f64)> = Vec::new(); // (actual, forecast)
     let mut half: Vec<bool> = Vec::new();
     let block = h.div_ceil(step.max(1)).max(1);
@@ -359,6 +373,7 @@ fn evaluate(
             let actual: f64 = s.y[o..o + window].iter().sum();
             let fc: f64 = pred[..window].iter().sum();
             win.push(actual - fc);
+            win_fc.push(fc);
         }
     }
     let k = pts.len() as f64;
@@ -377,6 +392,7 @@ fn evaluate(
         preds,
         daily,
         window: win,
+        window_fc: win_fc,
         mae,
         score,
         halves,
@@ -705,7 +721,7 @@ pub fn forecast_series_with(
     let mut out = quantile::assemble(
         model,
         mean,
-        cv.map(|c| (c.daily, c.window, c.origins)),
+        cv.map(|c| (c.daily, (c.window, c.window_fc), c.origins)),
         s,
         h,
         window,

@@ -329,8 +329,15 @@ pub(super) fn daily_cdf(f: &SeriesForecast, j: usize, y: f64) -> f64 {
     c.max(f.zero_share)
 }
 
+/// Variance of window demand under `cv_dispersion`: the window mean times the dispersion
+/// the CV windows showed, never below Poisson.
+fn dispersion_var(f: &SeriesForecast) -> f64 {
+    (f.window_mean * f.window_dispersion).max(f.window_mean)
+}
+
 pub(super) fn window_quantile(f: &SeriesForecast, p: f64) -> f64 {
     let v = match f.window_method {
+        "cv_dispersion" => return count_quantile(f.window_mean, dispersion_var(f), p),
         "empirical" => f.window_mean + empirical_quantile(&f.window_errors, p),
         "negative_binomial" => {
             let w = f.window_days as f64;
@@ -348,8 +355,37 @@ pub(super) fn window_quantile(f: &SeriesForecast, p: f64) -> f64 {
     }
 }
 
-/// (daily errors by horizon index, window-total errors, number of origins).
-pub(super) type CvErrors = (Vec<(usize, f64)>, Vec<f64>, usize);
+/// P(window total ≤ y) under the distribution [`window_quantile`] reads its levels off: the
+/// count CDF for `cv_dispersion`, negative-binomial and Poisson windows, the empirical CDF
+/// of max(0, window mean + error) over the CV window errors (ties included), the normal
+/// (floored at 0) for the normal approximation.
+pub(super) fn window_cdf(f: &SeriesForecast, y: f64) -> f64 {
+    if y < 0.0 {
+        return 0.0;
+    }
+    let m = f.window_mean;
+    let w = f.window_days as f64;
+    match f.window_method {
+        "cv_dispersion" => count_cdf(m, dispersion_var(f), y),
+        "empirical" if !f.window_errors.is_empty() => {
+            let e = &f.window_errors;
+            e.partition_point(|e| (m + e).max(0.0) <= y + 1e-9) as f64 / e.len() as f64
+        }
+        "negative_binomial" => count_cdf(m, (w * f.daily_mse).max(m), y),
+        "normal_approx" => {
+            let sd = f.daily_error_sd * w.sqrt();
+            if sd <= 0.0 || !sd.is_finite() {
+                return if y + 1e-9 >= m { 1.0 } else { 0.0 };
+            }
+            0.5 * libm::erfc(-(y - m) / (sd * std::f64::consts::SQRT_2))
+        }
+        _ => count_cdf(m, m, y),
+    }
+}
+
+/// (daily errors by horizon index, (window-total errors, window-total forecasts), number of
+/// origins).
+pub(super) type CvErrors = (Vec<(usize, f64)>, (Vec<f64>, Vec<f64>), usize);
 
 #[allow(clippy::too_many_arguments)]
 pub(super) fn assemble(
@@ -364,7 +400,16 @@ pub(super) fn assemble(
     intermittent: bool,
     zero_floor_days: usize,
 ) -> SeriesForecast {
-    let (daily, mut win, origins) = cv.unwrap_or_default();
+    let (daily, (mut win, win_fc), origins) = cv.unwrap_or_default();
+    // Squared window errors per unit of forecast window demand over the CV windows: a
+    // variance that scales with the level the window is forecast at, not the level the CV
+    // windows happened to have (errors grow with demand; a season or a trend moves it).
+    let fc_total: f64 = win_fc.iter().map(|v| v.max(0.0)).sum();
+    let window_dispersion = if fc_total > 0.0 {
+        win.iter().map(|e| e * e).sum::<f64>() / fc_total
+    } else {
+        f64::NAN
+    };
     // Count demand: variance of actuals around the forecast from the CV errors (mean squared
     // error), never below the Poisson variance.
     let mse = if daily.is_empty() {
@@ -424,7 +469,19 @@ pub(super) fn assemble(
     } else {
         0.0
     };
-    let window_method = if win.len() >= MIN_WINDOW_ERRORS {
+    let window_mean = mean.iter().take(window).sum::<f64>();
+    // With enough CV windows, a count distribution with the window mean and the CV windows'
+    // dispersion: the empirical quantiles of 26 overlapping window errors put the tails at
+    // the sample's extremes and the spread at the CV period's level (measured: 80 % / 95 %
+    // window intervals covered 70 % / 83 % on the M5-shaped panel; benches/README). A
+    // history the CV forecasts hit exactly (dispersion 0) keeps the window at its mean.
+    let window_method = if win.len() >= MIN_WINDOW_ERRORS
+        && window_mean > 0.0
+        && window_dispersion.is_finite()
+        && window_dispersion > 0.0
+    {
+        "cv_dispersion"
+    } else if win.len() >= MIN_WINDOW_ERRORS {
         "empirical"
     } else if intermittent && (!daily.is_empty() || mse > 0.0) {
         "negative_binomial"
@@ -433,7 +490,6 @@ pub(super) fn assemble(
     } else {
         "poisson"
     };
-    let window_mean = mean.iter().take(window).sum::<f64>();
     let days = h.min(mean.len());
     let mut f = SeriesForecast {
         model,
@@ -460,6 +516,7 @@ pub(super) fn assemble(
         window_errors: win,
         daily_error_sd: sd,
         window_method,
+        window_dispersion,
         scores,
         cv_origins: origins,
         fallback,
@@ -551,6 +608,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn window_cdf_is_the_distribution_window_quantiles_come_from() {
+        // Count windows: F(q_p) ≥ p, and q_p is the smallest such count.
+        for (method, mean, sd) in [
+            ("negative_binomial", 12.0, 2.5),
+            ("poisson", 3.0, 0.0),
+            ("negative_binomial", 0.4, 0.6),
+        ] {
+            let f = SeriesForecast::fixed(mean, 14, method, sd);
+            for p in [0.025, 0.1, 0.5, 0.9, 0.975] {
+                let q = f.window_quantile(p);
+                assert!(f.window_cdf(q) >= p - 1e-9, "{method} F(q) < p at {p}");
+                assert!(
+                    q == 0.0 || f.window_cdf(q - 1.0) < p,
+                    "{method} {p}: not smallest"
+                );
+            }
+        }
+        // Normal approximation: the median is the mean, the 90 % level its quantile.
+        let f = SeriesForecast::fixed(200.0, 28, "normal_approx", 3.0);
+        assert!((f.window_cdf(200.0) - 0.5).abs() < 1e-9);
+        assert!((f.window_cdf(f.window_quantile(0.9)) - 0.9).abs() < 1e-6);
+        // Empirical: the share of max(0, mean + error) at or below y.
+        let mut f = SeriesForecast::fixed(4.0, 7, "empirical", 0.0);
+        f.window_errors = vec![-5.0, -1.0, 0.0, 2.0, 5.0]; // totals 0, 3, 4, 6, 9
+        assert_eq!(f.window_cdf(-1.0), 0.0);
+        assert_eq!(f.window_cdf(0.0), 0.2);
+        assert_eq!(f.window_cdf(3.5), 0.4);
+        assert_eq!(f.window_cdf(4.0), 0.6);
+        assert_eq!(f.window_cdf(100.0), 1.0);
     }
 
     #[test]

@@ -154,9 +154,9 @@ fn lumpy_new_series_get_wide_count_quantiles() {
 }
 
 #[test]
-fn window_quantile_is_empirical_when_enough_origins() {
+fn window_quantile_is_the_mean_when_the_cv_windows_had_no_error() {
     // Weekly pattern with noise-free history: errors are exactly zero, so the window
-    // quantile equals the window mean.
+    // quantile equals the window mean (no dispersion to scale).
     let y: Vec<f64> = (0..400)
         .map(|i| [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0][i % 7])
         .collect();
@@ -171,8 +171,67 @@ fn window_quantile_is_empirical_when_enough_origins() {
     );
     assert_eq!(f.model, "seasonal_naive");
     assert_eq!(f.window_method, "empirical");
+    assert_eq!(f.window_dispersion, 0.0);
     assert!((f.window_mean - 56.0).abs() < 1e-9);
     assert!((f.window_quantile(0.95) - 56.0).abs() < 1e-9);
+}
+
+#[test]
+fn window_variance_scales_with_the_level_the_window_is_forecast_at() {
+    // The same CV windows (forecast totals 10, errors ±4: dispersion 16 / 10 = 1.6 per unit)
+    // behind a window forecast at 10 and one at 40: the variance is 1.6 × the mean, so the
+    // 40-unit window's 10–90 % range is about twice as wide (√4), not the same.
+    let y = vec![1.0; 200];
+    let c = vec![false; 200];
+    let k = cal(200, vec![]);
+    let v = view(&y, &c, &k);
+    let errs: Vec<f64> = (0..26)
+        .map(|i| if i % 2 == 0 { 4.0 } else { -4.0 })
+        .collect();
+    let fcs = vec![10.0; 26];
+    let daily: Vec<(usize, f64)> = (0..26 * 7).map(|i| (i % 7, 0.5)).collect();
+    let at = |level: f64| {
+        quantile::assemble(
+            "ses",
+            vec![level / 7.0; 7],
+            Some((daily.clone(), (errs.clone(), fcs.clone()), 26)),
+            &v,
+            7,
+            7,
+            vec![],
+            None,
+            false,
+            0,
+        )
+    };
+    let (lo, hi) = (at(10.0), at(40.0));
+    for f in [&lo, &hi] {
+        assert_eq!(f.window_method, "cv_dispersion");
+        assert!((f.window_dispersion - 1.6).abs() < 1e-12);
+    }
+    let range = |f: &SeriesForecast| f.window_quantile(0.9) - f.window_quantile(0.1);
+    let ratio = range(&hi) / range(&lo);
+    assert!((1.6..=2.6).contains(&ratio), "{ratio}");
+    // Quantiles are whole units and the CDF is the one they come from.
+    for p in [0.05, 0.5, 0.95] {
+        let q = hi.window_quantile(p);
+        assert_eq!(q, q.round());
+        assert!(hi.window_cdf(q) >= p && (q == 0.0 || hi.window_cdf(q - 1.0) < p));
+    }
+    // CV forecasts of zero demand leave no dispersion to scale: the errors' own quantiles.
+    let flat = quantile::assemble(
+        "ses",
+        vec![1.0; 7],
+        Some((daily.clone(), (errs.clone(), vec![0.0; 26]), 26)),
+        &v,
+        7,
+        7,
+        vec![],
+        None,
+        false,
+        0,
+    );
+    assert_eq!(flat.window_method, "empirical");
 }
 
 /// Fault injection: a model that panics on one series and one that returns NaN.

@@ -67,6 +67,7 @@ fn fc(mean: Vec<f64>, sd: f64) -> SeriesForecast {
         window_errors: vec![],
         daily_error_sd: 0.0,
         window_method: "poisson",
+        window_dispersion: f64::NAN,
         scores: vec![],
         cv_origins: 0,
         fallback: None,

@@ -39,6 +39,8 @@ fn sample_backtest_writes_metrics_points_and_panel() {
         "pipelines/sample.toml",
         "--origins",
         "2",
+        "--window-days",
+        "14",
         "--out",
         out.to_str().unwrap(),
         "--export-panel",
@@ -70,6 +72,47 @@ fn sample_backtest_writes_metrics_points_and_panel() {
     }
     let series = read(&out.join("forecast_backtest_series.parquet"));
     let pts = read(&out.join("forecast_backtest_points.parquet"));
+    // The 14-day protection window scored as one total: per series and origin its actual
+    // total and ordered, non-negative window quantiles; coverage from both readings.
+    assert_eq!(s["window_days"], 14);
+    let m = &s["overall"];
+    let windows = m["windows"].as_u64().unwrap() as usize;
+    assert!(windows > series.rows / 2, "{windows} of {}", series.rows);
+    for pre in ["window_coverage", "window_pit_coverage"] {
+        let c: Vec<f64> = ["50", "80", "90", "95"]
+            .iter()
+            .map(|l| m[format!("{pre}_{l}")].as_f64().unwrap())
+            .collect();
+        assert!(
+            c[0] > 0.0 && c.windows(2).all(|w| w[0] <= w[1]) && c[3] <= 1.0,
+            "{pre} {c:?}"
+        );
+    }
+    assert!(m["window_pinball"].as_f64().unwrap() > 0.0);
+    assert!(
+        o.stdout.contains("total demand over the first 14 days"),
+        "{}",
+        o.stdout
+    );
+    let wq: Vec<Vec<Option<f64>>> = [
+        "p025", "p05", "p10", "p25", "p50", "p75", "p90", "p95", "p975",
+    ]
+    .iter()
+    .map(|c| nums(&series, &format!("window_{c}")))
+    .collect();
+    let actual = nums(&series, "window_actual");
+    let mut scored = 0;
+    for i in 0..series.rows {
+        let Some(a) = actual[i] else { continue };
+        scored += 1;
+        assert!(a >= 0.0);
+        let row: Vec<f64> = wq.iter().map(|c| c[i].unwrap()).collect();
+        assert!(
+            row[0] >= 0.0 && row.windows(2).all(|w| w[0] <= w[1] + 1e-9),
+            "{row:?}"
+        );
+    }
+    assert_eq!(scored, windows);
     assert_eq!(
         pts.rows,
         series.rows * 28,
@@ -102,6 +145,24 @@ fn sample_backtest_writes_metrics_points_and_panel() {
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     check_metrics(&summary(&out2)["overall"]);
+}
+
+#[test]
+fn window_longer_than_the_horizon_is_a_config_error() {
+    let o = restock(&[
+        "backtest",
+        "forecast",
+        "--pipeline",
+        "pipelines/sample.toml",
+        "--window-days",
+        "40",
+    ]);
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("--window-days must be 1..=28"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
