@@ -4,14 +4,16 @@
 #
 #   bash benches/peers/hold.sh cargo build --release
 #
-# Every process whose command line names statsforecast_bench.py (the script and the worker
-# processes it forks) gets SIGSTOP, then SIGCONT when the command ends, however it ends.
+# Every Python process running statsforecast_bench.py (the script and the worker processes
+# it forks) gets SIGSTOP, then SIGCONT when the command ends, however it ends. Only command
+# lines that start with the interpreter count: this script's own command line may name the
+# benchmark too (holding a restock-only rescoring), and must not stop itself.
 # The pause is appended as "<start> <end>" (Unix seconds) to the pause log, which
 # statsforecast_bench.py subtracts from its statsforecast wall time.
 set -uo pipefail
 log=${RESTOCK_PEER_PAUSES:-$HOME/.cache/restock-m5/peer-full/pauses.log}
 mkdir -p "$(dirname "$log")"
-mapfile -t pids < <(pgrep -f statsforecast_bench.py)
+mapfile -t pids < <(pgrep -f '^[^ ]*python[0-9.]* [^ ]*statsforecast_bench\.py' | grep -vx "$$")
 start=$(date +%s.%N)
 if [ ${#pids[@]} -gt 0 ]; then
   kill -STOP "${pids[@]}" 2>/dev/null

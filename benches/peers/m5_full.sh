@@ -27,14 +27,21 @@ source "${RESTOCK_PEERS_VENV:-$HOME/.cache/restock-peers-venv}/bin/activate"
 # RESTOCK_PEER_SLICES="8 9 10" runs those slices first (default: all in order).
 for k in ${RESTOCK_PEER_SLICES:-} $(seq 0 $((n - 1))); do
   s="slice-$k-of-$n"
-  if [ ! -f "$dir/$s/series.parquet" ] && [ -f "$repo/$s/series.parquet" ]; then
+  if [ ! -f "$dir/$s/peer_summary.json" ] && [ -f "$repo/$s.json" ]; then
     mkdir -p "$dir/$s"
-    cp "$repo/$s/series.parquet" "$dir/$s/"
     cp "$repo/$s.json" "$dir/$s/peer_summary.json"
+    if [ -f "$repo/$s/series.parquet" ]; then cp "$repo/$s/series.parquet" "$dir/$s/"; fi
     # restock's scores are the committed build's; rescore with --restock-only after a change.
     if [ -f "$repo/$s/restock.parquet" ]; then cp "$repo/$s/restock.parquet" "$dir/$s/"; fi
   fi
-  if [ -f "$dir/$s/series.parquet" ]; then
+  if [ -f "$dir/$s/peer_summary.json" ]; then
+    # Done. A slice kept only as a summary (slices 0-7: their per-series tables were lost
+    # with an earlier machine) pools from it; restock's side is rescored here if missing.
+    if [ ! -f "$dir/$s/restock.parquet" ]; then
+      python "$here/statsforecast_bench.py" --restock "$bin" --panel "$dir/m5-30490.parquet" \
+        --origins 1 --out "$dir" --slice "$k/$n" --restock-only > "$dir/$s-rescore.log" 2>&1
+      cp "$dir/$s/restock.parquet" "$repo/$s/" 2>/dev/null || { mkdir -p "$repo/$s"; cp "$dir/$s/restock.parquet" "$repo/$s/"; }
+    fi
     continue
   fi
   echo "$(date -u +%FT%TZ) slice $k of $n" >&2

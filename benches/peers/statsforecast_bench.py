@@ -109,20 +109,43 @@ def per_series(rows):
     return pd.DataFrame(cols)
 
 
+SUMS = ["series", "n", "ae", "se", "bias", "mase", "rmsse", "pinball", "w", "wrm", "cov50", "cov80", "cov90", "cov95"]
+
+
+def sums(t):
+    """The sums every pooled figure is a ratio of, from per_series rows."""
+    return {"series": len(t), "n": float(t["n"].sum()), "ae": float(t["ae"].sum()), "se": float(t["se"].sum()),
+            "bias": float(t["bias"].sum()), "mase": float(t["mase"].sum()), "rmsse": float(t["rmsse"].sum()),
+            "pinball": float(t["pinball"].sum()), "w": float(t["w"].sum()),
+            "wrm": float((t["w"] * t["rmsse"]).sum()),
+            **{c: float(t[c].sum()) for c in ["cov50", "cov80", "cov90", "cov95"]}}
+
+
+def sums_from_summary(m, n, w):
+    """The same sums from a slice's pooled figures `m` and its scored days `n` and weight
+    `w` (equal for every method of a slice: same series, same holdout days). Exact up to
+    rounding, so a slice whose per-series table is gone still pools."""
+    k = m["series"]
+    return {"series": k, "n": n, "ae": m["mae"] * n, "se": m["rmse"] ** 2 * n, "bias": m["bias"] * n,
+            "mase": m["mase"] * k, "rmsse": m["rmsse"] * k, "pinball": m["pinball"] * k, "w": w,
+            "wrm": m["wrmsse"] * w,
+            **{f"cov{lv}": m[f"coverage_{lv}"] * n for lv in [50, 80, 90, 95]}}
+
+
+def from_sums(x):
+    n, k = x["n"], x["series"]
+    return {
+        "series": int(k), "mae": x["ae"] / n, "rmse": float(np.sqrt(x["se"] / n)), "bias": x["bias"] / n,
+        "mase": x["mase"] / k, "rmsse": x["rmsse"] / k,
+        "wrmsse": x["wrm"] / x["w"] if x["w"] > 0 else float("nan"),
+        "pinball": x["pinball"] / k,
+        **{f"coverage_{lv}": x[f"cov{lv}"] / n for lv in [50, 80, 90, 95]},
+    }
+
+
 def pool(t):
     """Overall figures from per_series rows (of one run or of many slices)."""
-    n = t["n"].sum()
-    w = t["w"].to_numpy()
-    rm = t["rmsse"].to_numpy()
-    return {
-        "series": len(t),
-        "mae": t["ae"].sum() / n, "rmse": float(np.sqrt(t["se"].sum() / n)), "bias": t["bias"].sum() / n,
-        "mase": float(t["mase"].mean()), "rmsse": float(rm.mean()),
-        "wrmsse": float((w * rm).sum() / w.sum()) if w.sum() > 0 else float("nan"),
-        "pinball": float(t["pinball"].mean()),
-        "coverage_50": t["cov50"].sum() / n, "coverage_80": t["cov80"].sum() / n,
-        "coverage_90": t["cov90"].sum() / n, "coverage_95": t["cov95"].sum() / n,
-    }
+    return from_sums(sums(t))
 
 
 def main():
@@ -289,7 +312,9 @@ def main():
                                          col(f"{mm}-hi-50"), col(f"{mm}-hi-80"), col(f"{mm}-hi-90"),
                                          col(f"{mm}-lo-95"), col(f"{mm}-hi-95")])
                     eval_rows[m].append({"y": yt[:k][sel], "f": f[sel], "q": q[sel], "train": tr, "w": w, "uid": uid, "origin": o})
-        r = rpts[rpts.origin == o].set_index("unique_id")
+        # This slice's series only, sorted: a lookup per series in the whole panel's points
+        # (850,000 rows at M5 size) took minutes.
+        r = rpts[(rpts.origin == o) & rpts.unique_id.isin(list(info))].set_index("unique_id").sort_index()
         for uid, (tr, yt, ok, w, n_train) in info.items():
             if uid not in r.index:
                 continue
@@ -336,47 +361,74 @@ HDR = ["mae", "rmse", "bias", "mase", "rmsse", "wrmsse", "pinball", "coverage_50
 
 
 def aggregate(out):
-    """Pool the slices that have both a statsforecast run and a restock scoring."""
-    peers, ours, secs, done = [], [], 0.0, []
-    for d in sorted(out.glob("slice-*-of-*")):
-        if not ((d / "series.parquet").exists() and (d / "restock.parquet").exists()):
+    """Pool the slices that have a statsforecast summary and a restock scoring. A slice with
+    statsforecast's per-series table pools row by row; one without it (a table lost with an
+    earlier machine) pools exactly from its summary, and only the paired per-series test
+    leaves it out."""
+    tot, ours, peers, secs, done, summary_only, per_slice = {}, [], [], 0.0, [], [], []
+    for d in sorted(out.glob("slice-*-of-*"), key=lambda d: int(d.name.split("-")[1])):
+        if not ((d / "peer_summary.json").exists() and (d / "restock.parquet").exists()):
             continue
-        peers.append(pd.read_parquet(d / "series.parquet"))
-        ours.append(pd.read_parquet(d / "restock.parquet"))
         s = json.loads((d / "peer_summary.json").read_text())
-        secs += s["statsforecast_seconds"] or 0.0
+        r = pd.read_parquet(d / "restock.parquet")
+        ours.append(r)
+        if (d / "series.parquet").exists():
+            t = pd.read_parquet(d / "series.parquet")
+            peers.append(t)
+            parts = {k: sums(g) for k, g in t.groupby("method")}
+        else:
+            n, w = float(r["n"].sum()), float(r["w"].sum())
+            parts = {}
+            for k, m in s["metrics"].items():
+                if k == "restock":
+                    continue
+                if m["series"] != len(r):
+                    sys.exit(f"{d.name}: {k} scored {m['series']} series, restock {len(r)}: "
+                             "its summary cannot be pooled with restock's days and weights")
+                parts[k] = sums_from_summary(m, n, w)
+            summary_only.append(s["slice"]["k"])
+        parts["restock"] = sums(r)
+        for k, x in parts.items():
+            acc = tot.setdefault(k, dict.fromkeys(SUMS, 0.0))
+            for c in SUMS:
+                acc[c] += x[c]
+        # Net of SIGSTOP pauses where an earlier slice recorded them by hand.
+        sec = s.get("statsforecast_seconds_net", s.get("statsforecast_seconds")) or 0.0
+        secs += sec
+        per_slice.append({"k": s["slice"]["k"], "statsforecast_seconds": sec})
         done.append(s["slice"])
     if not done:
         sys.exit(f"no finished slice under {out}")
-    peer = pd.concat(peers)
-    res = {"restock": pool(pd.concat(ours))}
-    for k, t in peer.groupby("method"):
-        res[k] = pool(t)
+    res = {k: from_sums(x) for k, x in tot.items()}
     singles = {k: v for k, v in res.items() if k not in ("restock", "statsforecast_selected")}
     best_single = min(singles, key=lambda k: singles[k]["rmsse"])
     # Paired per-series differences against the best single model: is the pooled lead
-    # larger than its sampling noise?
-    ours_t = pd.concat(ours).set_index(["unique_id", "origin"])
-    best_t = peer[peer.method == best_single].set_index(["unique_id", "origin"])
-    both = ours_t.join(best_t, lsuffix="_restock", rsuffix="_peer", how="inner")
+    # larger than its sampling noise? (Slices with a per-series table only.)
     paired = {}
-    for m in ["rmsse", "mase", "pinball"]:
-        d = both[f"{m}_restock"] - both[f"{m}_peer"]
-        paired[m] = {"mean_difference": float(d.mean()), "standard_error": float(d.std(ddof=1) / np.sqrt(len(d))),
-                     "series": int(len(d))}
+    if peers:
+        peer = pd.concat(peers)
+        ours_t = pd.concat(ours).set_index(["unique_id", "origin"])
+        best_t = peer[peer.method == best_single].set_index(["unique_id", "origin"])
+        both = ours_t.join(best_t, lsuffix="_restock", rsuffix="_peer", how="inner")
+        for m in ["rmsse", "mase", "pinball"]:
+            dd = both[f"{m}_restock"] - both[f"{m}_peer"]
+            paired[m] = {"mean_difference": float(dd.mean()),
+                         "standard_error": float(dd.std(ddof=1) / np.sqrt(len(dd))), "series": int(len(dd))}
     t_restock = float((out / "restock_seconds.txt").read_text())
     n = done[0]["n"]
     summary = {"slices_done": [d["k"] for d in done], "of": n,
+               "slices_pooled_from_summary": summary_only,
                "series": int(sum(d["series"] for d in done)),
                "restock_seconds_whole_panel": t_restock, "statsforecast_seconds_slices_done": secs,
                "statsforecast_seconds_projected_whole_panel": secs * n / len(done),
+               "statsforecast_seconds_per_slice": per_slice,
                "best_single_model": best_single, "paired_vs_best_single": paired, "metrics": res}
     rs = json.loads((out / "restock" / "summary.json").read_text())["overall"]
     summary["restock_pit_coverage_whole_panel"] = {k: rs[k] for k in rs if k.startswith("pit_coverage")}
     (out / "peer_summary.json").write_text(json.dumps(summary, indent=1, default=float))
-    print(f"{len(done)} of {n} slices, {summary['series']} series; statsforecast {secs:.1f} s on them "
-          f"(projected {secs * n / len(done):.0f} s for the panel) vs restock {t_restock:.1f} s "
-          f"for the whole panel\n")
+    print(f"{len(done)} of {n} slices, {summary['series']} series ({len(summary_only)} pooled from their "
+          f"summaries); statsforecast {secs:.1f} s on them (projected {secs * n / len(done):.0f} s for the "
+          f"panel) vs restock {t_restock:.1f} s for the whole panel\n")
     table(res, best_single, singles)
     for m, v in paired.items():
         print(f"paired {m}: restock - {best_single} = {v['mean_difference']:+.5f} "
