@@ -27,14 +27,16 @@ source "${RESTOCK_PEERS_VENV:-$HOME/.cache/restock-peers-venv}/bin/activate"
 # RESTOCK_PEER_SLICES="8 9 10" runs those slices first (default: all in order).
 for k in ${RESTOCK_PEER_SLICES:-} $(seq 0 $((n - 1))); do
   s="slice-$k-of-$n"
-  if [ ! -f "$dir/$s/peer_summary.json" ] && [ -f "$repo/$s.json" ]; then
+  # A summary counts only with statsforecast's figures in it (slice 0's were overwritten by
+  # a restock-only rescoring in an earlier session: that slice reruns).
+  if [ ! -f "$dir/$s/peer_summary.json" ] && grep -q '"statsforecast_selected"' "$repo/$s.json" 2>/dev/null; then
     mkdir -p "$dir/$s"
     cp "$repo/$s.json" "$dir/$s/peer_summary.json"
     if [ -f "$repo/$s/series.parquet" ]; then cp "$repo/$s/series.parquet" "$dir/$s/"; fi
     # restock's scores are the committed build's; rescore with --restock-only after a change.
     if [ -f "$repo/$s/restock.parquet" ]; then cp "$repo/$s/restock.parquet" "$dir/$s/"; fi
   fi
-  if [ -f "$dir/$s/peer_summary.json" ]; then
+  if grep -q '"statsforecast_selected"' "$dir/$s/peer_summary.json" 2>/dev/null; then
     # Done. A slice kept only as a summary (slices 0-7: their per-series tables were lost
     # with an earlier machine) pools from it; restock's side is rescored here if missing.
     if [ ! -f "$dir/$s/restock.parquet" ]; then

@@ -370,6 +370,10 @@ def aggregate(out):
         if not ((d / "peer_summary.json").exists() and (d / "restock.parquet").exists()):
             continue
         s = json.loads((d / "peer_summary.json").read_text())
+        if "statsforecast_selected" not in s["metrics"]:
+            # Every method must pool over the same slices.
+            print(f"{d.name}: no statsforecast figures (rerun the slice); left out", file=sys.stderr)
+            continue
         r = pd.read_parquet(d / "restock.parquet")
         ours.append(r)
         if (d / "series.parquet").exists():
