@@ -162,7 +162,7 @@ impl Summary {
             self.forecast_seconds
         );
         s += &format!(
-            "{:14} {:>7} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>6} {:>6}   {:>6} {:>6} {:>6} {:>6}\n",
+            "{:14} {:>7} {:>8} {:>8} {:>8} {:>7} {:>7} {:>7} {:>8} {}\n",
             "class",
             "series",
             "MAE",
@@ -172,18 +172,11 @@ impl Summary {
             "RMSSE",
             "WRMSSE",
             "pinball",
-            "c50",
-            "c80",
-            "c90",
-            "c95",
-            "pit50",
-            "pit80",
-            "pit90",
-            "pit95"
+            cover_header()
         );
         let mut row = |name: &str, m: &Metrics| {
             s += &format!(
-                "{:14} {:>7} {:>8.3} {:>8.3} {:>8.3} {:>7.3} {:>7.3} {:>7.3} {:>8.4} {:>5.1}% {:>5.1}% {:>5.1}% {:>5.1}%   {:>5.1}% {:>5.1}% {:>5.1}% {:>5.1}%\n",
+                "{:14} {:>7} {:>8.3} {:>8.3} {:>8.3} {:>7.3} {:>7.3} {:>7.3} {:>8.4} {}\n",
                 name,
                 m.series,
                 m.mae,
@@ -193,14 +186,15 @@ impl Summary {
                 m.rmsse,
                 m.wrmsse,
                 m.pinball,
-                100.0 * m.coverage_50,
-                100.0 * m.coverage_80,
-                100.0 * m.coverage_90,
-                100.0 * m.coverage_95,
-                100.0 * m.pit_coverage_50,
-                100.0 * m.pit_coverage_80,
-                100.0 * m.pit_coverage_90,
-                100.0 * m.pit_coverage_95
+                cover_cells(
+                    [m.coverage_50, m.coverage_80, m.coverage_90, m.coverage_95],
+                    [
+                        m.pit_coverage_50,
+                        m.pit_coverage_80,
+                        m.pit_coverage_90,
+                        m.pit_coverage_95
+                    ]
+                )
             );
         };
         for (c, m) in &self.by_class {
@@ -211,34 +205,33 @@ impl Summary {
               from the randomised PIT (nominal N % when calibrated)\n";
         s += &format!(
             "\ntotal demand over the first {} days after each origin (the protection window \
-             the order-up-to level reads its quantile from):\n{:14} {:>7} {:>8} {:>6} {:>6} {:>6} {:>6}   {:>6} {:>6} {:>6} {:>6}\n",
+             the order-up-to level reads its quantile from):\n{:14} {:>7} {:>8} {}\n",
             self.window_days,
             "class",
             "windows",
             "pinball",
-            "c50",
-            "c80",
-            "c90",
-            "c95",
-            "pit50",
-            "pit80",
-            "pit90",
-            "pit95"
+            cover_header()
         );
         let mut wrow = |name: &str, m: &Metrics| {
             s += &format!(
-                "{:14} {:>7} {:>8.4} {:>5.1}% {:>5.1}% {:>5.1}% {:>5.1}%   {:>5.1}% {:>5.1}% {:>5.1}% {:>5.1}%\n",
+                "{:14} {:>7} {:>8.4} {}\n",
                 name,
                 m.windows,
                 m.window_pinball,
-                100.0 * m.window_coverage_50,
-                100.0 * m.window_coverage_80,
-                100.0 * m.window_coverage_90,
-                100.0 * m.window_coverage_95,
-                100.0 * m.window_pit_coverage_50,
-                100.0 * m.window_pit_coverage_80,
-                100.0 * m.window_pit_coverage_90,
-                100.0 * m.window_pit_coverage_95
+                cover_cells(
+                    [
+                        m.window_coverage_50,
+                        m.window_coverage_80,
+                        m.window_coverage_90,
+                        m.window_coverage_95
+                    ],
+                    [
+                        m.window_pit_coverage_50,
+                        m.window_pit_coverage_80,
+                        m.window_pit_coverage_90,
+                        m.window_pit_coverage_95
+                    ]
+                )
             );
         };
         for (c, m) in &self.by_class {
@@ -278,6 +271,20 @@ impl Summary {
         }
         s
     }
+}
+
+/// Column heads of the coverage cells (plain, then from the PIT) in both summary tables.
+fn cover_header() -> String {
+    format!(
+        "{:>6} {:>6} {:>6} {:>6}   {:>6} {:>6} {:>6} {:>6}",
+        "c50", "c80", "c90", "c95", "pit50", "pit80", "pit90", "pit95"
+    )
+}
+
+/// Coverage at 50/80/90/95 %, plain and from the PIT, as percentages under [`cover_header`].
+fn cover_cells(plain: [f64; 4], pit: [f64; 4]) -> String {
+    let pct = |v: [f64; 4]| v.map(|x| format!("{:>5.1}%", 100.0 * x)).join(" ");
+    format!("{}   {}", pct(plain), pct(pit))
 }
 
 pub struct Outcome {
