@@ -69,6 +69,7 @@ fn kernels(c: &mut Criterion) {
         y: &y,
         censored: &censored,
         calendar: &cal,
+        prices: None,
     };
     let cfg = ForecastCfg::default();
     let origins = cv_origins(y.len(), &cfg, 28);

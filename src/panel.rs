@@ -97,6 +97,9 @@ pub struct Panel {
     pub series: Vec<SeriesMeta>,
     values: Vec<f64>,
     censored: Vec<bool>,
+    /// Unit-weighted mean paid price per day (NaN: no priced sale that day), aligned with
+    /// `values`; None when no demand line carries a price. f32 halves its memory.
+    prices: Option<Vec<f32>>,
     pub demand_lines_after_as_of: usize,
     pub demand_units_after_as_of: f64,
 }
@@ -108,6 +111,8 @@ pub struct SeriesView<'a> {
     pub y: &'a [f64],
     pub censored: &'a [bool],
     pub calendar: &'a TradingCalendar,
+    /// Mean paid price per day where the input has prices (pooled model's price features).
+    pub prices: Option<&'a [f32]>,
 }
 
 impl<'a> SeriesView<'a> {
@@ -127,6 +132,7 @@ impl<'a> SeriesView<'a> {
             y: &self.y[..n],
             censored: &self.censored[..n],
             calendar: self.calendar,
+            prices: self.prices.map(|p| &p[..n]),
         }
     }
 }
@@ -180,6 +186,7 @@ impl Panel {
             series,
             values,
             censored,
+            prices: None,
             demand_lines_after_as_of: 0,
             demand_units_after_as_of: 0.0,
         }
@@ -194,6 +201,37 @@ impl Panel {
             .collect()
     }
 
+    /// Attaches each series' daily mean paid price (NaN: unknown) to a plain panel, in
+    /// series order; a series' list must match its length.
+    pub fn with_prices(mut self, prices: Vec<Vec<f32>>) -> Result<Panel, String> {
+        if prices.len() != self.series.len() {
+            return Err(format!(
+                "{} price lists for {} series",
+                prices.len(),
+                self.series.len()
+            ));
+        }
+        let mut all = Vec::with_capacity(self.values.len());
+        for (i, (m, p)) in self.series.iter().zip(prices).enumerate() {
+            if p.len() != m.len {
+                return Err(format!(
+                    "series {}: {} prices for {} days",
+                    i + 1,
+                    p.len(),
+                    m.len
+                ));
+            }
+            all.extend(p);
+        }
+        self.prices = Some(all);
+        Ok(self)
+    }
+
+    /// The input carried prices (the pooled model's price features are live).
+    pub fn has_prices(&self) -> bool {
+        self.prices.is_some()
+    }
+
     pub fn view(&self, i: usize) -> SeriesView<'_> {
         let s = &self.series[i];
         SeriesView {
@@ -201,6 +239,10 @@ impl Panel {
             y: &self.values[s.offset..s.offset + s.len],
             censored: &self.censored[s.offset..s.offset + s.len],
             calendar: &self.calendar,
+            prices: self
+                .prices
+                .as_deref()
+                .map(|p| &p[s.offset..s.offset + s.len]),
         }
     }
 }
@@ -323,6 +365,21 @@ pub fn build(p: &Pipeline, ds: &Dataset, as_of: Day) -> Panel {
     }
     let mut values = vec![0.0; offset];
     let mut censored = vec![false; offset];
+    // Revenue and units of the priced lines per day, turned into the day's mean price. When
+    // every line has a price (the usual export) the day's units are the priced units, and
+    // the second array is not needed (M5 size: 237 MB).
+    let (mut any_priced, mut all_priced) = (false, true);
+    for d in ds.demand.iter().filter(|d| day_of(d.at) <= as_of) {
+        let p = d.price().is_some();
+        any_priced |= p;
+        all_priced &= p;
+    }
+    let priced = any_priced;
+    let (mut revenue, mut priced_units) = match (any_priced, all_priced) {
+        (true, true) => (vec![0.0f32; offset], Vec::new()),
+        (true, false) => (vec![0.0f32; offset], vec![0.0f32; offset]),
+        _ => (Vec::new(), Vec::new()),
+    };
     for d in &ds.demand {
         let day = day_of(d.at);
         if day > as_of {
@@ -330,11 +387,26 @@ pub fn build(p: &Pipeline, ds: &Dataset, as_of: Day) -> Panel {
         }
         if let Some(&k) = index.get(&(d.sku, d.loc)) {
             let s = &mut series[k];
-            values[s.offset + (day - s.start) as usize] += d.qty;
+            let i = s.offset + (day - s.start) as usize;
+            values[i] += d.qty;
             s.total_units += d.qty;
             s.last_sale = s.last_sale.max(day);
+            if let (true, Some(p)) = (priced, d.price()) {
+                revenue[i] += (d.qty * p) as f32;
+                if let Some(u) = priced_units.get_mut(i) {
+                    *u += d.qty as f32;
+                }
+            }
         }
     }
+    let prices = priced.then(|| {
+        for (i, r) in revenue.iter_mut().enumerate() {
+            let u = priced_units.get(i).copied().unwrap_or(values[i] as f32);
+            *r = if u > 0.0 { *r / u } else { f32::NAN };
+        }
+        revenue
+    });
+    drop(priced_units);
     for r in &ds.stock {
         if r.on_hand > 0.0 || r.day > as_of {
             continue;
@@ -364,6 +436,7 @@ pub fn build(p: &Pipeline, ds: &Dataset, as_of: Day) -> Panel {
         series,
         values,
         censored,
+        prices,
         demand_lines_after_as_of: after,
         demand_units_after_as_of: after_units,
     }

@@ -763,8 +763,9 @@ pub fn run(
 
 /// Writes the panel as restock's plain-panel Parquet: one row per series with
 /// `unique_id` ("sku|location"), `start` (date of the first value) and `y` (list of daily
-/// values up to as-of), plus `closed` and `censored` day lists. Peers read it to forecast the
-/// same series.
+/// values up to as-of), `day_kind` (0 open, 1 closed, 2 censored) and, where the input had
+/// prices, `price` (the day's mean paid price, null on days without a priced sale). Peers
+/// read it to forecast the same series.
 pub fn export_panel(
     panel: &Panel,
     names: &dyn Fn(usize) -> (String, String),
@@ -780,8 +781,16 @@ pub fn export_panel(
     let starts: Vec<i32> = panel.series.iter().map(|s| s.start).collect();
     let mut yb = ListBuilder::new(Float64Builder::new());
     let mut cb = ListBuilder::new(Float64Builder::new());
+    let mut pb = ListBuilder::new(Float64Builder::new());
     for i in 0..n {
         let v = panel.view(i);
+        if let Some(p) = v.prices {
+            for x in p {
+                pb.values()
+                    .append_option(x.is_finite().then_some(f64::from(*x)));
+            }
+            pb.append(true);
+        }
         for (t, y) in v.y.iter().enumerate() {
             yb.values().append_value(*y);
             // 0 open, 1 closed (no trading), 2 censored (empty shelf).
@@ -797,7 +806,7 @@ pub fn export_panel(
         yb.append(true);
         cb.append(true);
     }
-    let cols: Vec<ArrayRef> = vec![
+    let mut cols: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(ids)),
         Arc::new(Date32Array::from(starts)),
         Arc::new(yb.finish()),
@@ -810,12 +819,17 @@ pub fn export_panel(
             false,
         )
     };
-    let schema = Arc::new(Schema::new(vec![
+    let mut fields = vec![
         Field::new("unique_id", DataType::Utf8, false),
         Field::new("start", DataType::Date32, false),
         item("y"),
         item("day_kind"),
-    ]));
+    ];
+    if panel.has_prices() {
+        cols.push(Arc::new(pb.finish()));
+        fields.push(item("price"));
+    }
+    let schema = Arc::new(Schema::new(fields));
     let enc = |e: String| OutputError::Encode {
         path: path.to_path_buf(),
         detail: e,
@@ -831,8 +845,9 @@ pub fn export_panel(
     Ok(())
 }
 
-/// Reads a plain panel (see [`export_panel`]; `day_kind` optional): every day open unless
-/// marked, nothing censored unless marked. Returns the panel and the series ids.
+/// Reads a plain panel (see [`export_panel`]; `day_kind` and `price` optional): every day
+/// open unless marked, nothing censored unless marked, prices unknown unless given.
+/// Returns the panel and the series ids.
 pub fn read_panel(path: &Path) -> Result<(Panel, Vec<String>)> {
     let bad = |detail: String| {
         Error::Input(InputError::Other {
@@ -859,6 +874,9 @@ pub fn read_panel(path: &Path) -> Result<(Panel, Vec<String>)> {
         })?;
     let mut ids = Vec::new();
     let mut series: Vec<crate::panel::PlainSeries> = Vec::new();
+    // Optional `price` lists: the day's mean paid price, null where unknown.
+    let mut prices: Vec<Vec<f32>> = Vec::new();
+    let mut priced = None;
     for batch in reader {
         let b = batch.map_err(|e| bad(e.to_string()))?;
         let col = |n: &str| {
@@ -884,6 +902,19 @@ pub fn read_panel(path: &Path) -> Result<(Panel, Vec<String>)> {
         let kinds = b
             .column_by_name("day_kind")
             .and_then(|c| c.as_list_opt::<i32>().cloned());
+        let price = match b.column_by_name("price") {
+            Some(c) => Some(
+                c.as_list_opt::<i32>()
+                    .ok_or_else(|| bad("price must be a list of numbers".into()))?
+                    .clone(),
+            ),
+            None => None,
+        };
+        if *priced.get_or_insert(price.is_some()) != price.is_some() {
+            return Err(bad(
+                "the price column is in some row groups and not in others".into(),
+            ));
+        }
         for r in 0..b.num_rows() {
             let row = ids.len() + 1;
             if id.is_null(r) || st.is_null(r) || y.is_null(r) {
@@ -921,6 +952,25 @@ pub fn read_panel(path: &Path) -> Result<(Panel, Vec<String>)> {
                     }
                 }
             }
+            if let Some(pc) = &price {
+                let mut pv = vec![f32::NAN; v.len()];
+                if !pc.is_null(r) {
+                    let x = arrow::compute::cast(&pc.value(r), &DataType::Float64)
+                        .map_err(|e| bad(format!("row {row}: price: {e}")))?;
+                    let x = x.as_primitive::<arrow::datatypes::Float64Type>();
+                    if x.len() != v.len() {
+                        return Err(bad(format!("row {row}: price and y differ in length")));
+                    }
+                    for (t, p) in x.iter().enumerate() {
+                        match p {
+                            Some(p) if p.is_finite() && p >= 0.0 => pv[t] = p as f32,
+                            None => {}
+                            Some(p) => return Err(bad(format!("row {row}: price holds {p}; a price must be a finite number >= 0 (null: unknown)"))),
+                        }
+                    }
+                }
+                prices.push(pv);
+            }
             ids.push(id.value(r).to_string());
             series.push((st.value(r), v, closed, cens));
         }
@@ -931,8 +981,15 @@ pub fn read_panel(path: &Path) -> Result<(Panel, Vec<String>)> {
     let mut order: Vec<usize> = (0..ids.len()).collect();
     order.sort_by(|a, b| ids[*a].cmp(&ids[*b]));
     let ids: Vec<String> = order.iter().map(|&i| ids[i].clone()).collect();
-    let series: Vec<_> = order.into_iter().map(|i| series[i].clone()).collect();
-    Ok((Panel::from_plain(series), ids))
+    let series: Vec<_> = order.iter().map(|&i| series[i].clone()).collect();
+    let panel = Panel::from_plain(series);
+    let panel = if priced == Some(true) {
+        let prices = order.iter().map(|&i| prices[i].clone()).collect();
+        panel.with_prices(prices).map_err(bad)?
+    } else {
+        panel
+    };
+    Ok((panel, ids))
 }
 
 /// The `backtest forecast` command: input from a pipeline or a plain panel, outputs to a
@@ -1068,6 +1125,45 @@ mod tests {
         // A censored day inside the window, or a window past the data: not scored.
         assert!(score_window(&v, 100, &f, 14).is_none());
         assert!(score_window(&v, 111, &f, 14).is_none());
+    }
+
+    #[test]
+    fn plain_panel_prices_round_trip_and_bad_prices_name_the_row() {
+        let plain = vec![
+            (19_000, vec![2.0, 0.0, 1.0], vec![false; 3], vec![false; 3]),
+            (19_001, vec![0.0, 4.0], vec![false; 2], vec![false; 2]),
+        ];
+        let prices = vec![vec![3.5, f32::NAN, 3.0], vec![f32::NAN, 2.25]];
+        let panel = Panel::from_plain(plain.clone())
+            .with_prices(prices.clone())
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("panel.parquet");
+        let names = |i: usize| (format!("s{i}"), "L".to_string());
+        export_panel(&panel, &names, &path).unwrap();
+        let (back, ids) = read_panel(&path).unwrap();
+        assert_eq!(ids, ["s0|L", "s1|L"]);
+        for (i, want) in prices.iter().enumerate() {
+            let got = back.view(i).prices.unwrap();
+            let same = |a: f32, b: f32| a == b || (a.is_nan() && b.is_nan());
+            assert!(got.iter().zip(want).all(|(a, b)| same(*a, *b)), "{got:?}");
+        }
+        // A panel without prices writes no price column and reads back without prices.
+        export_panel(&Panel::from_plain(plain), &names, &path).unwrap();
+        assert!(!read_panel(&path).unwrap().0.has_prices());
+        // A negative price is refused with its row.
+        let bad = Panel::from_plain(vec![(19_000, vec![1.0], vec![false], vec![false])])
+            .with_prices(vec![vec![-1.0]])
+            .unwrap();
+        export_panel(&bad, &names, &path).unwrap();
+        let e = read_panel(&path).unwrap_err().to_string();
+        assert!(e.contains("row 1") && e.contains("price holds -1"), "{e}");
+        // Lengths must match.
+        assert!(
+            Panel::from_plain(vec![(0, vec![1.0; 2], vec![false; 2], vec![false; 2])])
+                .with_prices(vec![vec![1.0]])
+                .is_err()
+        );
     }
 
     #[test]

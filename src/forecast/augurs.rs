@@ -66,6 +66,7 @@ impl Owned {
             y: &self.y,
             censored: &self.censored,
             calendar: &self.calendar,
+            prices: None,
         }
     }
 }

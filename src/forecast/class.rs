@@ -112,6 +112,7 @@ mod tests {
             y,
             censored: &c,
             calendar: &cal,
+            prices: None,
         };
         classify(&s, 365, 56, 182)
     }

@@ -370,6 +370,7 @@ mod tests {
             y: &y,
             censored: &c,
             calendar: &cal,
+            prices: None,
         };
         let t = trading_values(&s);
         assert_eq!(

@@ -17,6 +17,7 @@ fn view<'a>(y: &'a [f64], c: &'a [bool], cal: &'a TradingCalendar) -> SeriesView
         y,
         censored: c,
         calendar: cal,
+        prices: None,
     }
 }
 

@@ -75,6 +75,7 @@ fn forecast_plain(model: &str, y: &[f64], h: usize) -> Vec<f64> {
         y,
         censored: &c,
         calendar: &cal,
+        prices: None,
     };
     let cfg = ForecastCfg {
         fit_window_days: 3650,
