@@ -70,6 +70,7 @@ fn kernels(c: &mut Criterion) {
         censored: &censored,
         calendar: &cal,
         prices: None,
+        promos: &[],
     };
     let cfg = ForecastCfg::default();
     let origins = cv_origins(y.len(), &cfg, 28);

@@ -213,6 +213,9 @@ pub struct Common {
     pub suppliers: Option<PathBuf>,
     #[arg(long)]
     pub open_pos: Option<PathBuf>,
+    /// Promotion calendar (sku, location, start_date, end_date), past and planned.
+    #[arg(long)]
+    pub promotions: Option<PathBuf>,
     /// As-of date (YYYY-MM-DD); default: the last day with demand.
     #[arg(long)]
     pub as_of: Option<String>,
@@ -283,6 +286,7 @@ impl Common {
             products: self.products.clone(),
             suppliers: self.suppliers.clone(),
             open_pos: self.open_pos.clone(),
+            promotions: self.promotions.clone(),
             as_of: self.as_of.clone(),
             horizon_days: self.horizon,
             out,

@@ -127,6 +127,10 @@ pub struct Inputs {
     /// Planner overrides (sku, location, action, value, reason, who, valid_until).
     #[serde(default)]
     pub overrides: InputSpec,
+    /// Promotion calendar, past and planned (sku, optional location, start_date, end_date):
+    /// a feature of the pooled forecasting model.
+    #[serde(default)]
+    pub promotions: InputSpec,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -619,6 +623,7 @@ pub struct Overrides {
     pub products: Option<PathBuf>,
     pub suppliers: Option<PathBuf>,
     pub open_pos: Option<PathBuf>,
+    pub promotions: Option<PathBuf>,
     pub as_of: Option<String>,
     pub horizon_days: Option<u32>,
     pub out: Option<PathBuf>,
@@ -680,6 +685,7 @@ impl Inputs {
             ("suppliers", &mut self.suppliers.path),
             ("open_pos", &mut self.open_pos.path),
             ("overrides", &mut self.overrides.path),
+            ("promotions", &mut self.promotions.path),
         ]
     }
 }
@@ -810,6 +816,7 @@ impl RawPipeline {
         set(&mut self.inputs.products.path, o.products);
         set(&mut self.inputs.suppliers.path, o.suppliers);
         set(&mut self.inputs.open_pos.path, o.open_pos);
+        set(&mut self.inputs.promotions.path, o.promotions);
         if o.as_of.is_some() {
             self.as_of = o.as_of;
         }

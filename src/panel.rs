@@ -100,6 +100,9 @@ pub struct Panel {
     /// Unit-weighted mean paid price per day (NaN: no priced sale that day), aligned with
     /// `values`; None when no demand line carries a price. f32 halves its memory.
     prices: Option<Vec<f32>>,
+    /// Each series' promotion days as sorted, disjoint inclusive ranges (absolute days, past
+    /// and planned); empty without a promotion calendar.
+    promos: Vec<Vec<(Day, Day)>>,
     pub demand_lines_after_as_of: usize,
     pub demand_units_after_as_of: f64,
 }
@@ -113,6 +116,8 @@ pub struct SeriesView<'a> {
     pub calendar: &'a TradingCalendar,
     /// Mean paid price per day where the input has prices (pooled model's price features).
     pub prices: Option<&'a [f32]>,
+    /// Promotion days, sorted disjoint inclusive ranges of absolute days (past and planned).
+    pub promos: &'a [(Day, Day)],
 }
 
 impl<'a> SeriesView<'a> {
@@ -133,7 +138,14 @@ impl<'a> SeriesView<'a> {
             censored: &self.censored[..n],
             calendar: self.calendar,
             prices: self.prices.map(|p| &p[..n]),
+            promos: self.promos,
         }
+    }
+    /// Day index `i` (may lie past the history) falls in a promotion.
+    pub fn promo(&self, i: usize) -> bool {
+        let d = self.start + i as Day;
+        let k = self.promos.partition_point(|r| r.1 < d);
+        self.promos.get(k).is_some_and(|r| r.0 <= d)
     }
 }
 
@@ -187,6 +199,7 @@ impl Panel {
             values,
             censored,
             prices: None,
+            promos: Vec::new(),
             demand_lines_after_as_of: 0,
             demand_units_after_as_of: 0.0,
         }
@@ -227,6 +240,33 @@ impl Panel {
         Ok(self)
     }
 
+    /// Attaches promotion days (inclusive ranges of absolute days, any order) to a plain
+    /// panel, one list per series.
+    pub fn with_promotions(mut self, mut promos: Vec<Vec<(Day, Day)>>) -> Result<Panel, String> {
+        if promos.len() != self.series.len() {
+            return Err(format!(
+                "{} promotion lists for {} series",
+                promos.len(),
+                self.series.len()
+            ));
+        }
+        for r in &mut promos {
+            if let Some(&(a, b)) = r.iter().find(|(a, b)| b < a) {
+                return Err(format!(
+                    "promotion from day {a} to day {b} ends before it starts"
+                ));
+            }
+            merge_ranges(r);
+        }
+        self.promos = promos;
+        Ok(self)
+    }
+
+    /// A promotion calendar was given (the pooled model's promotion features are live).
+    pub fn has_promotions(&self) -> bool {
+        !self.promos.is_empty()
+    }
+
     /// The input carried prices (the pooled model's price features are live).
     pub fn has_prices(&self) -> bool {
         self.prices.is_some()
@@ -243,8 +283,56 @@ impl Panel {
                 .prices
                 .as_deref()
                 .map(|p| &p[s.offset..s.offset + s.len]),
+            promos: self.promos.get(i).map_or(&[], |v| v.as_slice()),
         }
     }
+}
+
+/// Each series' promotion days from the calendar (a promotion without a location covers
+/// every location of its SKU), merged into sorted disjoint ranges. Promotions of SKUs or
+/// locations with no series are counted in the log: nothing to forecast for them.
+fn promotion_ranges(ds: &Dataset, series: &[SeriesMeta]) -> Vec<Vec<(Day, Day)>> {
+    if ds.promotions.is_empty() {
+        return Vec::new();
+    }
+    let mut by_sku: HashMap<u32, Vec<usize>> = HashMap::default();
+    for (i, m) in series.iter().enumerate() {
+        by_sku.entry(m.sku).or_default().push(i);
+    }
+    let mut out: Vec<Vec<(Day, Day)>> = vec![Vec::new(); series.len()];
+    let mut unmatched = 0usize;
+    for pr in &ds.promotions {
+        let mut hit = false;
+        for &i in by_sku.get(&pr.sku).map_or(&[][..], |v| v.as_slice()) {
+            if pr.loc.is_none_or(|l| l == series[i].loc) {
+                out[i].push((pr.from, pr.to));
+                hit = true;
+            }
+        }
+        unmatched += usize::from(!hit);
+    }
+    for r in &mut out {
+        merge_ranges(r);
+    }
+    tracing::info!(
+        promotions = ds.promotions.len(),
+        without_series = unmatched,
+        "promotion calendar"
+    );
+    out
+}
+
+/// Sorts inclusive day ranges and merges overlapping or adjacent ones.
+fn merge_ranges(r: &mut Vec<(Day, Day)>) {
+    r.sort_unstable();
+    let mut merged: Vec<(Day, Day)> = Vec::with_capacity(r.len());
+    for &(a, b) in r.iter() {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 + 1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    *r = merged;
 }
 
 fn weekday_name(w: Weekday) -> String {
@@ -424,6 +512,7 @@ pub fn build(p: &Pipeline, ds: &Dataset, as_of: Day) -> Panel {
             }
         }
     }
+    let promos = promotion_ranges(ds, &series);
     tracing::info!(
         series = series.len(),
         days = ndays,
@@ -437,6 +526,7 @@ pub fn build(p: &Pipeline, ds: &Dataset, as_of: Day) -> Panel {
         values,
         censored,
         prices,
+        promos,
         demand_lines_after_as_of: after,
         demand_units_after_as_of: after_units,
     }
@@ -445,6 +535,45 @@ pub fn build(p: &Pipeline, ds: &Dataset, as_of: Day) -> Panel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn promotions_map_to_series_merged_and_by_location() {
+        let mut ds = Dataset::default();
+        let (a, b) = (ds.skus.intern("A"), ds.skus.intern("B"));
+        let (x, y) = (ds.locs.intern("X"), ds.locs.intern("Y"));
+        let meta = |sku, loc| SeriesMeta {
+            sku,
+            loc,
+            start: 0,
+            offset: 0,
+            len: 10,
+            censored_days: 0,
+            total_units: 0.0,
+            last_sale: 0,
+        };
+        let series = [meta(a, x), meta(a, y), meta(b, x)];
+        let pr = |sku, loc, from, to| crate::ingest::Promotion { sku, loc, from, to };
+        ds.promotions = vec![
+            pr(a, None, 10, 16),    // all of A's locations
+            pr(a, Some(y), 15, 20), // overlaps at Y: merged
+            pr(a, Some(x), 17, 17), // adjacent at X: merged
+            pr(b, Some(y), 1, 3),   // B has no series at Y
+        ];
+        let r = promotion_ranges(&ds, &series);
+        assert_eq!(r, vec![vec![(10, 17)], vec![(10, 20)], vec![]]);
+        let cal = TradingCalendar::with_weekdays(0, 30, vec![]);
+        let v = SeriesView {
+            start: 5,
+            y: &[0.0; 10],
+            censored: &[false; 10],
+            calendar: &cal,
+            prices: None,
+            promos: &r[1],
+        };
+        // Day index i is absolute day 5 + i; promotions may lie past the history.
+        assert!(!v.promo(4) && v.promo(5) && v.promo(15) && !v.promo(16));
+        assert!(promotion_ranges(&Dataset::default(), &series).is_empty());
+    }
 
     #[test]
     fn day_numbers_round_trip() {

@@ -271,10 +271,18 @@ pub fn generate(dir: &Path, seed: u64, n_skus: usize) -> Result<(usize, usize), 
     let (mut s_date, mut s_sku, mut s_loc, mut s_oh) = (vec![], vec![], vec![], vec![]);
     let (mut p_sku, mut p_loc, mut p_qty, mut p_date) = (vec![], vec![], vec![], vec![]);
     let mut order_no = 100_000u64;
+    // The promotion calendar (promotions.parquet): every item's weeks, at all its locations.
+    let (mut pr_sku, mut pr_loc, mut pr_from, mut pr_to) = (vec![], vec![], vec![], vec![]);
     for it in &items {
         let promo_days: Vec<Day> = (0..6)
             .map(|_| start + (rng.uniform() * (end - start) as f64) as Day)
             .collect();
+        for p in &promo_days {
+            pr_sku.push(it.id.clone());
+            pr_loc.push(None);
+            pr_from.push(Some(*p));
+            pr_to.push(Some(p + 6));
+        }
         for (li, loc) in it.locs.iter().enumerate() {
             let share = if li == 0 { 1.0 } else { 0.45 };
             let sup = &SUPPLIERS[it.supplier];
@@ -525,6 +533,22 @@ pub fn generate(dir: &Path, seed: u64, n_skus: usize) -> Result<(usize, usize), 
             ColData::Date(p_date.into_iter().map(Some).collect()),
         );
     write(&t, dir, "open_pos.parquet")?;
+
+    // Planned promotions in the next weeks (no draw from the generator: the history stays
+    // the same): every 7th item, at all locations; one at its first location only.
+    for (k, it) in items.iter().enumerate().filter(|(k, _)| k % 7 == 3) {
+        let from = end + 4 + (k % 15) as Day;
+        pr_sku.push(it.id.clone());
+        pr_loc.push((k == 3).then(|| it.locs[0].to_string()));
+        pr_from.push(Some(from));
+        pr_to.push(Some(from + 6));
+    }
+    let mut t = OutTable::default();
+    t.push("sku", strs(pr_sku))
+        .push("location", ColData::Str(pr_loc))
+        .push("start_date", ColData::Date(pr_from))
+        .push("end_date", ColData::Date(pr_to));
+    write(&t, dir, "promotions.parquet")?;
 
     // Master: 3 sold SKUs missing, 5 listed but never sold, some fields left empty.
     let mut ms: Vec<&Sku> = items.iter().collect();

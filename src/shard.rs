@@ -97,8 +97,8 @@ pub fn series_of(ds: &Dataset, panel: &Panel, spec: ShardSpec) -> Vec<usize> {
         .collect()
 }
 
-/// What the forecasts depend on: every series' name, start, daily values, censored days and
-/// prices (so any change of inputs or of ingest and calendar rules shows), the trading calendar,
+/// What the forecasts depend on: every series' name, start, daily values, censored days,
+/// prices and promotions (so any change of inputs or of ingest and calendar rules shows), the trading calendar,
 /// each series' protection window, the horizon and the forecast settings. Shards and merge
 /// must agree on it.
 pub fn fingerprint(p: &Pipeline, ds: &Dataset, panel: &Panel, windows: &[usize]) -> String {
@@ -128,11 +128,18 @@ pub fn fingerprint(p: &Pipeline, ds: &Dataset, panel: &Panel, windows: &[usize])
             h.update(y.to_bits().to_le_bytes());
             h.update([u8::from(*c)]);
         }
-        // The pooled model's price features read them.
+        // The pooled model's price and promotion features read them.
         if let Some(p) = v.prices {
             h.update([0x1d]);
             for x in p {
                 h.update(x.to_bits().to_le_bytes());
+            }
+        }
+        if !v.promos.is_empty() {
+            h.update([0x1c]);
+            for (a, b) in v.promos {
+                h.update(a.to_le_bytes());
+                h.update(b.to_le_bytes());
             }
         }
     }

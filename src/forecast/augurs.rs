@@ -67,6 +67,7 @@ impl Owned {
             censored: &self.censored,
             calendar: &self.calendar,
             prices: None,
+            promos: &[],
         }
     }
 }

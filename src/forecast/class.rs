@@ -113,6 +113,7 @@ mod tests {
             censored: &c,
             calendar: &cal,
             prices: None,
+            promos: &[],
         };
         classify(&s, 365, 56, 182)
     }

@@ -371,6 +371,7 @@ mod tests {
             censored: &c,
             calendar: &cal,
             prices: None,
+            promos: &[],
         };
         let t = trading_values(&s);
         assert_eq!(

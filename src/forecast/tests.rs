@@ -18,6 +18,7 @@ fn view<'a>(y: &'a [f64], c: &'a [bool], cal: &'a TradingCalendar) -> SeriesView
         censored: c,
         calendar: cal,
         prices: None,
+        promos: &[],
     }
 }
 

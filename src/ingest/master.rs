@@ -422,3 +422,72 @@ pub(super) fn overrides(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()>
     }
     Ok(())
 }
+
+/// The promotion calendar: one row per promotion of a SKU (at one location, or at all of its
+/// locations when the location is empty), `start_date..=end_date`. Planned promotions are
+/// what the pooled model reads ahead; past ones teach it their lift. A row that cannot be
+/// understood is an invalid row (fail or reject, as `invalid_rows` says).
+pub(super) fn promotions(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()> {
+    let m = &p.inputs.promotions.columns;
+    let sku = t.strings(col(m, "sku"), "sku", true)?.unwrap_or_default();
+    let loc = t.strings(col(m, "location"), "location", false)?;
+    let from = t
+        .datetimes(col(m, "start_date"), "start_date", true)?
+        .unwrap_or_default();
+    let to = t
+        .datetimes(col(m, "end_date"), "end_date", true)?
+        .unwrap_or_default();
+    for i in 0..t.rows {
+        let s = trimmed(sku[i].clone());
+        let parsed = match (s.as_deref(), from[i], to[i]) {
+            (None, _, _) => Err(("sku", "sku is empty".to_string())),
+            (_, None, _) => Err(("start_date", "start_date is empty".to_string())),
+            (_, _, None) => Err(("end_date", "end_date is empty".to_string())),
+            (Some(_), Some(a), Some(b)) => {
+                let (a, b) = (day_of(a), day_of(b));
+                if b < a {
+                    Err(("end_date", "end_date is before start_date".to_string()))
+                } else if b - a > 365 {
+                    Err((
+                        "end_date",
+                        format!("a promotion of {} days is not a promotion", b - a + 1),
+                    ))
+                } else {
+                    Ok((a, b))
+                }
+            }
+        };
+        match parsed {
+            Ok((a, b)) => {
+                let sku = ds.skus.intern(&s.unwrap_or_default());
+                let loc = trimmed(opt(&loc, i)).map(|l| ds.locs.intern(&l));
+                ds.promotions.push(super::Promotion {
+                    sku,
+                    loc,
+                    from: a,
+                    to: b,
+                });
+            }
+            Err((column, detail)) => {
+                let err = bad(t, col(m, column), i, detail.clone());
+                let rej = Reject {
+                    input: "promotions",
+                    row: (i + 1) as u32,
+                    reason_code: "invalid_row",
+                    reason: detail,
+                    sku: sku[i].clone(),
+                    at: from[i],
+                    quantity: None,
+                    order_id: None,
+                };
+                row_problem(
+                    p.inputs.orders.rules.invalid_rows,
+                    &mut ds.rejects,
+                    err,
+                    rej,
+                )?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -247,6 +247,16 @@ pub struct OpenPo {
     pub expected_day: Day,
 }
 
+/// A promotion of a SKU over days `from..=to` (inclusive), at one location or, without one,
+/// at all of the SKU's locations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Promotion {
+    pub sku: u32,
+    pub loc: Option<u32>,
+    pub from: Day,
+    pub to: Day,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OverrideAction {
@@ -319,6 +329,7 @@ pub struct Dataset {
     pub suppliers: BTreeMap<String, Supplier>,
     pub open_pos: Vec<OpenPo>,
     pub planner_overrides: Vec<PlannerOverride>,
+    pub promotions: Vec<Promotion>,
     pub rejects: Vec<Reject>,
     pub files: Vec<InputFile>,
     /// Order-line classification counts (demand, return, cancellation, duplicate, ...).
@@ -412,6 +423,10 @@ pub fn load(p: &Pipeline) -> Result<Dataset> {
     if let Some(path) = &p.inputs.overrides.path {
         let t = open("overrides", path, &mut ds.files, limits)?;
         master::overrides(p, &t, &mut ds)?;
+    }
+    if let Some(path) = &p.inputs.promotions.path {
+        let t = open("promotions", path, &mut ds.files, limits)?;
+        master::promotions(p, &t, &mut ds)?;
     }
     ds.rejects
         .sort_by(|a, b| (a.input, a.row).cmp(&(b.input, b.row)));

@@ -352,3 +352,43 @@ fn corrupt_parquet_footer_is_an_input_error_not_a_crash() {
         &["not a readable Parquet file", "corrupt file"],
     );
 }
+
+/// A promotion row that ends before it starts stops the run naming file, column and row;
+/// with `invalid_rows = "reject"` it goes to the reject file and the run goes on.
+#[test]
+fn promotion_ending_before_its_start() {
+    let d = tempfile::tempdir().unwrap();
+    let o = good_orders(d.path());
+    let mut t = OutTable::default();
+    t.push("sku", s(&["A", "B"]))
+        .push("location", ColData::Str(vec![None, None]))
+        .push("start_date", s(&["2024-01-02", "2024-01-09"]))
+        .push("end_date", s(&["2024-01-05", "2024-01-03"]));
+    let p = d.path().join("promotions.parquet");
+    t.write_parquet(&p).unwrap();
+    let args = [
+        "--orders",
+        o.to_str().unwrap(),
+        "--promotions",
+        p.to_str().unwrap(),
+    ];
+    fails(
+        &args,
+        INPUT,
+        &[
+            "promotions file",
+            "column 'end_date', row 2",
+            "end_date is before start_date",
+        ],
+    );
+    let out = d.path().join("runs");
+    let mut a = vec!["run", "--out", out.to_str().unwrap()];
+    a.extend_from_slice(&args);
+    a.extend_from_slice(&["--set", "inputs.orders.rules.invalid_rows=\"reject\""]);
+    let r = restock(&a);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rj = read(&out.join("latest/rejects.parquet"));
+    assert_eq!(strs(&rj, "input"), vec!["promotions"]);
+    assert_eq!(nums(&rj, "row"), vec![Some(2.0)]);
+    assert_eq!(strs(&rj, "reason"), vec!["end_date is before start_date"]);
+}

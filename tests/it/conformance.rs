@@ -76,6 +76,7 @@ fn forecast_plain(model: &str, y: &[f64], h: usize) -> Vec<f64> {
         censored: &c,
         calendar: &cal,
         prices: None,
+        promos: &[],
     };
     let cfg = ForecastCfg {
         fit_window_days: 3650,

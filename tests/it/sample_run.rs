@@ -197,6 +197,7 @@ fn sample_generator_is_deterministic() {
         "products.parquet",
         "suppliers.parquet",
         "open_pos.parquet",
+        "promotions.parquet",
     ] {
         assert_eq!(
             fs::read(d.path().join(f)).unwrap(),
