@@ -34,6 +34,7 @@ INPUTS = {
     "products": "products.parquet",
     "suppliers": "suppliers.parquet",
     "open-pos": "open_pos.parquet",
+    "promotions": "promotions.parquet",
 }
 
 

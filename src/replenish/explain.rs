@@ -51,6 +51,12 @@ pub(super) fn explain(l: &mut Proposal, p: &Pipeline) {
             l.model
         ),
     );
+    // A planned promotion in the window is why the demand is above the usual.
+    let dist = match (l.promo_days, en) {
+        (0, _) => dist,
+        (d, true) => format!("{dist}, with {} planned promotion days", n(d as f64)),
+        (d, false) => format!("{dist}, mit {} geplanten Aktionstagen", n(d as f64)),
+    };
     let level = match l.service_measure {
         "fill_rate" => tr(
             format!(

@@ -372,6 +372,9 @@ pub struct Proposal {
     pub(crate) cap_units: f64,
     #[serde(skip)]
     pub(crate) inactive: bool,
+    /// Planned promotion days inside the protection window (named in the explanation).
+    #[serde(skip)]
+    pub(crate) promo_days: usize,
 }
 
 /// Everything `propose` produced besides the lines.
@@ -572,6 +575,12 @@ pub fn propose(
             expected_returns_mean: (ret.window_mean * 1e4).round() / 1e4,
             inventory_position: position,
             window_days: prm.window_days,
+            promo_days: {
+                let v = panel.view(i);
+                (1..=prm.window_days)
+                    .filter(|k| v.promo(v.y.len() - 1 + k))
+                    .count()
+            },
             lead_time_days: prm.lead_time_days,
             lead_time_sd_days: prm.lead_time_sd_days,
             review_period_days: prm.review_period_days,

@@ -26,7 +26,7 @@ fn sample_run_writes_every_output_atomically() {
     assert_eq!(m["as_of"], "2024-12-31");
     assert!(m["counts"]["series"].as_u64().unwrap() >= 300);
     assert!(m["counts"]["proposals"].as_u64().unwrap() > 10);
-    assert_eq!(m["inputs"].as_array().unwrap().len(), 7);
+    assert_eq!(m["inputs"].as_array().unwrap().len(), 8);
     assert!(m["stages"]
         .as_array()
         .unwrap()
@@ -58,6 +58,11 @@ fn sample_run_writes_every_output_atomically() {
     assert!(texts
         .iter()
         .all(|t| t.starts_with("Bestellen") && t.contains("Bestandsposition")));
+    // Lines whose window holds a planned promotion say so.
+    assert!(
+        texts.iter().any(|t| t.contains("geplanten Aktionstagen")),
+        "no line names its planned promotion"
+    );
 
     // German CSV: BOM, ';', same number of data lines as Parquet rows.
     let csv = fs::read(latest.join("proposals.csv")).unwrap();
