@@ -250,7 +250,10 @@ def main():
             ds = pd.date_range(s, periods=n_train, freq="D")
             recs.append(pd.DataFrame({"unique_id": uid, "ds": ds, "y": ytr}))
             open_ = (kind[:n_train] == 0)
-            test_ok = kind[n_train:n_train + a.h] != 2  # censored days are not scored
+            # Only open days are scored: not censored days (no observed demand), not closed
+            # days (restock forecasts 0 there by construction; statsforecast does not know
+            # the calendar and sees zeros).
+            test_ok = kind[n_train:n_train + a.h] == 0
             w = ytr[-28:].sum()
             info[uid] = (ytr[open_], y[n_train:n_train + a.h], test_ok, w, n_train)
         if not a.restock_only:

@@ -5,8 +5,10 @@
 //! M5 competition: MASE and RMSSE scaled by the in-sample one-step naive error (trading
 //! days before the origin), WRMSSE weighted by each series' revenue share over the 28 days
 //! before the origin (units when there are no prices), scaled pinball loss per quantile, and
-//! the coverage of the central 50/80/90 % intervals. Censored days are not scored (demand
-//! unobserved); closed days are (the forecast must be zero there).
+//! the coverage of the central 50/80/90 % intervals. Only open days are scored: censored
+//! days have no observed demand, and closed days a forecast of zero by construction (unit
+//! tests hold it to that), which would dilute every error and inflate coverage (a shop open
+//! one day a week would score six exact zeros for each real forecast).
 //!
 //! The distribution replenishment orders from is that of *total* demand over a protection
 //! window, not of single days, so the first `window` days after each origin are scored as one
@@ -304,7 +306,9 @@ fn score(view: &SeriesView, n_train: usize, f: &SeriesForecast, h: usize) -> Opt
     let mut pit = [0.0; 4];
     for j in 0..h {
         let t = n_train + j;
-        if t >= view.y.len() || view.censored[t] {
+        // Censored days have no observed demand; on closed days the forecast is 0 by
+        // construction, and scoring them would dilute every error and inflate coverage.
+        if t >= view.y.len() || !view.usable(t) {
             continue;
         }
         let y = view.y[t];
@@ -1125,6 +1129,32 @@ mod tests {
         // A censored day inside the window, or a window past the data: not scored.
         assert!(score_window(&v, 100, &f, 14).is_none());
         assert!(score_window(&v, 111, &f, 14).is_none());
+    }
+
+    #[test]
+    fn only_open_uncensored_days_are_scored() {
+        // 70 days of 3 units; every 7th day closed (0), day 64 censored.
+        let closed: Vec<bool> = (0..70).map(|t| t % 7 == 6).collect();
+        let y: Vec<f64> = closed.iter().map(|c| if *c { 0.0 } else { 3.0 }).collect();
+        let mut cens = vec![false; 70];
+        cens[64] = true;
+        let panel = Panel::from_plain(vec![(19_000, y, closed, cens)]);
+        let v = panel.view(0);
+        // A flat 2 a day over the 14 days after day 56: 12 open days minus the censored one.
+        let mut f = SeriesForecast::fixed(28.0, 14, "poisson", 0.0);
+        for j in [6, 13] {
+            f.mean[j] = 0.0; // the engine's zero on closed days
+            f.quantiles[j] = [0.0; 7];
+        }
+        let e = score(&v, 56, &f, 14).unwrap();
+        assert_eq!(e.n, 11);
+        assert!(
+            (e.mae - 1.0).abs() < 1e-12,
+            "closed days would dilute it: {}",
+            e.mae
+        );
+        // The point quantiles miss every open day: no coverage from closed days.
+        assert_eq!(e.cover, [0.0; 4]);
     }
 
     #[test]
