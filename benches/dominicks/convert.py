@@ -9,8 +9,9 @@ trading-day axis, which is then the weekly axis; a 28-day horizon is 4 weeks.
 
 - orders.parquet: one line per store x brand x week, sku "OJ-<brand>", location
   "store-<store>", unit_price = the brand's own price that week.
-- stock.parquet: on_hand 0 on the Thursdays of weeks missing from the data (3,619 gaps):
-  demand was not observed, so restock treats those days as censored, not as zero demand.
+- stock.parquet: on_hand 0 on the Thursdays of weeks missing from the data (3,619 gaps
+  inside the series' spans, 55 weeks after 33 series stop early): demand was not observed,
+  so restock treats those days as censored, not as zero demand.
 - promotions.parquet: one row per store x brand x week with deal = 1 or feat > 0.
 - pipeline.toml (and pipeline-no-promotions.toml without the calendar).
 
@@ -50,11 +51,13 @@ def main():
         "unit_price": pa.array(price),
     }), os.path.join(a.out, "orders.parquet"))
 
-    # Gaps: weeks inside a series' span that are missing from the data.
+    # Missing weeks from a series' first week to the data set's last: its gaps, and the weeks
+    # after it stops (not observed, not zero).
     gs, gl, gd = [], [], []
+    last_week = t["week"].max()
     for (s, b), g in t.groupby(["store", "brand"]):
         have = set(g["week"])
-        for w in range(g["week"].min(), g["week"].max() + 1):
+        for w in range(g["week"].min(), last_week + 1):
             if w not in have:
                 gs.append(f"OJ-{b:02d}")
                 gl.append(f"store-{s:03d}")

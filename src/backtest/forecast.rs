@@ -430,14 +430,14 @@ struct Errs {
     units: f64,
 }
 
-/// One scored day: (series, origin index, horizon day, actual, censored, mean, quantiles,
-/// model, p025 and p975).
+/// One day after an origin: (series, origin index, horizon day, actual, day kind (0 open,
+/// 1 closed, 2 censored; only open days are scored), mean, quantiles, model, p025 and p975).
 type Point = (
     usize,
     usize,
     usize,
     f64,
-    bool,
+    u8,
     f64,
     [f64; 7],
     &'static str,
@@ -536,7 +536,11 @@ pub fn run(
                     oi,
                     j,
                     view.y[t],
-                    view.censored[t],
+                    if view.censored[t] {
+                        2
+                    } else {
+                        u8::from(view.closed(t))
+                    },
                     f.mean[j],
                     f.quantiles[j],
                     f.model,
@@ -737,7 +741,11 @@ pub fn run(
     )
     .push(
         "censored",
-        ColData::I64(points.iter().map(|p| Some(p.4 as i64)).collect()),
+        ColData::I64(points.iter().map(|p| Some(i64::from(p.4 == 2))).collect()),
+    )
+    .push(
+        "closed",
+        ColData::I64(points.iter().map(|p| Some(i64::from(p.4 == 1))).collect()),
     )
     .push("model", s(points.iter().map(|p| p.7.to_string()).collect()))
     .push(

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod conformance;
+mod dominicks;
 mod forecast_backtest;
 mod helpers;
 mod libreoffice;
