@@ -22,6 +22,36 @@ fn bad(t: &Table, column: &str, row: usize, detail: String) -> InputError {
     }
 }
 
+/// A row of a side input that cannot be understood: fatal naming file, column and row, or a
+/// reject with the reason and the row's (sku, time, quantity), as `invalid_rows` says.
+fn invalid_row(
+    p: &Pipeline,
+    t: &Table,
+    ds: &mut Dataset,
+    column: &str,
+    row: usize,
+    detail: String,
+    (sku, at, quantity): (Option<String>, Option<crate::ingest::Secs>, Option<f64>),
+) -> Result<()> {
+    let err = bad(t, column, row, detail.clone());
+    let rej = Reject {
+        input: t.input,
+        row: (row + 1) as u32,
+        reason_code: "invalid_row",
+        reason: detail,
+        sku,
+        at,
+        quantity,
+        order_id: None,
+    };
+    row_problem(
+        p.inputs.orders.rules.invalid_rows,
+        &mut ds.rejects,
+        err,
+        rej,
+    )
+}
+
 fn opt<T: Clone>(v: &Option<Vec<Option<T>>>, i: usize) -> Option<T> {
     v.as_ref().and_then(|c| c[i].clone())
 }
@@ -400,23 +430,8 @@ pub(super) fn overrides(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()>
                 valid_until: opt(&until, i).map(day_of),
             }),
             Err((column, detail)) => {
-                let err = bad(t, col(m, column), i, detail.clone());
-                let rej = Reject {
-                    input: "overrides",
-                    row: (i + 1) as u32,
-                    reason_code: "invalid_row",
-                    reason: detail,
-                    sku: sku[i].clone(),
-                    at: None,
-                    quantity: v,
-                    order_id: None,
-                };
-                row_problem(
-                    p.inputs.orders.rules.invalid_rows,
-                    &mut ds.rejects,
-                    err,
-                    rej,
-                )?;
+                let rej = (sku[i].clone(), None, v);
+                invalid_row(p, t, ds, col(m, column), i, detail, rej)?;
             }
         }
     }
@@ -469,23 +484,8 @@ pub(super) fn promotions(p: &Pipeline, t: &Table, ds: &mut Dataset) -> Result<()
                 });
             }
             Err((column, detail)) => {
-                let err = bad(t, col(m, column), i, detail.clone());
-                let rej = Reject {
-                    input: "promotions",
-                    row: (i + 1) as u32,
-                    reason_code: "invalid_row",
-                    reason: detail,
-                    sku: sku[i].clone(),
-                    at: from[i],
-                    quantity: None,
-                    order_id: None,
-                };
-                row_problem(
-                    p.inputs.orders.rules.invalid_rows,
-                    &mut ds.rejects,
-                    err,
-                    rej,
-                )?;
+                let rej = (sku[i].clone(), from[i], None);
+                invalid_row(p, t, ds, col(m, column), i, detail, rej)?;
             }
         }
     }
