@@ -23,18 +23,17 @@ const TRAIN_ORIGINS: usize = 12;
 const TRAIN_STEP: usize = 14;
 const MAX_ROWS: usize = 400_000;
 
-/// Level of a series at origin `n`: mean over the last 28 open, uncensored days.
+/// Indices of the last `days` open, uncensored days before `n`, latest first.
+fn recent_usable<'a>(s: &'a SeriesView, n: usize, days: usize) -> impl Iterator<Item = usize> + 'a {
+    (0..n).rev().filter(|&i| s.usable(i)).take(days)
+}
+
+/// Level of a series at origin `n`: mean over the last `days` open, uncensored days.
 fn level(s: &SeriesView, n: usize, days: usize) -> Option<(f64, usize)> {
     let (mut sum, mut k) = (0.0, 0usize);
-    for i in (0..n).rev() {
-        if !s.usable(i) {
-            continue;
-        }
+    for i in recent_usable(s, n, days) {
         sum += s.y[i];
         k += 1;
-        if k == days {
-            break;
-        }
     }
     (k > 0).then(|| (sum / k as f64, k))
 }
@@ -74,39 +73,45 @@ struct Origin {
     promo_recent: f64,
 }
 
-/// Unit-weighted mean paid price over the last `days` usable days before `n` (None: no
-/// priced sale in them).
-fn mean_price(s: &SeriesView, n: usize, days: usize) -> Option<f64> {
-    let p = s.prices?;
-    let (mut rev, mut units, mut k) = (0.0, 0.0, 0usize);
-    for i in (0..n).rev() {
-        if k == days {
-            break;
-        }
-        if !s.usable(i) {
-            continue;
-        }
-        k += 1;
+/// Unit-weighted mean paid price over the last 7, 28 and 364 usable days before `n`, in one
+/// walk (None: no prices, or no priced sale in them).
+fn mean_prices(s: &SeriesView, n: usize) -> [Option<f64>; 3] {
+    const SPANS: [usize; 3] = [7, 28, 364];
+    let mut out = [None; 3];
+    let Some(p) = s.prices else {
+        return out;
+    };
+    let (mut rev, mut units) = (0.0, 0.0);
+    let mut k = 0usize;
+    let mean = |rev: f64, units: f64| (units > 0.0).then(|| rev / units);
+    for i in recent_usable(s, n, SPANS[2]) {
         let (y, pi) = (s.y[i], f64::from(p[i]));
         if y > 0.0 && pi.is_finite() && pi > 0.0 {
             rev += y * pi;
             units += y;
         }
+        k += 1;
+        for (o, &d) in out.iter_mut().zip(&SPANS) {
+            if k == d {
+                *o = mean(rev, units);
+            }
+        }
     }
-    (units > 0.0).then(|| rev / units)
+    // A history shorter than a span: that span's mean is over all of it.
+    for (o, &d) in out.iter_mut().zip(&SPANS) {
+        if k < d {
+            *o = mean(rev, units);
+        }
+    }
+    out
 }
 
 /// Share of the last `days` usable days before `n` that fall in a promotion.
 fn promo_share(s: &SeriesView, n: usize, days: usize) -> f64 {
     let (mut k, mut p) = (0usize, 0usize);
-    for i in (0..n).rev() {
-        if k == days {
-            break;
-        }
-        if s.usable(i) {
-            k += 1;
-            p += usize::from(s.promo(i));
-        }
+    for i in recent_usable(s, n, days) {
+        k += 1;
+        p += usize::from(s.promo(i));
     }
     if k == 0 {
         0.0
@@ -153,15 +158,7 @@ impl Origin {
         let year_ago = (n >= 364 + 28)
             .then(|| window_mean(s, n - 364 - 28, n - 364, n))
             .flatten();
-        let (p7, p28, p364) = if s.prices.is_some() {
-            (
-                mean_price(s, n, 7),
-                mean_price(s, n, 28),
-                mean_price(s, n, 364),
-            )
-        } else {
-            (None, None, None)
-        };
+        let [p7, p28, p364] = mean_prices(s, n);
         Origin {
             scale,
             m7: lv(7),
@@ -223,10 +220,8 @@ impl Origin {
         f[32] = self.price_short;
         // Promotions: the target day's (planned promotions are known ahead) and the
         // recent level's share of promotion days.
-        if !s.promos.is_empty() {
-            f[33] = f64::from(u8::from(s.promo(t)));
-            f[34] = self.promo_recent;
-        }
+        f[33] = f64::from(u8::from(s.promo(t)));
+        f[34] = self.promo_recent;
         f
     }
 }
