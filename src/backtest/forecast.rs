@@ -927,6 +927,21 @@ pub fn read_panel(path: &Path) -> Result<(Panel, Vec<String>)> {
                 "the price column is in some row groups and not in others".into(),
             ));
         }
+        // Row `r` of a list column as numbers; `len`: the length it must have (that of y).
+        let numbers = |list: &arrow::array::ListArray,
+                       r: usize,
+                       row: usize,
+                       name: &str,
+                       len: Option<usize>|
+         -> Result<arrow::array::Float64Array> {
+            let x = arrow::compute::cast(&list.value(r), &DataType::Float64)
+                .map_err(|e| bad(format!("row {row}: {name}: {e}")))?;
+            let x = x.as_primitive::<arrow::datatypes::Float64Type>().clone();
+            if len.is_some_and(|l| l != x.len()) {
+                return Err(bad(format!("row {row}: {name} and y differ in length")));
+            }
+            Ok(x)
+        };
         for r in 0..b.num_rows() {
             let row = ids.len() + 1;
             if id.is_null(r) || st.is_null(r) || y.is_null(r) {
@@ -934,10 +949,7 @@ pub fn read_panel(path: &Path) -> Result<(Panel, Vec<String>)> {
                     "row {row}: unique_id, start and y must be set"
                 )));
             }
-            let vals = y.value(r);
-            let vals = arrow::compute::cast(&vals, &DataType::Float64)
-                .map_err(|e| bad(format!("row {row}: y: {e}")))?;
-            let vals = vals.as_primitive::<arrow::datatypes::Float64Type>();
+            let vals = numbers(&y, r, row, "y", None)?;
             let mut v = Vec::with_capacity(vals.len());
             for x in vals.iter() {
                 match x {
@@ -949,12 +961,7 @@ pub fn read_panel(path: &Path) -> Result<(Panel, Vec<String>)> {
             let (mut closed, mut cens) = (vec![false; v.len()], vec![false; v.len()]);
             if let Some(k) = &kinds {
                 if !k.is_null(r) {
-                    let kv = arrow::compute::cast(&k.value(r), &DataType::Float64)
-                        .map_err(|e| bad(format!("row {row}: day_kind: {e}")))?;
-                    let kv = kv.as_primitive::<arrow::datatypes::Float64Type>();
-                    if kv.len() != v.len() {
-                        return Err(bad(format!("row {row}: day_kind and y differ in length")));
-                    }
+                    let kv = numbers(k, r, row, "day_kind", Some(v.len()))?;
                     for (t, x) in kv.iter().enumerate() {
                         match x {
                             Some(1.0) => closed[t] = true,
@@ -967,12 +974,7 @@ pub fn read_panel(path: &Path) -> Result<(Panel, Vec<String>)> {
             if let Some(pc) = &price {
                 let mut pv = vec![f32::NAN; v.len()];
                 if !pc.is_null(r) {
-                    let x = arrow::compute::cast(&pc.value(r), &DataType::Float64)
-                        .map_err(|e| bad(format!("row {row}: price: {e}")))?;
-                    let x = x.as_primitive::<arrow::datatypes::Float64Type>();
-                    if x.len() != v.len() {
-                        return Err(bad(format!("row {row}: price and y differ in length")));
-                    }
+                    let x = numbers(pc, r, row, "price", Some(v.len()))?;
                     for (t, p) in x.iter().enumerate() {
                         match p {
                             Some(p) if p.is_finite() && p >= 0.0 => pv[t] = p as f32,
