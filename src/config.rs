@@ -240,6 +240,9 @@ pub struct ForecastCfg {
     /// Shrink each series' CV scores toward what wins in its demand class, by how far the
     /// scores can be trusted (README "Model selection"); false: plain lowest score.
     pub selection_prior: bool,
+    /// Prior probability that an intermittent item's demand has stopped, weighed against
+    /// the run of zero days that ends its history (Croston family only; 0 = off).
+    pub stall_prior: f64,
 }
 
 impl Default for ForecastCfg {
@@ -258,6 +261,7 @@ impl Default for ForecastCfg {
             dead_days: 182,
             global_penalty: 0.001,
             selection_prior: true,
+            stall_prior: 0.003,
         }
     }
 }
@@ -901,6 +905,12 @@ impl RawPipeline {
         }
         if !(f.global_penalty.is_finite() && (0.0..=100.0).contains(&f.global_penalty)) {
             return Err(invalid("forecast.global_penalty", "must be 0..=100"));
+        }
+        if !(f.stall_prior.is_finite() && (0.0..0.5).contains(&f.stall_prior)) {
+            return Err(invalid(
+                "forecast.stall_prior",
+                "must be 0 (off) up to below 0.5",
+            ));
         }
         if f.ensemble_k > 5 {
             return Err(invalid("forecast.ensemble_k", "must be 0..=5"));

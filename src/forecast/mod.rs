@@ -77,7 +77,7 @@ pub fn build(name: &str, cfg: &ForecastCfg) -> Option<Box<dyn Forecaster>> {
             optimize: true,
             fit_window: cfg.fit_window_days,
         })),
-        other => models::intermittent(other, cfg.fit_window_days),
+        other => models::intermittent(other, cfg.fit_window_days, cfg.stall_prior),
     }
 }
 

@@ -88,6 +88,8 @@ struct Flat {
     min_len: usize,
     window: usize,
     f: fn(&[f64]) -> f64,
+    /// Prior probability that demand has stopped, for [`alive`] (0: no correction).
+    stall_prior: f64,
 }
 
 impl Forecaster for Flat {
@@ -97,9 +99,36 @@ impl Forecaster for Flat {
     fn predict(&self, s: &SeriesView, h: usize) -> Result<Vec<f64>, ModelError> {
         let y = trading_values(s);
         need(&y, self.min_len)?;
-        let v = (self.f)(&y[y.len().saturating_sub(self.window)..]);
+        let w = &y[y.len().saturating_sub(self.window)..];
+        let v = (self.f)(w) * alive(w, self.stall_prior);
         finite(to_calendar(s, h, |_| v))
     }
+}
+
+/// Probability that an intermittent item still sells, after the run of zero days that ends
+/// its history (Bayes: prior `stall_prior` that demand has stopped, against the chance
+/// (1 − p)^r of r zero days in a row at the sale rate p seen before the run).
+///
+/// Croston-type methods update only when a sale happens, so an item that sold every other
+/// day and then nothing for a month is still forecast at its old rate: the obsolescence
+/// weakness TSB was designed for (Teunter, Syntetos & Babai 2011). Their forecast is
+/// multiplied by this probability. p is smoothed ((k + 1) / (n + 2)) so a run that the
+/// history has too few days to judge changes little; histories with fewer than 28 days
+/// before the run, or fewer than two sales, are not judged at all.
+pub(crate) fn alive(y: &[f64], stall_prior: f64) -> f64 {
+    if stall_prior <= 0.0 {
+        return 1.0;
+    }
+    let r = y.iter().rev().take_while(|v| **v <= 0.0).count();
+    let past = &y[..y.len() - r];
+    let sales = past.iter().filter(|v| **v > 0.0).count();
+    if r == 0 || past.len() < 28 || sales < 2 {
+        return 1.0;
+    }
+    let p = (sales as f64 + 1.0) / (past.len() as f64 + 2.0);
+    let run = (r as f64 * (1.0 - p).ln()).exp();
+    let stay = (1.0 - stall_prior) * run;
+    stay / (stall_prior + stay)
 }
 
 fn last(y: &[f64]) -> f64 {
@@ -118,6 +147,7 @@ pub fn naive() -> Box<dyn Forecaster> {
         min_len: 1,
         window: usize::MAX,
         f: last,
+        stall_prior: 0.0,
     })
 }
 
@@ -125,7 +155,9 @@ pub fn ses() -> Box<dyn Forecaster> {
     Box::new(SesOpt)
 }
 
-pub fn intermittent(name: &str, window: usize) -> Option<Box<dyn Forecaster>> {
+/// An intermittent-demand model; the Croston family gets the stall correction ([`alive`]),
+/// TSB, ADIDA and IMAPA already lower their level over a run of zero days.
+pub fn intermittent(name: &str, window: usize, stall_prior: f64) -> Option<Box<dyn Forecaster>> {
     let f: fn(&[f64]) -> f64 = match name {
         "croston" => kernels::croston_classic,
         "croston_optimized" => kernels::croston_optimized,
@@ -143,11 +175,13 @@ pub fn intermittent(name: &str, window: usize) -> Option<Box<dyn Forecaster>> {
         "adida" => "adida",
         _ => "imapa",
     };
+    let croston = matches!(name, "croston" | "croston_optimized" | "sba");
     Some(Box::new(Flat {
         name,
         min_len: 7,
         window,
         f,
+        stall_prior: if croston { stall_prior } else { 0.0 },
     }))
 }
 
@@ -381,5 +415,92 @@ mod tests {
         // Naive repeats the last trading value (12, a Saturday) on open days; day 20 is a Sunday.
         let p = naive().predict(&s, 7).unwrap();
         assert_eq!(p, vec![12.0, 12.0, 12.0, 12.0, 12.0, 12.0, 0.0]);
+    }
+
+    /// An item that sold every other day, then `run` zero days; censored days in between
+    /// (an empty shelf) when `censored_tail`.
+    fn stalled(run: usize, censored_tail: bool) -> (Vec<f64>, Vec<bool>) {
+        let mut y: Vec<f64> = (0..120)
+            .map(|i| if i % 2 == 1 { 4.0 } else { 0.0 })
+            .collect();
+        y.extend(std::iter::repeat_n(0.0, run));
+        let mut c = vec![false; y.len()];
+        if censored_tail {
+            c[120..].iter_mut().for_each(|v| *v = true);
+        }
+        (y, c)
+    }
+
+    fn croston_level(y: &[f64], c: &[bool], prior: f64) -> f64 {
+        let start = from_date(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap());
+        let cal = TradingCalendar::with_weekdays(start, start + y.len() as i32 - 1, vec![]);
+        let s = SeriesView {
+            start,
+            y,
+            censored: c,
+            calendar: &cal,
+            prices: None,
+            promos: &[],
+        };
+        intermittent("croston", 364, prior)
+            .unwrap()
+            .predict(&s, 3)
+            .unwrap()[0]
+    }
+
+    #[test]
+    fn stall_correction_lowers_croston_only_after_an_improbable_run_of_zeros() {
+        let (y, c) = stalled(0, false);
+        let base = croston_level(&y, &c, 0.0);
+        assert!(base > 1.0, "{base}");
+        // Ending on a sale, or on one zero day (half the days are zero): no evidence.
+        assert_eq!(croston_level(&y, &c, 0.003), base);
+        let (y1, c1) = stalled(1, false);
+        let one = croston_level(&y1, &c1, 0.003);
+        assert!(
+            (one / croston_level(&y1, &c1, 0.0) - 1.0).abs() < 0.01,
+            "{one}"
+        );
+        // Ten zero days at p ≈ 0.5 (chance 1 in 1,000) against a prior of 0.3 %: about
+        // three chances in four the item still sells.
+        let (y10, c10) = stalled(10, false);
+        let ten = croston_level(&y10, &c10, 0.003) / croston_level(&y10, &c10, 0.0);
+        let run = (10.0 * (1.0 - 61.0 / 122.0f64).ln()).exp();
+        let want = 0.997 * run / (0.003 + 0.997 * run);
+        assert!((ten - want).abs() < 1e-9, "{ten} vs {want}");
+        assert!((0.2..0.35).contains(&want), "{want}");
+        // Thirty zero days: the item has stopped, the forecast is near zero.
+        let (y30, c30) = stalled(30, false);
+        assert!(croston_level(&y30, &c30, 0.003) < 0.01 * base);
+        // The same thirty days on an empty shelf are not evidence: censored days are not
+        // on the trading-day axis.
+        let (yc, cc) = stalled(30, true);
+        assert_eq!(croston_level(&yc, &cc, 0.003), base);
+        // Off when the prior is 0.
+        assert_eq!(croston_level(&y30, &c30, 0.0), base);
+    }
+
+    #[test]
+    fn stall_correction_needs_history_to_judge_and_leaves_tsb_alone() {
+        // Fewer than 28 days before the run, or fewer than two sales: not judged.
+        assert_eq!(alive(&[3.0, 0.0, 2.0, 0.0, 0.0, 0.0], 0.003), 1.0);
+        let mut one_sale = vec![0.0; 60];
+        one_sale[5] = 9.0;
+        one_sale.extend([0.0; 40]);
+        assert_eq!(alive(&one_sale, 0.003), 1.0);
+        // TSB lowers its own level over a run of zeros: no second correction.
+        let (y, c) = stalled(30, false);
+        let start = from_date(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap());
+        let cal = TradingCalendar::with_weekdays(start, start + y.len() as i32 - 1, vec![]);
+        let s = SeriesView {
+            start,
+            y: &y,
+            censored: &c,
+            calendar: &cal,
+            prices: None,
+            promos: &[],
+        };
+        let tsb = |p| intermittent("tsb", 364, p).unwrap().predict(&s, 1).unwrap()[0];
+        assert_eq!(tsb(0.003), tsb(0.0));
     }
 }
