@@ -146,7 +146,7 @@ pub fn fingerprint(p: &Pipeline, ds: &Dataset, panel: &Panel, windows: &[usize])
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const MAGIC: &[u8; 16] = b"RESTOCK-SHARD-04";
+const MAGIC: &[u8; 16] = b"RESTOCK-SHARD-05";
 pub const STATE_FILE: &str = "forecasts.state";
 pub const SHARD_MANIFEST: &str = "shard.json";
 
@@ -270,6 +270,14 @@ impl Enc {
         self.opt_str(f.fallback.as_deref());
         self.opt_str(f.fallback_kind);
         self.opt_f64(f.selection_weight);
+        match f.stall {
+            Some((run, p)) => {
+                self.u64(1);
+                self.u64(run as u64);
+                self.f64(p);
+            }
+            None => self.u64(0),
+        }
     }
 }
 
@@ -426,6 +434,10 @@ impl Dec<'_> {
         let fallback = self.opt_string()?;
         let fallback_kind = self.opt_string()?.map(|s| intern(&s));
         let selection_weight = self.opt_f64()?;
+        let stall = match self.u64()? {
+            0 => None,
+            _ => Some((self.usize()?, self.f64()?)),
+        };
         Ok(SeriesForecast {
             model,
             members,
@@ -448,6 +460,7 @@ impl Dec<'_> {
             fallback,
             fallback_kind,
             selection_weight,
+            stall,
         })
     }
 }
@@ -715,6 +728,7 @@ mod tests {
         f.fallback = Some("x".into());
         f.fallback_kind = Some("short_history");
         f.selection_weight = Some(0.1 + 0.7);
+        f.stall = Some((24, 0.1 + 0.05));
         f.window_method = "cv_dispersion";
         f.window_dispersion = 0.1 + 0.4;
         let spec = ShardSpec { index: 2, count: 3 };
@@ -752,6 +766,10 @@ mod tests {
         assert_eq!(
             g.selection_weight.map(f64::to_bits),
             Some((0.1f64 + 0.7).to_bits())
+        );
+        assert_eq!(
+            g.stall.map(|(r, p)| (r, p.to_bits())),
+            Some((24, (0.1f64 + 0.05).to_bits()))
         );
         // Corruption is an error, never a panic.
         for cut in [0, 10, 20, bytes.len() - 1] {

@@ -284,6 +284,14 @@ pub fn forecast_models_table(
         ColData::F64(fc.iter().map(|f| f.selection_weight.map(round4)).collect()),
     )
     .push(
+        "zero_run_days",
+        ColData::I64(fc.iter().map(|f| f.stall.map(|(r, _)| r as i64)).collect()),
+    )
+    .push(
+        "p_still_selling",
+        ColData::F64(fc.iter().map(|f| f.stall.map(|(_, p)| round4(p))).collect()),
+    )
+    .push(
         "quantile_method",
         s(fc.iter().map(|f| f.quantile_method.to_string())),
     )

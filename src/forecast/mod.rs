@@ -213,6 +213,10 @@ pub struct SeriesForecast {
     /// Weight of the series' own CV scores in the choice (the class prior's reliability,
     /// [`select`]); None: chosen by the lowest raw score.
     pub selection_weight: Option<f64>,
+    /// Where the forecast uses a Croston-family model and its history ends on zero days:
+    /// (zero trading days at the end, probability the item still sells), the stopped-item
+    /// correction ([`models::alive`]) that lowered it.
+    pub stall: Option<(usize, f64)>,
 }
 
 impl SeriesForecast {
@@ -254,6 +258,7 @@ impl SeriesForecast {
             fallback: None,
             fallback_kind: None,
             selection_weight: None,
+            stall: None,
         }
     }
 
@@ -734,7 +739,22 @@ pub fn forecast_series_with(
     out.class = class;
     out.fallback_kind = fallback_kind;
     out.selection_weight = prior.and_then(|p| p.reliability(class.class));
+    out.stall = stall(&out, s, cfg);
     out
+}
+
+/// The stopped-item correction behind a forecast, for the planner: only where a
+/// Croston-family model (alone or in the ensemble) was lowered by it.
+fn stall(f: &SeriesForecast, s: &SeriesView, cfg: &ForecastCfg) -> Option<(usize, f64)> {
+    let croston = |m: &str| matches!(m, "croston" | "croston_optimized" | "sba");
+    if !(croston(f.model) || f.members.iter().any(|m| croston(m))) {
+        return None;
+    }
+    let y = models::trading_values(s);
+    let w = &y[y.len().saturating_sub(cfg.fit_window_days)..];
+    let p = models::alive(w, cfg.stall_prior);
+    let run = w.iter().rev().take_while(|v| **v <= 0.0).count();
+    (p < 1.0).then_some((run, p))
 }
 
 /// Forecasts every series in parallel; output order = panel order, whatever the threads.

@@ -522,6 +522,7 @@ pub(super) fn assemble(
         fallback,
         fallback_kind: None,
         selection_weight: None,
+        stall: None,
     };
     // The seven stored levels are read off the same distribution as any other level.
     f.quantiles = (0..days)

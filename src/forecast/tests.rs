@@ -408,3 +408,39 @@ fn dead_items_get_zero_and_no_cross_validation() {
     assert!(f.mean.iter().all(|v| *v == 0.0) && f.scores.is_empty());
     assert_eq!(f.window_quantile(0.99), 0.0);
 }
+
+#[test]
+fn stopped_item_is_reported_with_its_zero_run_and_lowered_forecast() {
+    // Sold on every third day for 200 days, then 20 days without a sale (a chance of about
+    // 1 in 3,000 at that rate): the Croston forecast is lowered and the table says why.
+    let mut y: Vec<f64> = (0..200)
+        .map(|i| if i % 3 == 1 { 6.0 } else { 0.0 })
+        .collect();
+    y.extend([0.0; 20]);
+    let c = vec![false; y.len()];
+    let k = cal(y.len(), vec![]);
+    let only = |prior: f64| {
+        let cfg = ForecastCfg {
+            models: vec!["croston".into()],
+            ensemble_k: 0,
+            stall_prior: prior,
+            ..Default::default()
+        };
+        forecast_series(&registry(&cfg), &view(&y, &c, &k), &cfg, 7, 7)
+    };
+    let (on, off) = (only(0.003), only(0.0));
+    assert_eq!((on.model, off.model), ("croston", "croston"));
+    assert_eq!(off.stall, None);
+    let (run, p) = on.stall.unwrap();
+    assert_eq!(run, 20);
+    assert!(p < 0.5, "{p}");
+    assert!((on.mean[0] / off.mean[0] - p).abs() < 1e-9);
+    // A model that is not of the Croston family is not lowered and reports nothing.
+    let cfg = ForecastCfg {
+        models: vec!["tsb".into()],
+        ensemble_k: 0,
+        ..Default::default()
+    };
+    let t = forecast_series(&registry(&cfg), &view(&y, &c, &k), &cfg, 7, 7);
+    assert_eq!((t.model, t.stall), ("tsb", None));
+}

@@ -57,6 +57,21 @@ pub(super) fn explain(l: &mut Proposal, p: &Pipeline) {
         (d, true) => format!("{dist}, with {} planned promotion days", n(d as f64)),
         (d, false) => format!("{dist}, mit {} geplanten Aktionstagen", n(d as f64)),
     };
+    // An item that stopped selling is forecast below its old rate: say why (from a cut of
+    // a tenth; forecast_models.parquet has every factor).
+    let dist = match (l.stall.filter(|s| s.1 < 0.9), en) {
+        (None, _) => dist,
+        (Some((r, p)), true) => format!(
+            "{dist}, lowered: no sale on the last {} open days, P(still selling) {}",
+            n(r as f64),
+            pct(p, lang)
+        ),
+        (Some((r, p)), false) => format!(
+            "{dist}, gesenkt: an den letzten {} Verkaufstagen kein Absatz, P(weiter Absatz) {}",
+            n(r as f64),
+            pct(p, lang)
+        ),
+    };
     let level = match l.service_measure {
         "fill_rate" => tr(
             format!(

@@ -375,6 +375,9 @@ pub struct Proposal {
     /// Planned promotion days inside the protection window (named in the explanation).
     #[serde(skip)]
     pub(crate) promo_days: usize,
+    /// The forecast's stopped-item correction (zero days at the end, P(still sells)).
+    #[serde(skip)]
+    pub(crate) stall: Option<(usize, f64)>,
 }
 
 /// Everything `propose` produced besides the lines.
@@ -581,6 +584,7 @@ pub fn propose(
                     .filter(|k| v.promo(v.y.len() - 1 + k))
                     .count()
             },
+            stall: f.stall,
             lead_time_days: prm.lead_time_days,
             lead_time_sd_days: prm.lead_time_sd_days,
             review_period_days: prm.review_period_days,

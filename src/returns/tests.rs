@@ -73,6 +73,7 @@ fn fc(mean: Vec<f64>, sd: f64) -> SeriesForecast {
         fallback: None,
         fallback_kind: None,
         selection_weight: None,
+        stall: None,
     }
 }
 
