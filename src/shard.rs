@@ -779,8 +779,8 @@ mod tests {
         extra.push(0);
         assert!(decode_state(&extra).is_err());
         let mut old = bytes.clone();
-        old[..16].copy_from_slice(b"RESTOCK-SHARD-03");
+        old[..16].copy_from_slice(b"RESTOCK-SHARD-04");
         let e = decode_state(&old).err().unwrap();
-        assert!(e.contains("format 03") && e.contains("reads 04"), "{e}");
+        assert!(e.contains("format 04") && e.contains("reads 05"), "{e}");
     }
 }
