@@ -431,7 +431,8 @@ mod tests {
         (y, c)
     }
 
-    fn croston_level(y: &[f64], c: &[bool], prior: f64) -> f64 {
+    /// Day-one forecast of model `name` on a series open every day from 2024-01-01.
+    fn first_day(name: &str, y: &[f64], c: &[bool], prior: f64) -> f64 {
         let start = from_date(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap());
         let cal = TradingCalendar::with_weekdays(start, start + y.len() as i32 - 1, vec![]);
         let s = SeriesView {
@@ -442,42 +443,42 @@ mod tests {
             prices: None,
             promos: &[],
         };
-        intermittent("croston", 364, prior)
+        intermittent(name, 364, prior)
             .unwrap()
-            .predict(&s, 3)
+            .predict(&s, 1)
             .unwrap()[0]
     }
 
     #[test]
     fn stall_correction_lowers_croston_only_after_an_improbable_run_of_zeros() {
         let (y, c) = stalled(0, false);
-        let base = croston_level(&y, &c, 0.0);
+        let base = first_day("croston", &y, &c, 0.0);
         assert!(base > 1.0, "{base}");
         // Ending on a sale, or on one zero day (half the days are zero): no evidence.
-        assert_eq!(croston_level(&y, &c, 0.003), base);
+        assert_eq!(first_day("croston", &y, &c, 0.003), base);
         let (y1, c1) = stalled(1, false);
-        let one = croston_level(&y1, &c1, 0.003);
+        let one = first_day("croston", &y1, &c1, 0.003);
         assert!(
-            (one / croston_level(&y1, &c1, 0.0) - 1.0).abs() < 0.01,
+            (one / first_day("croston", &y1, &c1, 0.0) - 1.0).abs() < 0.01,
             "{one}"
         );
         // Ten zero days at p ≈ 0.5 (chance 1 in 1,000) against a prior of 0.3 %: about
         // three chances in four the item still sells.
         let (y10, c10) = stalled(10, false);
-        let ten = croston_level(&y10, &c10, 0.003) / croston_level(&y10, &c10, 0.0);
+        let ten = first_day("croston", &y10, &c10, 0.003) / first_day("croston", &y10, &c10, 0.0);
         let run = (10.0 * (1.0 - 61.0 / 122.0f64).ln()).exp();
         let want = 0.997 * run / (0.003 + 0.997 * run);
         assert!((ten - want).abs() < 1e-9, "{ten} vs {want}");
         assert!((0.2..0.35).contains(&want), "{want}");
         // Thirty zero days: the item has stopped, the forecast is near zero.
         let (y30, c30) = stalled(30, false);
-        assert!(croston_level(&y30, &c30, 0.003) < 0.01 * base);
+        assert!(first_day("croston", &y30, &c30, 0.003) < 0.01 * base);
         // The same thirty days on an empty shelf are not evidence: censored days are not
         // on the trading-day axis.
         let (yc, cc) = stalled(30, true);
-        assert_eq!(croston_level(&yc, &cc, 0.003), base);
+        assert_eq!(first_day("croston", &yc, &cc, 0.003), base);
         // Off when the prior is 0.
-        assert_eq!(croston_level(&y30, &c30, 0.0), base);
+        assert_eq!(first_day("croston", &y30, &c30, 0.0), base);
     }
 
     #[test]
@@ -490,17 +491,9 @@ mod tests {
         assert_eq!(alive(&one_sale, 0.003), 1.0);
         // TSB lowers its own level over a run of zeros: no second correction.
         let (y, c) = stalled(30, false);
-        let start = from_date(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap());
-        let cal = TradingCalendar::with_weekdays(start, start + y.len() as i32 - 1, vec![]);
-        let s = SeriesView {
-            start,
-            y: &y,
-            censored: &c,
-            calendar: &cal,
-            prices: None,
-            promos: &[],
-        };
-        let tsb = |p| intermittent("tsb", 364, p).unwrap().predict(&s, 1).unwrap()[0];
-        assert_eq!(tsb(0.003), tsb(0.0));
+        assert_eq!(
+            first_day("tsb", &y, &c, 0.003),
+            first_day("tsb", &y, &c, 0.0)
+        );
     }
 }
