@@ -335,14 +335,24 @@ fn dispersion_var(f: &SeriesForecast) -> f64 {
     (f.window_mean * f.window_dispersion).max(f.window_mean)
 }
 
+/// Variance of window demand under the negative binomial of few-CV series (new items):
+/// w days of the daily variance, plus the uncertainty of the level itself, estimated from
+/// the n trading days there are (w² · variance / n: a 22-day window on 11 days of history
+/// triples the variance). Never below Poisson.
+fn nb_window_var(f: &SeriesForecast) -> f64 {
+    let w = f.window_days as f64;
+    let level = match f.class.trading_days {
+        0 => 0.0,
+        n => w / n as f64,
+    };
+    (w * f.daily_mse * (1.0 + level)).max(f.window_mean)
+}
+
 pub(super) fn window_quantile(f: &SeriesForecast, p: f64) -> f64 {
     let v = match f.window_method {
         "cv_dispersion" => return count_quantile(f.window_mean, dispersion_var(f), p),
         "empirical" => f.window_mean + empirical_quantile(&f.window_errors, p),
-        "negative_binomial" => {
-            let w = f.window_days as f64;
-            return count_quantile(f.window_mean, (w * f.daily_mse).max(f.window_mean), p);
-        }
+        "negative_binomial" => return count_quantile(f.window_mean, nb_window_var(f), p),
         "normal_approx" => {
             f.window_mean + norm_ppf(p) * f.daily_error_sd * (f.window_days as f64).sqrt()
         }
@@ -371,7 +381,7 @@ pub(super) fn window_cdf(f: &SeriesForecast, y: f64) -> f64 {
             let e = &f.window_errors;
             e.partition_point(|e| (m + e).max(0.0) <= y + 1e-9) as f64 / e.len() as f64
         }
-        "negative_binomial" => count_cdf(m, (w * f.daily_mse).max(m), y),
+        "negative_binomial" => count_cdf(m, nb_window_var(f), y),
         "normal_approx" => {
             let sd = f.daily_error_sd * w.sqrt();
             if sd <= 0.0 || !sd.is_finite() {

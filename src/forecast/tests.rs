@@ -444,3 +444,27 @@ fn stopped_item_is_reported_with_its_zero_run_and_lowered_forecast() {
     let t = forecast_series(&registry(&cfg), &view(&y, &c, &k), &cfg, 7, 7);
     assert_eq!((t.model, t.stall), ("tsb", None));
 }
+
+#[test]
+fn new_item_window_adds_the_uncertainty_of_its_level() {
+    // Eleven days of history, no CV origin: the window total is uncertain through the
+    // daily noise and through the level estimated from those eleven days.
+    let y = vec![2.0, 0.0, 5.0, 1.0, 0.0, 3.0, 4.0, 0.0, 2.0, 6.0, 1.0];
+    let c = vec![false; y.len()];
+    let k = cal(y.len(), vec![]);
+    let f = forecast_series(
+        &all_models(),
+        &view(&y, &c, &k),
+        &ForecastCfg::default(),
+        28,
+        22,
+    );
+    assert_eq!(f.window_method, "negative_binomial");
+    assert_eq!(f.class.trading_days, 11);
+    let var = 22.0 * f.daily_mse * (1.0 + 22.0 / 11.0);
+    let want = quantile::count_quantile(f.window_mean, var, 0.95);
+    assert_eq!(f.window_quantile(0.95), want);
+    // Three times the daily-noise variance: a wider upper tail than the noise alone.
+    let noise_only = quantile::count_quantile(f.window_mean, 22.0 * f.daily_mse, 0.95);
+    assert!(want > noise_only, "{want} vs {noise_only}");
+}
