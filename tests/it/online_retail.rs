@@ -225,3 +225,61 @@ fn run_end_to_end_and_recompute_one_line_by_hand() {
     assert!((g("unit_cost") - cost).abs() < 1e-9);
     assert!((g("line_value") - (cost * qty * 100.0).round() / 100.0).abs() < 1e-9);
 }
+
+#[test]
+fn stopped_items_are_lowered_and_the_proposal_says_why() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("runs");
+    let o = restock(&[
+        "run",
+        "--pipeline",
+        pipeline(),
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        r#"forecast.models=["moving_average","croston","sba"]"#,
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let latest = out.join("latest");
+    let fm = read(&latest.join("forecast_models.parquet"));
+    let (sku, run, p) = (
+        strs(&fm, "sku"),
+        nums(&fm, "zero_run_days"),
+        nums(&fm, "p_still_selling"),
+    );
+    let stalled: BTreeMap<String, (f64, f64)> = (0..fm.rows)
+        .filter_map(|i| Some((sku[i].clone(), (run[i]?, p[i]?))))
+        .collect();
+    assert!(stalled
+        .values()
+        .all(|(r, p)| *r >= 1.0 && (0.0..1.0).contains(p)));
+    let cut = stalled.values().filter(|(_, p)| *p < 0.5).count();
+    // 16 on this file: items whose run of zero days is rarer than the prior of a stop.
+    assert!(
+        cut >= 10,
+        "{cut} items forecast at under half their old rate"
+    );
+
+    // A proposal of such an item names the run and the probability, as forecast_models has them.
+    let pr = read(&latest.join("proposals.parquet"));
+    let (psku, text) = (strs(&pr, "sku"), strs(&pr, "reason_text"));
+    let mut named = 0;
+    for i in 0..pr.rows {
+        let Some(at) = text[i].find("lowered: no sale on the last ") else {
+            continue;
+        };
+        let (r, p) = stalled[&psku[i]];
+        assert!(p < 0.9, "{}", text[i]);
+        let said = &text[i][at..];
+        assert!(said.contains(&format!("last {r} open days")), "{said}");
+        let pct: f64 = said
+            .split("P(still selling) ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap();
+        assert!((pct - 100.0 * p).abs() < 0.051, "{pct} vs {p}");
+        named += 1;
+    }
+    assert!(named > 0, "no proposal of a stopped item");
+}
