@@ -12,6 +12,7 @@ pub mod class;
 pub mod global;
 pub mod kernels;
 pub mod models;
+pub mod promo;
 pub mod quantile;
 pub mod select;
 
@@ -474,6 +475,7 @@ fn cross_validate(
     let eval_len = h.max(window);
     let origins = cv_origins(s.y.len(), cfg, h);
     let scale = scales(s, origins.last().copied().unwrap_or(s.y.len()));
+    let lifted = promo::Lifted::of(s);
     let mut scores = Vec::new();
     let mut cvs: Vec<(usize, Cv)> = Vec::new();
     let mut all_too_short = true;
@@ -488,7 +490,7 @@ fn cross_validate(
                     got: s.y.len(),
                 });
             }
-            let raw = m.predict_origins(s, &origins, eval_len);
+            let raw = promo::predict_origins(m.as_ref(), s, lifted.as_ref(), &origins, eval_len);
             let mut last_err = None;
             let mut preds = Vec::with_capacity(raw.len());
             for p in raw {
@@ -596,6 +598,7 @@ pub fn forecast_series_with(
 ) -> SeriesForecast {
     let class = class::classify(s, cfg.class_window_days, cfg.new_days, cfg.dead_days);
     let eval_len = h.max(window);
+    let lifted = promo::Lifted::of(s);
     if class.class == DemandClass::Dead {
         let mut out = quantile::assemble(
             "zero",
@@ -652,10 +655,14 @@ pub fn forecast_series_with(
         if let Some((members, cv)) = ensemble {
             let paths: Result<Vec<Vec<f64>>, String> = members
                 .iter()
-                .map(|&i| match guarded(|| models[i].predict(s, eval_len)) {
-                    Ok(p) if p.iter().all(|v| v.is_finite()) => Ok(p),
-                    Ok(_) => Err(format!("{}: non-finite forecast", models[i].name())),
-                    Err(e) => Err(format!("{}: {e}", models[i].name())),
+                .map(|&i| {
+                    match guarded(|| {
+                        promo::predict(models[i].as_ref(), s, lifted.as_ref(), eval_len)
+                    }) {
+                        Ok(p) if p.iter().all(|v| v.is_finite()) => Ok(p),
+                        Ok(_) => Err(format!("{}: non-finite forecast", models[i].name())),
+                        Err(e) => Err(format!("{}: {e}", models[i].name())),
+                    }
                 })
                 .collect();
             match paths {
@@ -672,7 +679,7 @@ pub fn forecast_series_with(
     }
     if chosen.is_none() {
         for (i, cv) in cvs {
-            match guarded(|| models[i].predict(s, eval_len)) {
+            match guarded(|| promo::predict(models[i].as_ref(), s, lifted.as_ref(), eval_len)) {
                 Ok(p) if p.iter().all(|v| v.is_finite()) => {
                     chosen = Some((models[i].name(), vec![], p, cv));
                     break;
@@ -711,13 +718,13 @@ pub fn forecast_series_with(
                 });
             }
             let hm = baseline::HistoricMean;
-            let preds = hm.predict_origins(s, &origins, eval_len);
+            let preds = promo::predict_origins(&hm, s, lifted.as_ref(), &origins, eval_len);
             let preds = preds.into_iter().map(Result::ok).collect();
             let cv = evaluate(preds, s, &origins, h, window, cfg, scale);
             (
                 hm.name(),
                 vec![],
-                hm.predict(s, eval_len)
+                promo::predict(&hm, s, lifted.as_ref(), eval_len)
                     .unwrap_or_else(|_| vec![0.0; eval_len]),
                 Some(cv),
             )
