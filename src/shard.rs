@@ -146,7 +146,7 @@ pub fn fingerprint(p: &Pipeline, ds: &Dataset, panel: &Panel, windows: &[usize])
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const MAGIC: &[u8; 16] = b"RESTOCK-SHARD-05";
+const MAGIC: &[u8; 16] = b"RESTOCK-SHARD-06";
 pub const STATE_FILE: &str = "forecasts.state";
 pub const SHARD_MANIFEST: &str = "shard.json";
 
@@ -278,6 +278,7 @@ impl Enc {
             }
             None => self.u64(0),
         }
+        self.opt_f64(f.promo_lift);
     }
 }
 
@@ -438,6 +439,7 @@ impl Dec<'_> {
             0 => None,
             _ => Some((self.usize()?, self.f64()?)),
         };
+        let promo_lift = self.opt_f64()?;
         Ok(SeriesForecast {
             model,
             members,
@@ -461,6 +463,7 @@ impl Dec<'_> {
             fallback_kind,
             selection_weight,
             stall,
+            promo_lift,
         })
     }
 }
@@ -729,6 +732,7 @@ mod tests {
         f.fallback_kind = Some("short_history");
         f.selection_weight = Some(0.1 + 0.7);
         f.stall = Some((24, 0.1 + 0.05));
+        f.promo_lift = Some(0.1 + 2.2);
         f.window_method = "cv_dispersion";
         f.window_dispersion = 0.1 + 0.4;
         let spec = ShardSpec { index: 2, count: 3 };
@@ -771,6 +775,10 @@ mod tests {
             g.stall.map(|(r, p)| (r, p.to_bits())),
             Some((24, (0.1f64 + 0.05).to_bits()))
         );
+        assert_eq!(
+            g.promo_lift.map(f64::to_bits),
+            Some((0.1f64 + 2.2).to_bits())
+        );
         // Corruption is an error, never a panic.
         for cut in [0, 10, 20, bytes.len() - 1] {
             assert!(decode_state(&bytes[..cut]).is_err());
@@ -779,8 +787,8 @@ mod tests {
         extra.push(0);
         assert!(decode_state(&extra).is_err());
         let mut old = bytes.clone();
-        old[..16].copy_from_slice(b"RESTOCK-SHARD-04");
+        old[..16].copy_from_slice(b"RESTOCK-SHARD-05");
         let e = decode_state(&old).err().unwrap();
-        assert!(e.contains("format 04") && e.contains("reads 05"), "{e}");
+        assert!(e.contains("format 05") && e.contains("reads 06"), "{e}");
     }
 }

@@ -292,6 +292,10 @@ pub fn forecast_models_table(
         ColData::F64(fc.iter().map(|f| f.stall.map(|(_, p)| round4(p))).collect()),
     )
     .push(
+        "promo_lift",
+        ColData::F64(fc.iter().map(|f| f.promo_lift.map(round4)).collect()),
+    )
+    .push(
         "quantile_method",
         s(fc.iter().map(|f| f.quantile_method.to_string())),
     )

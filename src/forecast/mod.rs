@@ -218,6 +218,9 @@ pub struct SeriesForecast {
     /// (zero trading days at the end, probability the item still sells), the stopped-item
     /// correction ([`models::alive`]) that lowered it.
     pub stall: Option<(usize, f64)>,
+    /// The series' promotion lift the per-series models were fitted through ([`promo`]);
+    /// None without promotion days in its last year.
+    pub promo_lift: Option<f64>,
 }
 
 impl SeriesForecast {
@@ -260,6 +263,7 @@ impl SeriesForecast {
             fallback_kind: None,
             selection_weight: None,
             stall: None,
+            promo_lift: None,
         }
     }
 
@@ -598,7 +602,6 @@ pub fn forecast_series_with(
 ) -> SeriesForecast {
     let class = class::classify(s, cfg.class_window_days, cfg.new_days, cfg.dead_days);
     let eval_len = h.max(window);
-    let lifted = promo::Lifted::of(s);
     if class.class == DemandClass::Dead {
         let mut out = quantile::assemble(
             "zero",
@@ -615,6 +618,7 @@ pub fn forecast_series_with(
         out.class = class;
         return out;
     }
+    let lifted = promo::Lifted::of(s);
     let Candidates {
         origins,
         scale,
@@ -747,6 +751,7 @@ pub fn forecast_series_with(
     out.fallback_kind = fallback_kind;
     out.selection_weight = prior.and_then(|p| p.reliability(class.class));
     out.stall = stall(&out, s, cfg);
+    out.promo_lift = lifted.map(|l| l.lift);
     out
 }
 

@@ -533,6 +533,7 @@ pub(super) fn assemble(
         fallback_kind: None,
         selection_weight: None,
         stall: None,
+        promo_lift: None,
     };
     // The seven stored levels are read off the same distribution as any other level.
     f.quantiles = (0..days)

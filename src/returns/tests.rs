@@ -74,6 +74,7 @@ fn fc(mean: Vec<f64>, sd: f64) -> SeriesForecast {
         fallback_kind: None,
         selection_weight: None,
         stall: None,
+        promo_lift: None,
     }
 }
 

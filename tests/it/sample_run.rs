@@ -63,6 +63,15 @@ fn sample_run_writes_every_output_atomically() {
         texts.iter().any(|t| t.contains("geplanten Aktionstagen")),
         "no line names its planned promotion"
     );
+    // The per-series models were fitted through each item's promotion lift: the sample's
+    // promotions double demand (×2.2), which the estimate, shrunk toward 1, lands below.
+    let fm = read(&latest.join("forecast_models.parquet"));
+    let lifts: Vec<f64> = nums(&fm, "promo_lift").into_iter().flatten().collect();
+    assert!(lifts.len() > 300, "{} series with a lift", lifts.len());
+    let mut sorted = lifts.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    assert!((1.5..2.2).contains(&median), "median lift {median}");
 
     // German CSV: BOM, ';', same number of data lines as Parquet rows.
     let csv = fs::read(latest.join("proposals.csv")).unwrap();
