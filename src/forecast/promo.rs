@@ -129,6 +129,19 @@ mod tests {
 
     /// 70 open days at 10 a day, promotion weeks (days 14–20 and 42–48) at 30, and a
     /// planned promotion on days 72–74 (2 and 4 days ahead).
+    /// Runs `f` on that series.
+    fn with_series(f: impl FnOnce(&SeriesView)) {
+        let (y, c, cal, promos) = series();
+        f(&SeriesView {
+            start: cal.start,
+            y: &y,
+            censored: &c,
+            calendar: &cal,
+            prices: None,
+            promos: &promos,
+        })
+    }
+
     type Fixture = (Vec<f64>, Vec<bool>, TradingCalendar, Vec<(Day, Day)>);
 
     fn series() -> Fixture {
@@ -153,57 +166,43 @@ mod tests {
 
     #[test]
     fn lift_is_shrunk_toward_one_and_taken_off_the_promotion_days() {
-        let (y, c, cal, promos) = series();
-        let s = SeriesView {
-            start: cal.start,
-            y: &y,
-            censored: &c,
-            calendar: &cal,
-            prices: None,
-            promos: &promos,
-        };
-        let l = Lifted::of(&s).unwrap();
-        // 14 promotion days at 3× the ordinary 10, plus 14 pseudo-days at 1×: (420 + 140) /
-        // (28 · 10) = 2.
-        assert!((l.lift - 2.0).abs() < 1e-12, "{}", l.lift);
-        assert_eq!(l.y[15], 15.0);
-        assert_eq!(l.y[30], 10.0);
-        // Without a calendar, nothing changes.
-        assert!(Lifted::of(&SeriesView { promos: &[], ..s }).is_none());
+        with_series(|s| {
+            let l = Lifted::of(s).unwrap();
+            // 14 promotion days at 3× the ordinary 10, plus 14 pseudo-days at 1×: (420 + 140) /
+            // (28 · 10) = 2.
+            assert!((l.lift - 2.0).abs() < 1e-12, "{}", l.lift);
+            assert_eq!(l.y[15], 15.0);
+            assert_eq!(l.y[30], 10.0);
+            // Without a calendar, nothing changes.
+            assert!(Lifted::of(&SeriesView { promos: &[], ..*s }).is_none());
+        })
     }
 
     #[test]
     fn local_models_forecast_the_ordinary_level_and_lift_planned_promotions() {
-        let (y, c, cal, promos) = series();
-        let s = SeriesView {
-            start: cal.start,
-            y: &y,
-            censored: &c,
-            calendar: &cal,
-            prices: None,
-            promos: &promos,
-        };
-        let l = Lifted::of(&s);
-        let ma = MovingAverage::new(28);
-        // Plain: the last 28 days hold one promotion week, so every day gets 15.
-        let plain = ma.predict(&s, 6).unwrap();
-        assert!(plain.iter().all(|v| (v - 15.0).abs() < 1e-9), "{plain:?}");
-        // Lifted: 7 days at 15 in the window: level (21 · 10 + 7 · 15) / 28 = 11.25, times 2
-        // on the planned promotion days 72–74.
-        let p = predict(&ma, &s, l.as_ref(), 6).unwrap();
-        let want = [11.25, 11.25, 22.5, 22.5, 22.5, 11.25];
-        for (a, b) in p.iter().zip(want) {
-            assert!((a - b).abs() < 1e-9, "{p:?}");
-        }
-        // CV paths get the lift on their own promotion days (origin 42: days 42–48).
-        let o = predict_origins(&ma, &s, l.as_ref(), &[42], 7);
-        let path = o[0].as_ref().unwrap();
-        let base = ma
-            .predict(&l.as_ref().unwrap().view(&s).truncate(42), 1)
-            .unwrap()[0];
-        assert!(
-            path.iter().all(|v| (v - 2.0 * base).abs() < 1e-9),
-            "{path:?}"
-        );
+        with_series(|s| {
+            let l = Lifted::of(s);
+            let ma = MovingAverage::new(28);
+            // Plain: the last 28 days hold one promotion week, so every day gets 15.
+            let plain = ma.predict(s, 6).unwrap();
+            assert!(plain.iter().all(|v| (v - 15.0).abs() < 1e-9), "{plain:?}");
+            // Lifted: 7 days at 15 in the window: level (21 · 10 + 7 · 15) / 28 = 11.25, times 2
+            // on the planned promotion days 72–74.
+            let p = predict(&ma, s, l.as_ref(), 6).unwrap();
+            let want = [11.25, 11.25, 22.5, 22.5, 22.5, 11.25];
+            for (a, b) in p.iter().zip(want) {
+                assert!((a - b).abs() < 1e-9, "{p:?}");
+            }
+            // CV paths get the lift on their own promotion days (origin 42: days 42–48).
+            let o = predict_origins(&ma, s, l.as_ref(), &[42], 7);
+            let path = o[0].as_ref().unwrap();
+            let base = ma
+                .predict(&l.as_ref().unwrap().view(s).truncate(42), 1)
+                .unwrap()[0];
+            assert!(
+                path.iter().all(|v| (v - 2.0 * base).abs() < 1e-9),
+                "{path:?}"
+            );
+        })
     }
 }

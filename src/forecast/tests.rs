@@ -26,6 +26,19 @@ fn all_models() -> Vec<Box<dyn Forecaster>> {
     registry(&ForecastCfg::default())
 }
 
+/// The default zoo on a series open every day, nothing censored.
+fn forecast_default(y: &[f64], h: usize, window: usize) -> SeriesForecast {
+    let c = vec![false; y.len()];
+    let k = cal(y.len(), vec![]);
+    forecast_series(
+        &all_models(),
+        &view(y, &c, &k),
+        &ForecastCfg::default(),
+        h,
+        window,
+    )
+}
+
 #[test]
 fn contract_every_model_finite_nonnegative_right_length() {
     let shapes: Vec<Vec<f64>> = vec![
@@ -394,15 +407,7 @@ fn ensemble_of_opposite_biases_wins_and_averages_its_members() {
 fn dead_items_get_zero_and_no_cross_validation() {
     let mut y: Vec<f64> = (0..120).map(|i| (i % 3) as f64 + 1.0).collect();
     y.extend(std::iter::repeat_n(0.0, 200));
-    let c = vec![false; y.len()];
-    let k = cal(y.len(), vec![]);
-    let f = forecast_series(
-        &all_models(),
-        &view(&y, &c, &k),
-        &ForecastCfg::default(),
-        28,
-        14,
-    );
+    let f = forecast_default(&y, 28, 14);
     assert_eq!(f.class.class, DemandClass::Dead);
     assert_eq!(f.model, "zero");
     assert!(f.mean.iter().all(|v| *v == 0.0) && f.scores.is_empty());
@@ -450,15 +455,7 @@ fn new_item_window_adds_the_uncertainty_of_its_level() {
     // Eleven days of history, no CV origin: the window total is uncertain through the
     // daily noise and through the level estimated from those eleven days.
     let y = vec![2.0, 0.0, 5.0, 1.0, 0.0, 3.0, 4.0, 0.0, 2.0, 6.0, 1.0];
-    let c = vec![false; y.len()];
-    let k = cal(y.len(), vec![]);
-    let f = forecast_series(
-        &all_models(),
-        &view(&y, &c, &k),
-        &ForecastCfg::default(),
-        28,
-        22,
-    );
+    let f = forecast_default(&y, 28, 22);
     assert_eq!(f.window_method, "negative_binomial");
     assert_eq!(f.class.trading_days, 11);
     let var = 22.0 * f.daily_mse * (1.0 + 22.0 / 11.0);

@@ -10,6 +10,21 @@ fn pipeline() -> &'static str {
     "pipelines/online-retail.toml"
 }
 
+/// The nightly run on the real file into `out`, with `sets` as `--set` overrides.
+fn run(out: &std::path::Path, sets: &[&str]) -> Out {
+    let mut args = vec![
+        "run",
+        "--pipeline",
+        pipeline(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    restock(&args)
+}
+
 #[test]
 fn check_reports_the_known_quirks() {
     assert!(
@@ -74,17 +89,13 @@ fn run_end_to_end_and_recompute_one_line_by_hand() {
     let out = d.path().join("runs");
     // The hand computation below needs a model a person can recompute: this run keeps the
     // two baselines (the full zoo on this file is exercised by `backtest_forecast`).
-    let o = restock(&[
-        "run",
-        "--pipeline",
-        pipeline(),
-        "--out",
-        out.to_str().unwrap(),
-        "--set",
-        r#"forecast.models=["seasonal_naive","moving_average"]"#,
-        "--set",
-        "forecast.ensemble_k=0",
-    ]);
+    let o = run(
+        &out,
+        &[
+            r#"forecast.models=["seasonal_naive","moving_average"]"#,
+            "forecast.ensemble_k=0",
+        ],
+    );
     assert_eq!(o.code, 0, "{}", o.stderr);
     let latest = out.join("latest");
     let m: serde_json::Value =
@@ -230,15 +241,10 @@ fn run_end_to_end_and_recompute_one_line_by_hand() {
 fn stopped_items_are_lowered_and_the_proposal_says_why() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("runs");
-    let o = restock(&[
-        "run",
-        "--pipeline",
-        pipeline(),
-        "--out",
-        out.to_str().unwrap(),
-        "--set",
-        r#"forecast.models=["moving_average","croston","sba"]"#,
-    ]);
+    let o = run(
+        &out,
+        &[r#"forecast.models=["moving_average","croston","sba"]"#],
+    );
     assert_eq!(o.code, 0, "{}", o.stderr);
     let latest = out.join("latest");
     let fm = read(&latest.join("forecast_models.parquet"));
