@@ -467,10 +467,12 @@ pub struct Candidates {
     all_too_short: bool,
 }
 
-/// Cross-validates the candidates that suit the class, and the ensemble of the best k.
+/// Cross-validates the candidates that suit the class, and the ensemble of the best k;
+/// `lifted`: the series' promotion lift ([`promo`]), computed once by the caller.
 fn cross_validate(
     models: &[Box<dyn Forecaster>],
     s: &SeriesView,
+    lifted: Option<&promo::Lifted>,
     cfg: &ForecastCfg,
     class: DemandClass,
     h: usize,
@@ -479,7 +481,6 @@ fn cross_validate(
     let eval_len = h.max(window);
     let origins = cv_origins(s.y.len(), cfg, h);
     let scale = scales(s, origins.last().copied().unwrap_or(s.y.len()));
-    let lifted = promo::Lifted::of(s);
     let mut scores = Vec::new();
     let mut cvs: Vec<(usize, Cv)> = Vec::new();
     let mut all_too_short = true;
@@ -494,7 +495,7 @@ fn cross_validate(
                     got: s.y.len(),
                 });
             }
-            let raw = promo::predict_origins(m.as_ref(), s, lifted.as_ref(), &origins, eval_len);
+            let raw = promo::predict_origins(m.as_ref(), s, lifted, &origins, eval_len);
             let mut last_err = None;
             let mut preds = Vec::with_capacity(raw.len());
             for p in raw {
@@ -628,7 +629,7 @@ pub fn forecast_series_with(
         all_too_short,
     } = match cached {
         Some(c) => c,
-        None => cross_validate(models, s, cfg, class.class, h, window),
+        None => cross_validate(models, s, lifted.as_ref(), cfg, class.class, h, window),
     };
     // The choice: lowest score, or lowest shrunk score under the class prior. The ensemble
     // keeps its raw-score members either way (that is what the prior learnt).
@@ -758,14 +759,15 @@ pub fn forecast_series_with(
 /// The stopped-item correction behind a forecast, for the planner: only where a
 /// Croston-family model (alone or in the ensemble) was lowered by it.
 fn stall(f: &SeriesForecast, s: &SeriesView, cfg: &ForecastCfg) -> Option<(usize, f64)> {
-    let croston = |m: &str| matches!(m, "croston" | "croston_optimized" | "sba");
-    if !(croston(f.model) || f.members.iter().any(|m| croston(m))) {
+    let corrected = models::stall_corrected;
+    if !(corrected(f.model) || f.members.iter().any(|m| corrected(m))) {
         return None;
     }
     let y = models::trading_values(s);
-    let w = &y[y.len().saturating_sub(cfg.fit_window_days)..];
-    let p = models::alive(w, cfg.stall_prior);
-    let run = w.iter().rev().take_while(|v| **v <= 0.0).count();
+    let (run, p) = models::alive(
+        &y[y.len().saturating_sub(cfg.fit_window_days)..],
+        cfg.stall_prior,
+    );
     (p < 1.0).then_some((run, p))
 }
 

@@ -100,7 +100,7 @@ impl Forecaster for Flat {
         let y = trading_values(s);
         need(&y, self.min_len)?;
         let w = &y[y.len().saturating_sub(self.window)..];
-        let v = (self.f)(w) * alive(w, self.stall_prior);
+        let v = (self.f)(w) * alive(w, self.stall_prior).1;
         finite(to_calendar(s, h, |_| v))
     }
 }
@@ -115,20 +115,25 @@ impl Forecaster for Flat {
 /// multiplied by this probability. p is smoothed ((k + 1) / (n + 2)) so a run that the
 /// history has too few days to judge changes little; histories with fewer than 28 days
 /// before the run, or fewer than two sales, are not judged at all.
-pub(crate) fn alive(y: &[f64], stall_prior: f64) -> f64 {
-    if stall_prior <= 0.0 {
-        return 1.0;
-    }
+///
+/// Returns the run (zero days at the end) with the probability, which the forecast table
+/// reports.
+pub(crate) fn alive(y: &[f64], stall_prior: f64) -> (usize, f64) {
     let r = y.iter().rev().take_while(|v| **v <= 0.0).count();
     let past = &y[..y.len() - r];
     let sales = past.iter().filter(|v| **v > 0.0).count();
-    if r == 0 || past.len() < 28 || sales < 2 {
-        return 1.0;
+    if stall_prior <= 0.0 || r == 0 || past.len() < 28 || sales < 2 {
+        return (r, 1.0);
     }
     let p = (sales as f64 + 1.0) / (past.len() as f64 + 2.0);
     let run = (r as f64 * (1.0 - p).ln()).exp();
     let stay = (1.0 - stall_prior) * run;
-    stay / (stall_prior + stay)
+    (r, stay / (stall_prior + stay))
+}
+
+/// The models the stopped-item correction applies to: they update only on a sale.
+pub(crate) fn stall_corrected(model: &str) -> bool {
+    matches!(model, "croston" | "croston_optimized" | "sba")
 }
 
 fn last(y: &[f64]) -> f64 {
@@ -175,13 +180,16 @@ pub fn intermittent(name: &str, window: usize, stall_prior: f64) -> Option<Box<d
         "adida" => "adida",
         _ => "imapa",
     };
-    let croston = matches!(name, "croston" | "croston_optimized" | "sba");
     Some(Box::new(Flat {
         name,
         min_len: 7,
         window,
         f,
-        stall_prior: if croston { stall_prior } else { 0.0 },
+        stall_prior: if stall_corrected(name) {
+            stall_prior
+        } else {
+            0.0
+        },
     }))
 }
 
@@ -484,11 +492,11 @@ mod tests {
     #[test]
     fn stall_correction_needs_history_to_judge_and_leaves_tsb_alone() {
         // Fewer than 28 days before the run, or fewer than two sales: not judged.
-        assert_eq!(alive(&[3.0, 0.0, 2.0, 0.0, 0.0, 0.0], 0.003), 1.0);
+        assert_eq!(alive(&[3.0, 0.0, 2.0, 0.0, 0.0, 0.0], 0.003).1, 1.0);
         let mut one_sale = vec![0.0; 60];
         one_sale[5] = 9.0;
         one_sale.extend([0.0; 40]);
-        assert_eq!(alive(&one_sale, 0.003), 1.0);
+        assert_eq!(alive(&one_sale, 0.003).1, 1.0);
         // TSB lowers its own level over a run of zeros: no second correction.
         let (y, c) = stalled(30, false);
         assert_eq!(

@@ -129,7 +129,8 @@ pub fn learn(
             if c == DemandClass::Dead {
                 return None;
             }
-            let cand = cross_validate(models, &s, cfg, c, h, window(i));
+            let lifted = super::promo::Lifted::of(&s);
+            let cand = cross_validate(models, &s, lifted.as_ref(), cfg, c, h, window(i));
             let mut out: Vec<Entry> = Vec::new();
             let named = cand
                 .cvs
