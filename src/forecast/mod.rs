@@ -218,8 +218,8 @@ pub struct SeriesForecast {
     /// (zero trading days at the end, probability the item still sells), the stopped-item
     /// correction ([`models::alive`]) that lowered it.
     pub stall: Option<(usize, f64)>,
-    /// The series' promotion lift the per-series models were fitted through ([`promo`]);
-    /// None without promotion days in its last year.
+    /// The lift the per-series models put on planned promotion days ([`promo`]); None
+    /// without promotion days in the series' last year.
     pub promo_lift: Option<f64>,
 }
 

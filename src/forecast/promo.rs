@@ -7,15 +7,20 @@
 //! models see them, and their forecasts are multiplied by it on promotion days (in the CV
 //! horizons too, so the choice compares what will be forecast).
 //!
-//! The lift of a series is the ratio of its mean demand on promotion days to that on other
-//! days, over the usable days of its last year, shrunk toward 1 by `PSEUDO_DAYS` promotion
-//! days without lift (a series with two promotion days says little). It is taken from the
-//! history the forecast sees (a backtest's cut), not from each CV origin's.
+//! Two ratios of a series' mean demand on promotion days to that on other days (usable days
+//! of its last year) do the two jobs. The history is divided by the plain ratio: it says
+//! what the promotions of that history added, so the divided history's level is the
+//! ordinary days' level. Dividing by a shrunk ratio left part of every promotion in the
+//! level (Dominick's orange juice, 43 % promotion weeks: ordinary weeks forecast 21 % high).
+//! Planned promotions are forecast with the ratio shrunk toward 1 by `PSEUDO_DAYS`
+//! promotion days without lift: a series with two promotion days says little about its
+//! next one, and a past promotion that did unusually well tends not to repeat. Both are
+//! taken from the history the forecast sees (a backtest's cut), not from each CV origin's.
 
 use super::{Forecaster, ModelError};
 use crate::panel::SeriesView;
 
-/// Promotion days at no lift that every lift estimate starts from.
+/// Promotion days at no lift that every forecast lift starts from.
 const PSEUDO_DAYS: f64 = 14.0;
 /// Days of history the lift is estimated from.
 const LIFT_DAYS: usize = 364;
@@ -23,9 +28,13 @@ const LIFT_DAYS: usize = 364;
 /// allowed to blow a level up or down by more.
 const LIFT_RANGE: (f64, f64) = (0.25, 10.0);
 
-/// A series' promotion lift and its history with promotion days divided by it.
+/// A series' promotion lift and its history with promotion days divided by their plain
+/// ratio to the ordinary days.
 pub struct Lifted {
+    /// What planned promotion days are multiplied by (shrunk toward 1).
     pub lift: f64,
+    /// What the history's promotion days were divided by (the plain ratio).
+    pub history_lift: f64,
     y: Vec<f64>,
 }
 
@@ -55,10 +64,21 @@ impl Lifted {
         let base = o_sum / o_n;
         let lift = ((p_sum + PSEUDO_DAYS * base) / ((p_n + PSEUDO_DAYS) * base))
             .clamp(LIFT_RANGE.0, LIFT_RANGE.1);
+        let history_lift = (p_sum / (p_n * base)).clamp(LIFT_RANGE.0, LIFT_RANGE.1);
         let y = (0..n)
-            .map(|i| if s.promo(i) { s.y[i] / lift } else { s.y[i] })
+            .map(|i| {
+                if s.promo(i) {
+                    s.y[i] / history_lift
+                } else {
+                    s.y[i]
+                }
+            })
             .collect();
-        Some(Lifted { lift, y })
+        Some(Lifted {
+            lift,
+            history_lift,
+            y,
+        })
     }
 
     fn view<'a>(&'a self, s: &SeriesView<'a>) -> SeriesView<'a> {
@@ -165,14 +185,16 @@ mod tests {
     }
 
     #[test]
-    fn lift_is_shrunk_toward_one_and_taken_off_the_promotion_days() {
+    fn history_loses_its_whole_lift_and_planned_promotions_get_a_shrunk_one() {
         with_series(|s| {
             let l = Lifted::of(s).unwrap();
-            // 14 promotion days at 3× the ordinary 10, plus 14 pseudo-days at 1×: (420 + 140) /
-            // (28 · 10) = 2.
-            assert!((l.lift - 2.0).abs() < 1e-12, "{}", l.lift);
-            assert_eq!(l.y[15], 15.0);
+            // 14 promotion days at 3× the ordinary 10: the history is divided by 3, so its
+            // promotion days are ordinary days again.
+            assert!((l.history_lift - 3.0).abs() < 1e-12, "{}", l.history_lift);
+            assert!((l.y[15] - 10.0).abs() < 1e-12, "{}", l.y[15]);
             assert_eq!(l.y[30], 10.0);
+            // Forecast lift: plus 14 pseudo-days at 1×, (420 + 140) / (28 · 10) = 2.
+            assert!((l.lift - 2.0).abs() < 1e-12, "{}", l.lift);
             // Without a calendar, nothing changes.
             assert!(Lifted::of(&SeriesView { promos: &[], ..*s }).is_none());
         })
@@ -186,10 +208,10 @@ mod tests {
             // Plain: the last 28 days hold one promotion week, so every day gets 15.
             let plain = ma.predict(s, 6).unwrap();
             assert!(plain.iter().all(|v| (v - 15.0).abs() < 1e-9), "{plain:?}");
-            // Lifted: 7 days at 15 in the window: level (21 · 10 + 7 · 15) / 28 = 11.25, times 2
-            // on the planned promotion days 72–74.
+            // Lifted: the promotion week in the window is back at the ordinary 10, so the
+            // level is 10, times the forecast lift 2 on the planned promotion days 72–74.
             let p = predict(&ma, s, l.as_ref(), 6).unwrap();
-            let want = [11.25, 11.25, 22.5, 22.5, 22.5, 11.25];
+            let want = [10.0, 10.0, 20.0, 20.0, 20.0, 10.0];
             for (a, b) in p.iter().zip(want) {
                 assert!((a - b).abs() < 1e-9, "{p:?}");
             }
