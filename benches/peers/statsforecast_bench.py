@@ -13,6 +13,9 @@ Both are scored by this script with one metric code path on the same holdout day
     python benches/peers/statsforecast_bench.py --restock target/release/restock \
         --pipeline pipelines/online-retail.toml --origins 4 --out notebooks-out/peer-online-retail
     python benches/peers/statsforecast_bench.py --restock ... --panel m5.parquet ...
+    # one trading day a week (Dominick's): statsforecast gets weekly series, season 52
+    python benches/peers/statsforecast_bench.py --restock ... \
+        --pipeline ~/.cache/restock-dominicks/pipeline.toml --trading-days --season 52 ...
 
 Writes <out>/peer_summary.json and prints a table. Timings are whole-phase wall clock.
 """
@@ -165,6 +168,14 @@ def main():
     ap.add_argument("--restock-only", action="store_true",
                     help="score restock alone (no statsforecast run): for trying restock settings "
                          "against a peer summary measured before")
+    ap.add_argument("--trading-days", action="store_true",
+                    help="give statsforecast each series' trading days only (closed days dropped, "
+                         "integer time index) instead of the calendar: for data with one trading "
+                         "day a week (Dominick's: a weekly series), where a daily frequency would "
+                         "make no sense. Horizon and CV windows count trading days then")
+    ap.add_argument("--season", type=int, default=7,
+                    help="season length of statsforecast's seasonal models (7 for daily data; "
+                         "52 for --trading-days on weekly data)")
     ap.add_argument("--skip-ets", action="store_true",
                     help="leave AutoETS out on both sides (for quick runs)")
     ap.add_argument("--slice", help="K/N: run statsforecast (and score both) on the K-th of N "
@@ -219,12 +230,13 @@ def main():
                                       SimpleExponentialSmoothingOptimized, Theta, WindowAverage)
     from statsforecast.utils import ConformalIntervals
 
-    models = [Naive(), SeasonalNaive(season_length=7), WindowAverage(window_size=28),
-              SimpleExponentialSmoothingOptimized(), Theta(season_length=7),
-              OptimizedTheta(season_length=7), CrostonClassic(), CrostonOptimized(), CrostonSBA(),
+    m = a.season
+    models = [Naive(), SeasonalNaive(season_length=m), WindowAverage(window_size=28),
+              SimpleExponentialSmoothingOptimized(), Theta(season_length=m),
+              OptimizedTheta(season_length=m), CrostonClassic(), CrostonOptimized(), CrostonSBA(),
               TSB(alpha_d=0.1, alpha_p=0.1), ADIDA(), IMAPA()]
     if not a.skip_ets:
-        models.insert(4, AutoETS(season_length=7))
+        models.insert(4, AutoETS(season_length=m))
     names = [repr(m) for m in models]
     panel = load_panel(out / "panel.parquet")
     as_of = max(s + pd.Timedelta(days=len(y) - 1) for _, s, y, _ in panel)
@@ -247,20 +259,36 @@ def main():
             if n_train < 1:
                 continue
             ytr = y[:n_train]
-            ds = pd.date_range(s, periods=n_train, freq="D")
-            recs.append(pd.DataFrame({"unique_id": uid, "ds": ds, "y": ytr}))
+            if a.trading_days:
+                # Trading days only, on an integer axis; `pos`: where the horizon's trading
+                # days fall among its calendar days.
+                yy = ytr[kind[:n_train] != 1]
+                if yy.size == 0:
+                    continue
+                recs.append(pd.DataFrame({"unique_id": uid, "ds": np.arange(1, yy.size + 1), "y": yy}))
+                pos = np.flatnonzero(kind[n_train:n_train + a.h] != 1)
+            else:
+                ds = pd.date_range(s, periods=n_train, freq="D")
+                recs.append(pd.DataFrame({"unique_id": uid, "ds": ds, "y": ytr}))
+                pos = None
             open_ = (kind[:n_train] == 0)
             # Only open days are scored: not censored days (no observed demand), not closed
             # days (restock forecasts 0 there by construction; statsforecast does not know
             # the calendar and sees zeros).
             test_ok = kind[n_train:n_train + a.h] == 0
             w = ytr[-28:].sum()
-            info[uid] = (ytr[open_], y[n_train:n_train + a.h], test_ok, w, n_train)
+            info[uid] = (ytr[open_], y[n_train:n_train + a.h], test_ok, w, pos)
         if not a.restock_only:
             df = pd.concat(recs, ignore_index=True)
+            # The horizon in statsforecast's steps: calendar days, or the most trading days
+            # any series has in the holdout.
+            h = a.h if not a.trading_days else max(len(v[4]) for v in info.values())
+            freq = 1 if a.trading_days else "D"
+            # CV step in statsforecast's steps too (restock's is in calendar days).
+            step = a.cv_step if not a.trading_days else max(1, round(a.cv_step * h / a.h))
             # statsforecast needs h + windows; short series are forecast but not cross-validated.
             lens = df.groupby("unique_id").size()
-            need = a.h + (a.cv_windows - 1) * a.cv_step + 14
+            need = h + (a.cv_windows - 1) * step + 14
             long_ids = lens[lens >= need].index
             t0 = time.time()
             # refit=False (fit once, then only filter: restock's scheme) where statsforecast
@@ -270,18 +298,18 @@ def main():
             cvdf = df[df.unique_id.isin(long_ids)]
             parts = []
             for ms, refit in [(fwd, False), (rest, True)]:
-                sf = StatsForecast(models=ms, freq="D", n_jobs=a.n_jobs, fallback_model=Naive())
-                parts.append(sf.cross_validation(df=cvdf, h=a.h, n_windows=a.cv_windows,
-                                                 step_size=a.cv_step, refit=refit))
+                sf = StatsForecast(models=ms, freq=freq, n_jobs=a.n_jobs, fallback_model=Naive())
+                parts.append(sf.cross_validation(df=cvdf, h=h, n_windows=a.cv_windows,
+                                                 step_size=step, refit=refit))
             cv = parts[0].merge(parts[1].drop(columns=["y"]), on=["unique_id", "ds", "cutoff"])
             # Conformal intervals need 2 windows of h plus one day; shorter series get points only.
-            pi_ids = lens[lens >= 2 * a.h + 1].index
-            sf2 = StatsForecast(models=models, freq="D", n_jobs=a.n_jobs, fallback_model=Naive())
-            fcs = [sf2.forecast(df=df[df.unique_id.isin(pi_ids)], h=a.h, level=[50, 80, 90, 95],
-                                prediction_intervals=ConformalIntervals(h=a.h, n_windows=2))]
+            pi_ids = lens[lens >= 2 * h + 1].index
+            sf2 = StatsForecast(models=models, freq=freq, n_jobs=a.n_jobs, fallback_model=Naive())
+            fcs = [sf2.forecast(df=df[df.unique_id.isin(pi_ids)], h=h, level=[50, 80, 90, 95],
+                                prediction_intervals=ConformalIntervals(h=h, n_windows=2))]
             short = df[~df.unique_id.isin(pi_ids)]
             if len(short):
-                fcs.append(StatsForecast(models=models, freq="D", n_jobs=a.n_jobs, fallback_model=Naive()).forecast(df=short, h=a.h))
+                fcs.append(StatsForecast(models=models, freq=freq, n_jobs=a.n_jobs, fallback_model=Naive()).forecast(df=short, h=h))
             fc = pd.concat(fcs, ignore_index=True)
             t1 = time.time()
             sf_wall += t1 - t0
@@ -292,10 +320,16 @@ def main():
             best = {uid: names[int(np.nanargmin(v))] if np.isfinite(v).any() else "WindowAverage"
                     for uid, v in mse.items()}
             fc = fc.set_index("unique_id")
-            for uid, (tr, yt, ok, w, n_train) in info.items():
+            for uid, (tr, yt, ok, w, pos) in info.items():
                 if uid not in fc.index:
                     continue
                 g = fc.loc[[uid]]
+                if pos is not None:
+                    # Back onto the calendar: trading-day steps at their days, 0 on closed days
+                    # (never scored).
+                    cal = pd.DataFrame(0.0, index=range(len(yt)), columns=g.columns)
+                    cal.iloc[pos[:len(g)]] = g.iloc[:len(pos)].values
+                    g = cal
                 k = min(len(yt), a.h)
                 if k == 0:
                     continue
@@ -318,7 +352,7 @@ def main():
         # This slice's series only, sorted: a lookup per series in the whole panel's points
         # (850,000 rows at M5 size) took minutes.
         r = rpts[(rpts.origin == o) & rpts.unique_id.isin(list(info))].set_index("unique_id").sort_index()
-        for uid, (tr, yt, ok, w, n_train) in info.items():
+        for uid, (tr, yt, ok, w, _) in info.items():
             if uid not in r.index:
                 continue
             g = r.loc[[uid]].sort_values("date")
