@@ -10,8 +10,12 @@
 # benchmark too (holding a restock-only rescoring), and must not stop itself.
 # The pause is appended as "<start> <end>" (Unix seconds) to the pause log, which
 # statsforecast_bench.py subtracts from its statsforecast wall time.
+# RESTOCK_HOLD_LOG names that log; it is not RESTOCK_PEER_PAUSES (where a benchmark reads
+# its pauses), so that a peer run on other data, held with RESTOCK_PEER_PAUSES pointing
+# elsewhere to keep the long run's pauses out of its own time, still logs the long run's
+# pause where the long run reads it (session 11 lost 1,343 s of slice 14's pauses that way).
 set -uo pipefail
-log=${RESTOCK_PEER_PAUSES:-$HOME/.cache/restock-m5/peer-full/pauses.log}
+log=${RESTOCK_HOLD_LOG:-$HOME/.cache/restock-m5/peer-full/pauses.log}
 mkdir -p "$(dirname "$log")"
 mapfile -t pids < <(pgrep -f '^[^ ]*python[0-9.]* [^ ]*statsforecast_bench\.py' | grep -vx "$$")
 start=$(date +%s.%N)
