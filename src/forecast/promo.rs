@@ -3,15 +3,15 @@
 //! The pooled `global_ridge` model reads the promotion calendar as features. The per-series
 //! models (SES, Croston, ADIDA, …) see demand only: a history full of promotion weeks lifts
 //! their level, and they forecast that lift onto ordinary days, while a planned promotion
-//! gets no lift at all. So each series' promotion days are divided by its lift before these
-//! models see them, and their forecasts are multiplied by it on promotion days (in the CV
-//! horizons too, so the choice compares what will be forecast).
+//! gets no lift at all. So each series' promotion days are divided by what its promotions
+//! added before these models see them, and their forecasts are multiplied by a lift on
+//! promotion days (in the CV horizons too, so the choice compares what will be forecast).
 //!
 //! Two ratios of a series' mean demand on promotion days to that on other days (usable days
 //! of its last year) do the two jobs. The history is divided by the plain ratio: it says
 //! what the promotions of that history added, so the divided history's level is the
 //! ordinary days' level. Dividing by a shrunk ratio left part of every promotion in the
-//! level (Dominick's orange juice, 43 % promotion weeks: ordinary weeks forecast 21 % high).
+//! level (Dominick's orange juice, 43 % promotion weeks: ordinary weeks forecast 22 % high).
 //! Planned promotions are forecast with the ratio shrunk toward 1 by `PSEUDO_DAYS`
 //! promotion days without lift: a series with two promotion days says little about its
 //! next one, and a past promotion that did unusually well tends not to repeat. Both are
