@@ -230,13 +230,13 @@ def main():
                                       SimpleExponentialSmoothingOptimized, Theta, WindowAverage)
     from statsforecast.utils import ConformalIntervals
 
-    m = a.season
-    models = [Naive(), SeasonalNaive(season_length=m), WindowAverage(window_size=28),
-              SimpleExponentialSmoothingOptimized(), Theta(season_length=m),
-              OptimizedTheta(season_length=m), CrostonClassic(), CrostonOptimized(), CrostonSBA(),
+    season = a.season
+    models = [Naive(), SeasonalNaive(season_length=season), WindowAverage(window_size=28),
+              SimpleExponentialSmoothingOptimized(), Theta(season_length=season),
+              OptimizedTheta(season_length=season), CrostonClassic(), CrostonOptimized(), CrostonSBA(),
               TSB(alpha_d=0.1, alpha_p=0.1), ADIDA(), IMAPA()]
     if not a.skip_ets:
-        models.insert(4, AutoETS(season_length=m))
+        models.insert(4, AutoETS(season_length=season))
     names = [repr(m) for m in models]
     panel = load_panel(out / "panel.parquet")
     as_of = max(s + pd.Timedelta(days=len(y) - 1) for _, s, y, _ in panel)

@@ -63,8 +63,9 @@ fn sample_run_writes_every_output_atomically() {
         texts.iter().any(|t| t.contains("geplanten Aktionstagen")),
         "no line names its planned promotion"
     );
-    // The per-series models were fitted through each item's promotion lift: the sample's
-    // promotions double demand (×2.2), which the estimate, shrunk toward 1, lands below.
+    // The lift the per-series models put on each item's planned promotion days: the
+    // sample's promotions double demand (×2.2), which the forecast lift, shrunk toward 1,
+    // lands below.
     let fm = read(&latest.join("forecast_models.parquet"));
     let lifts: Vec<f64> = nums(&fm, "promo_lift").into_iter().flatten().collect();
     assert!(lifts.len() > 300, "{} series with a lift", lifts.len());
