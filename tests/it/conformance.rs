@@ -23,8 +23,6 @@
 //!   These are known gaps, not noise: held-out accuracy, which is what selection uses, is
 //!   compared in benches/.
 
-use std::path::Path;
-
 use chrono::NaiveDate;
 use restock::config::ForecastCfg;
 use restock::forecast::kernels::{EtsFit, EtsSpec, Trend};
@@ -40,7 +38,7 @@ const ETS_MSE_DAMPED: f64 = 0.03;
 const ETS_MSE_SEASONAL: f64 = 0.05;
 
 fn goldens() -> serde_json::Value {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/statsforecast_goldens.json");
+    let p = crate::helpers::root().join("tests/fixtures/statsforecast_goldens.json");
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 

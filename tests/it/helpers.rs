@@ -5,10 +5,26 @@ use std::process::Command;
 
 use restock::ingest::Table;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_restock");
+/// The restock binary of this build. Found next to the test binary (target/<profile>/deps/it-…
+/// → target/<profile>/restock) first: the compile-time path goes stale when a cached target
+/// dir is reused from another checkout or mount point, and cargo then does not rebuild.
+pub fn bin() -> PathBuf {
+    let beside = std::env::current_exe().ok().and_then(|exe| {
+        let dir = exe.parent()?.parent()?;
+        Some(dir.join(format!("restock{}", std::env::consts::EXE_SUFFIX)))
+    });
+    match beside {
+        Some(p) if p.is_file() => p,
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_restock")),
+    }
+}
 
+/// The repository root: cargo sets CARGO_MANIFEST_DIR when it runs the tests too, which
+/// stays right when the checkout moved after the build (see [`bin`]).
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 pub fn shared_data(rel: &str) -> PathBuf {
@@ -23,7 +39,7 @@ pub struct Out {
 
 /// Runs restock from the repository root (pipelines use paths relative to it).
 pub fn restock(args: &[&str]) -> Out {
-    let o = Command::new(BIN)
+    let o = Command::new(bin())
         .args(args)
         .current_dir(root())
         .env("RESTOCK_LOG", "warn")

@@ -191,7 +191,7 @@ fn hostile_names_stay_inside_and_cannot_inject_formulas() {
 
 #[test]
 fn json_logs_for_cron() {
-    let o = std::process::Command::new(BIN)
+    let o = std::process::Command::new(bin())
         .args([
             "--log-format",
             "json",
