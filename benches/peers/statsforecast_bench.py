@@ -302,8 +302,9 @@ def main():
             t0 = time.time()
             # refit=False (fit once, then only filter: restock's scheme) where statsforecast
             # supports it (models with `forward`); the others can only be refitted per window.
-            fwd = [m for m in make_models() if type(m).__name__ in FORWARD]
-            rest = [m for m in make_models() if type(m).__name__ not in FORWARD]
+            cv_models = make_models()
+            fwd = [m for m in cv_models if type(m).__name__ in FORWARD]
+            rest = [m for m in cv_models if type(m).__name__ not in FORWARD]
             cvdf = df[df.unique_id.isin(long_ids)]
             parts = []
             for ms, refit in [(fwd, False), (rest, True)]:
