@@ -243,6 +243,9 @@ pub struct ForecastCfg {
     /// Prior probability that an intermittent item's demand has stopped, weighed against
     /// the run of zero days that ends its history (Croston family only; 0 = off).
     pub stall_prior: f64,
+    /// Half-life, in CV origins, of the weight an origin's errors get in the CV score
+    /// (0 = all origins alike).
+    pub cv_half_life: f64,
 }
 
 impl Default for ForecastCfg {
@@ -262,6 +265,7 @@ impl Default for ForecastCfg {
             global_penalty: 0.001,
             selection_prior: true,
             stall_prior: 0.003,
+            cv_half_life: 0.0,
         }
     }
 }
@@ -910,6 +914,12 @@ impl RawPipeline {
             return Err(invalid(
                 "forecast.stall_prior",
                 "must be 0 (off) up to below 0.5",
+            ));
+        }
+        if !(f.cv_half_life.is_finite() && (0.0..=1000.0).contains(&f.cv_half_life)) {
+            return Err(invalid(
+                "forecast.cv_half_life",
+                "must be 0 (all origins alike) up to 1000",
             ));
         }
         if f.ensemble_k > 5 {

@@ -362,8 +362,13 @@ fn evaluate(
     let mut daily = Vec::new();
     let mut win = Vec::new();
     let mut win_fc = Vec::new();
-    let mut pts: Vec<(f64, f64)> = Vec::new(); // (actual, forecast)
+    let mut pts: Vec<(f64, f64, f64)> = Vec::new(); // (actual, forecast, weight)
     let mut half: Vec<bool> = Vec::new();
+    // Origins run from the latest back (`cv_origins`).
+    let weight = |oi: usize| match cfg.cv_half_life {
+        hl if hl > 0.0 => 0.5f64.powf(oi as f64 / hl),
+        _ => 1.0,
+    };
     let block = h.div_ceil(step.max(1)).max(1);
     let mut used = 0;
     for (oi, (pred, &o)) in preds.iter().zip(origins).enumerate() {
@@ -376,7 +381,7 @@ fn evaluate(
                 continue;
             }
             daily.push((j, s.y[t] - pred[j]));
-            pts.push((s.y[t], pred[j]));
+            pts.push((s.y[t], pred[j], weight(oi)));
             half.push((oi / block) % 2 == 1);
         }
         if len >= window && window > 0 && !(o..o + window).any(|t| s.censored[t]) {
@@ -387,10 +392,10 @@ fn evaluate(
         }
     }
     let k = pts.len() as f64;
-    let mae = (!pts.is_empty()).then(|| pts.iter().map(|(y, f)| (y - f).abs()).sum::<f64>() / k);
+    let mae = (!pts.is_empty()).then(|| pts.iter().map(|(y, f, _)| (y - f).abs()).sum::<f64>() / k);
     let score = metric_score(&pts, metric, scale);
     let halves = [false, true].map(|hf| {
-        let sub: Vec<(f64, f64)> = pts
+        let sub: Vec<(f64, f64, f64)> = pts
             .iter()
             .zip(&half)
             .filter(|(_, &x)| x == hf)
@@ -410,28 +415,34 @@ fn evaluate(
     }
 }
 
-/// The selection metric over (actual, forecast) pairs; None without pairs.
-fn metric_score(pts: &[(f64, f64)], metric: SelectionMetric, scale: (f64, f64)) -> Option<f64> {
-    if pts.is_empty() {
+/// The selection metric over (actual, forecast, weight) points; None without points.
+fn metric_score(
+    pts: &[(f64, f64, f64)],
+    metric: SelectionMetric,
+    scale: (f64, f64),
+) -> Option<f64> {
+    let k: f64 = pts.iter().map(|p| p.2).sum();
+    if pts.is_empty() || k <= 0.0 {
         return None;
     }
-    let k = pts.len() as f64;
     Some(match metric {
-        SelectionMetric::Mase => pts.iter().map(|(y, f)| (y - f).abs()).sum::<f64>() / k / scale.0,
+        SelectionMetric::Mase => {
+            pts.iter().map(|(y, f, w)| w * (y - f).abs()).sum::<f64>() / k / scale.0
+        }
         SelectionMetric::Rmsse => {
-            (pts.iter().map(|(y, f)| (y - f).powi(2)).sum::<f64>() / k / scale.1).sqrt()
+            (pts.iter().map(|(y, f, w)| w * (y - f).powi(2)).sum::<f64>() / k / scale.1).sqrt()
         }
         SelectionMetric::Pinball => {
-            let mut e: Vec<f64> = pts.iter().map(|(y, f)| y - f).collect();
+            let mut e: Vec<f64> = pts.iter().map(|(y, f, _)| y - f).collect();
             e.sort_by(f64::total_cmp);
             let offs: Vec<f64> = QUANTILES
                 .iter()
                 .map(|p| empirical_quantile(&e, *p))
                 .collect();
             let mut acc = 0.0;
-            for (y, f) in pts {
+            for (y, f, w) in pts {
                 for (qi, p) in QUANTILES.iter().enumerate() {
-                    acc += pinball(*y, (f + offs[qi]).max(0.0), *p);
+                    acc += w * pinball(*y, (f + offs[qi]).max(0.0), *p);
                 }
             }
             acc / (k * QUANTILES.len() as f64) / scale.0

@@ -465,3 +465,29 @@ fn new_item_window_adds_the_uncertainty_of_its_level() {
     let noise_only = quantile::count_quantile(f.window_mean, 22.0 * f.daily_mse, 0.95);
     assert!(want > noise_only, "{want} vs {noise_only}");
 }
+
+#[test]
+fn cv_half_life_lets_the_latest_origins_decide() {
+    // Level 10 for most of the CV span, 16 over the last 56 days: over all 26 origins alike
+    // the old level wins; with a half-life of one origin the latest origins decide.
+    let n = 260;
+    let y: Vec<f64> = (0..n)
+        .map(|i| if i < n - 56 { 10.0 } else { 16.0 } + if i % 2 == 0 { 0.5 } else { -0.5 })
+        .collect();
+    let c = vec![false; n];
+    let k = cal(n, vec![]);
+    let models: Vec<Box<dyn Forecaster>> = vec![
+        Box::new(Constant("old_level", 10.0)),
+        Box::new(Constant("new_level", 16.0)),
+    ];
+    let pick = |half_life: f64| {
+        let cfg = ForecastCfg {
+            ensemble_k: 0,
+            cv_half_life: half_life,
+            ..Default::default()
+        };
+        forecast_series(&models, &view(&y, &c, &k), &cfg, 28, 14).model
+    };
+    assert_eq!(pick(0.0), "old_level");
+    assert_eq!(pick(1.0), "new_level");
+}
