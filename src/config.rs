@@ -246,6 +246,9 @@ pub struct ForecastCfg {
     /// Half-life, in CV origins, of the weight an origin's errors get in the CV score
     /// (0 = all origins alike).
     pub cv_half_life: f64,
+    /// Cross-validate each per-series model also times last year's move from the recent
+    /// weeks to the horizon, and keep the variant that scores better (README "Selection").
+    pub yearly_move: bool,
 }
 
 impl Default for ForecastCfg {
@@ -266,6 +269,7 @@ impl Default for ForecastCfg {
             selection_prior: true,
             stall_prior: 0.003,
             cv_half_life: 0.0,
+            yearly_move: true,
         }
     }
 }

@@ -146,7 +146,7 @@ pub fn fingerprint(p: &Pipeline, ds: &Dataset, panel: &Panel, windows: &[usize])
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const MAGIC: &[u8; 16] = b"RESTOCK-SHARD-06";
+const MAGIC: &[u8; 16] = b"RESTOCK-SHARD-07";
 pub const STATE_FILE: &str = "forecasts.state";
 pub const SHARD_MANIFEST: &str = "shard.json";
 
@@ -279,6 +279,7 @@ impl Enc {
             None => self.u64(0),
         }
         self.opt_f64(f.promo_lift);
+        self.opt_f64(f.yearly_move);
     }
 }
 
@@ -440,6 +441,7 @@ impl Dec<'_> {
             _ => Some((self.usize()?, self.f64()?)),
         };
         let promo_lift = self.opt_f64()?;
+        let yearly_move = self.opt_f64()?;
         Ok(SeriesForecast {
             model,
             members,
@@ -464,6 +466,7 @@ impl Dec<'_> {
             selection_weight,
             stall,
             promo_lift,
+            yearly_move,
         })
     }
 }
@@ -733,6 +736,7 @@ mod tests {
         f.selection_weight = Some(0.1 + 0.7);
         f.stall = Some((24, 0.1 + 0.05));
         f.promo_lift = Some(0.1 + 2.2);
+        f.yearly_move = Some(0.1 + 0.6);
         f.window_method = "cv_dispersion";
         f.window_dispersion = 0.1 + 0.4;
         let spec = ShardSpec { index: 2, count: 3 };
@@ -779,6 +783,10 @@ mod tests {
             g.promo_lift.map(f64::to_bits),
             Some((0.1f64 + 2.2).to_bits())
         );
+        assert_eq!(
+            g.yearly_move.map(f64::to_bits),
+            Some((0.1f64 + 0.6).to_bits())
+        );
         // Corruption is an error, never a panic.
         for cut in [0, 10, 20, bytes.len() - 1] {
             assert!(decode_state(&bytes[..cut]).is_err());
@@ -787,8 +795,8 @@ mod tests {
         extra.push(0);
         assert!(decode_state(&extra).is_err());
         let mut old = bytes.clone();
-        old[..16].copy_from_slice(b"RESTOCK-SHARD-05");
+        old[..16].copy_from_slice(b"RESTOCK-SHARD-06");
         let e = decode_state(&old).err().unwrap();
-        assert!(e.contains("format 05") && e.contains("reads 06"), "{e}");
+        assert!(e.contains("format 06") && e.contains("reads 07"), "{e}");
     }
 }

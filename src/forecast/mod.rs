@@ -15,6 +15,7 @@ pub mod models;
 pub mod promo;
 pub mod quantile;
 pub mod select;
+pub mod yearly;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -221,6 +222,9 @@ pub struct SeriesForecast {
     /// The lift the per-series models put on planned promotion days ([`promo`]); None
     /// without promotion days in the series' last year.
     pub promo_lift: Option<f64>,
+    /// Last year's move applied to the forecast ([`yearly`]); None where no model of the
+    /// forecast took it.
+    pub yearly_move: Option<f64>,
 }
 
 impl SeriesForecast {
@@ -264,6 +268,7 @@ impl SeriesForecast {
             selection_weight: None,
             stall: None,
             promo_lift: None,
+            yearly_move: None,
         }
     }
 
@@ -322,6 +327,8 @@ struct Cv {
     /// steps): how far per-series scores can be trusted ([`select`]).
     halves: [Option<f64>; 2],
     origins: usize,
+    /// The predictions are times last year's move ([`yearly`]).
+    yearly: bool,
 }
 
 /// Scales that make errors comparable across series (M5): mean absolute and mean squared
@@ -412,6 +419,7 @@ fn evaluate(
         score,
         halves,
         origins: used,
+        yearly: false,
     }
 }
 
@@ -495,6 +503,14 @@ fn cross_validate(
     let mut scores = Vec::new();
     let mut cvs: Vec<(usize, Cv)> = Vec::new();
     let mut all_too_short = true;
+    // Last year's move at each origin, where most origins have one.
+    let moves: Option<Vec<Option<f64>>> = cfg.yearly_move.then(|| {
+        origins
+            .iter()
+            .map(|&o| yearly::move_at(s, o, eval_len))
+            .collect()
+    });
+    let moves = moves.filter(|m| 2 * m.iter().flatten().count() > m.len());
     for (i, m) in models.iter().enumerate() {
         if !suits(class, m.name()) {
             continue;
@@ -519,7 +535,31 @@ fn cross_validate(
                     }
                 }
             }
-            let cv = evaluate(preds, s, &origins, h, window, cfg, scale);
+            let mut cv = evaluate(preds, s, &origins, h, window, cfg, scale);
+            if let Some(moves) = moves.as_ref().filter(|_| promo::local(m.as_ref())) {
+                let moved: Vec<Option<Vec<f64>>> = cv
+                    .preds
+                    .iter()
+                    .zip(moves)
+                    .map(|(p, &f)| {
+                        p.clone().map(|mut p| {
+                            yearly::apply(&mut p, f);
+                            p
+                        })
+                    })
+                    .collect();
+                let alt = evaluate(moved, s, &origins, h, window, cfg, scale);
+                let better = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                    (Some(a), Some(b)) => a * (1.0 + yearly::MARGIN) < b,
+                    _ => false,
+                };
+                if better(alt.score, cv.score) {
+                    cv = Cv {
+                        yearly: true,
+                        ..alt
+                    };
+                }
+            }
             match (cv.origins, last_err) {
                 (0, Some(e)) => Err(e),
                 (0, None) => Err(ModelError::NoUsableHistory("no origin evaluated".into())),
@@ -663,6 +703,16 @@ pub fn forecast_series_with(
         _ => false,
     };
 
+    // Last year's move at the forecast origin, for the candidates whose CV took it.
+    let final_move = yearly::move_at(s, s.y.len(), eval_len);
+    let moved: Vec<usize> = cvs.iter().filter(|c| c.1.yearly).map(|c| c.0).collect();
+    let moved_names: Vec<&'static str> = moved.iter().map(|&i| models[i].name()).collect();
+    let with_move = |i: usize, mut p: Vec<f64>| {
+        if moved.contains(&i) {
+            yearly::apply(&mut p, final_move);
+        }
+        p
+    };
     let mut fallback = None;
     let mut fallback_kind = None;
     let mut failures: Vec<String> = Vec::new();
@@ -675,7 +725,7 @@ pub fn forecast_series_with(
                     match guarded(|| {
                         promo::predict(models[i].as_ref(), s, lifted.as_ref(), eval_len)
                     }) {
-                        Ok(p) if p.iter().all(|v| v.is_finite()) => Ok(p),
+                        Ok(p) if p.iter().all(|v| v.is_finite()) => Ok(with_move(i, p)),
                         Ok(_) => Err(format!("{}: non-finite forecast", models[i].name())),
                         Err(e) => Err(format!("{}: {e}", models[i].name())),
                     }
@@ -697,7 +747,7 @@ pub fn forecast_series_with(
         for (i, cv) in cvs {
             match guarded(|| promo::predict(models[i].as_ref(), s, lifted.as_ref(), eval_len)) {
                 Ok(p) if p.iter().all(|v| v.is_finite()) => {
-                    chosen = Some((models[i].name(), vec![], p, cv));
+                    chosen = Some((models[i].name(), vec![], with_move(i, p), cv));
                     break;
                 }
                 Ok(_) => failures.push(format!(
@@ -764,6 +814,12 @@ pub fn forecast_series_with(
     out.selection_weight = prior.and_then(|p| p.reliability(class.class));
     out.stall = stall(&out, s, cfg);
     out.promo_lift = lifted.map(|l| l.lift);
+    out.yearly_move = final_move.filter(|_| {
+        out.members
+            .iter()
+            .chain([&out.model])
+            .any(|m| moved_names.contains(m))
+    });
     out
 }
 

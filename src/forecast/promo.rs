@@ -96,7 +96,7 @@ impl Lifted {
 }
 
 /// The pooled model reads promotions itself; every other model gets the lifted history.
-fn local(m: &dyn Forecaster) -> bool {
+pub(crate) fn local(m: &dyn Forecaster) -> bool {
     m.name() != "global_ridge"
 }
 

@@ -534,6 +534,7 @@ pub(super) fn assemble(
         selection_weight: None,
         stall: None,
         promo_lift: None,
+        yearly_move: None,
     };
     // The seven stored levels are read off the same distribution as any other level.
     f.quantiles = (0..days)

@@ -73,6 +73,32 @@ fn sample_run_writes_every_output_atomically() {
     sorted.sort_by(f64::total_cmp);
     let median = sorted[sorted.len() / 2];
     assert!((1.5..2.2).contains(&median), "median lift {median}");
+    // Last year's move: the sample's garden items (yearly amplitude 0.7) fall from
+    // December into January's trough (about ×0.7); the moves are shrunk toward 1, and
+    // series whose models did not take the move report none.
+    let products = read(&root().join("data-samples/products.parquet"));
+    let category: std::collections::HashMap<String, String> = strs(&products, "sku")
+        .into_iter()
+        .zip(strs(&products, "category"))
+        .collect();
+    let mut garden = Vec::new();
+    let mut moved = 0;
+    for (sku, mv) in strs(&fm, "sku").iter().zip(nums(&fm, "yearly_move")) {
+        let Some(mv) = mv else { continue };
+        assert!(mv.is_finite() && mv > 0.0, "{sku}: move {mv}");
+        moved += 1;
+        if category.get(sku).map(String::as_str) == Some("garden") {
+            garden.push(mv);
+        }
+    }
+    assert!(
+        moved > 30 && garden.len() > 5,
+        "{moved} moved, {} garden",
+        garden.len()
+    );
+    garden.sort_by(f64::total_cmp);
+    let g = garden[garden.len() / 2];
+    assert!((0.55..0.9).contains(&g), "median garden move {g}");
 
     // German CSV: BOM, ';', same number of data lines as Parquet rows.
     let csv = fs::read(latest.join("proposals.csv")).unwrap();
