@@ -16,6 +16,15 @@ fn fmt(v: f64, lang: Language) -> String {
     }
 }
 
+/// A factor with two decimals.
+fn fmt2(v: f64, lang: Language) -> String {
+    let s = format!("{v:.2}");
+    match lang {
+        Language::De => s.replace('.', ","),
+        Language::En => s,
+    }
+}
+
 fn pct(v: f64, lang: Language) -> String {
     let p = (v * 1000.0).round() / 10.0;
     format!("{} %", fmt(p, lang))
@@ -71,6 +80,13 @@ pub(super) fn explain(l: &mut Proposal, p: &Pipeline) {
             n(r as f64),
             pct(p, lang)
         ),
+    };
+    // A seasonal item is forecast off its recent level by last year's move: say by how much
+    // (from 5 %; forecast_models.parquet has every factor).
+    let dist = match (l.yearly_move.filter(|m| (m - 1.0).abs() >= 0.05), en) {
+        (None, _) => dist,
+        (Some(m), true) => format!("{dist}, ×{} for last year's season", fmt2(m, lang)),
+        (Some(m), false) => format!("{dist}, ×{} Saisonverlauf Vorjahr", fmt2(m, lang)),
     };
     let level = match l.service_measure {
         "fill_rate" => tr(

@@ -378,6 +378,9 @@ pub struct Proposal {
     /// The forecast's stopped-item correction (zero days at the end, P(still sells)).
     #[serde(skip)]
     pub(crate) stall: Option<(usize, f64)>,
+    /// Last year's move the forecast was multiplied by (named in the explanation).
+    #[serde(skip)]
+    pub(crate) yearly_move: Option<f64>,
 }
 
 /// Everything `propose` produced besides the lines.
@@ -585,6 +588,7 @@ pub fn propose(
                     .count()
             },
             stall: f.stall,
+            yearly_move: f.yearly_move,
             lead_time_days: prm.lead_time_days,
             lead_time_sd_days: prm.lead_time_sd_days,
             review_period_days: prm.review_period_days,

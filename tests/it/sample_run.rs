@@ -63,6 +63,11 @@ fn sample_run_writes_every_output_atomically() {
         texts.iter().any(|t| t.contains("geplanten Aktionstagen")),
         "no line names its planned promotion"
     );
+    // Lines of seasonal items name last year's move.
+    assert!(
+        texts.iter().any(|t| t.contains("Saisonverlauf Vorjahr")),
+        "no line names last year's season"
+    );
     // The lift the per-series models put on each item's planned promotion days: the
     // sample's promotions double demand (×2.2), which the forecast lift, shrunk toward 1,
     // lands below.
