@@ -536,7 +536,7 @@ fn cross_validate(
                 }
             }
             let mut cv = evaluate(preds, s, &origins, h, window, cfg, scale);
-            if let Some(moves) = moves.as_ref().filter(|_| promo::local(m.as_ref())) {
+            if let Some(moves) = moves.as_ref() {
                 let moved: Vec<Option<Vec<f64>>> = cv
                     .preds
                     .iter()

@@ -491,3 +491,59 @@ fn cv_half_life_lets_the_latest_origins_decide() {
     assert_eq!(pick(0.0), "old_level");
     assert_eq!(pick(1.0), "new_level");
 }
+
+/// The mean of the last 28 days, flat.
+struct LastMonth(&'static str);
+
+impl Forecaster for LastMonth {
+    fn name(&self) -> &'static str {
+        self.0
+    }
+    fn predict(&self, s: &SeriesView, h: usize) -> Result<Vec<f64>, ModelError> {
+        let n = s.y.len();
+        let last = &s.y[n.saturating_sub(28)..];
+        Ok(vec![last.iter().sum::<f64>() / last.len().max(1) as f64; h])
+    }
+}
+
+#[test]
+fn the_pooled_model_takes_last_years_move_where_its_cv_says_so() {
+    // A 364-day season; the candidate carries the last 28 days' level forward flat (as a
+    // pooled model that never saw this season does). Cross-validated times last year's move
+    // it follows the season, so the moved variant is chosen, for the pooled model as for
+    // any other.
+    let n = 900;
+    let y: Vec<f64> = (0..n)
+        .map(|i| {
+            let t = std::f64::consts::TAU * i as f64 / 364.0;
+            10.0 + 6.0 * t.sin() + if i % 2 == 0 { 0.5 } else { -0.5 }
+        })
+        .collect();
+    let c = vec![false; n];
+    let k = cal(n, vec![]);
+    let models: Vec<Box<dyn Forecaster>> = vec![Box::new(LastMonth("global_ridge"))];
+    let cfg = ForecastCfg {
+        ensemble_k: 0,
+        ..Default::default()
+    };
+    let f = forecast_series(&models, &view(&y, &c, &k), &cfg, 28, 28);
+    assert_eq!(f.model, "global_ridge");
+    let m = f.yearly_move.expect("the moved variant was not chosen");
+    // Days 900..928 fall through the yearly mean (phase 172–200 of 364), so one year
+    // earlier the same days fell against the 28 before them.
+    assert!(m < 0.95, "move {m}");
+    let level = y[n - 28..].iter().sum::<f64>() / 28.0;
+    assert!(
+        f.mean.iter().all(|v| (v - level * m).abs() < 1e-9),
+        "{:?}",
+        &f.mean[..3]
+    );
+    let off = ForecastCfg {
+        yearly_move: false,
+        ..cfg
+    };
+    assert_eq!(
+        forecast_series(&models, &view(&y, &c, &k), &off, 28, 28).yearly_move,
+        None
+    );
+}

@@ -3,8 +3,10 @@
 //! autumn, gifts rise before Christmas), and a year of history or two cannot teach any of
 //! them a 364-day season. So each local candidate is cross-validated twice, as it is and
 //! times the move from the recent weeks to the horizon as it was one year earlier; the
-//! moved variant is the candidate where it scores better by a margin. The pooled `global_ridge` has last year's
-//! move among its features and is left alone.
+//! moved variant is the candidate where it scores better by a margin. The pooled
+//! `global_ridge` gets the same choice: it has last year's move among its features, but
+//! learns their weight from a few recent months of the whole panel; letting it take the
+//! move too lowered the sample's RMSSE by another 0.7 % (benches/README).
 
 use crate::panel::SeriesView;
 
