@@ -249,6 +249,10 @@ pub struct ForecastCfg {
     /// Cross-validate each per-series model also times last year's move from the recent
     /// weeks to the horizon, and keep the variant that scores better (README "Selection").
     pub yearly_move: bool,
+    /// Read protection-window quantiles at levels recalibrated per demand class from the
+    /// selection prior's sample, each CV block checked with a choice and a dispersion made
+    /// without it (README "Window recalibration"; needs `selection_prior`).
+    pub window_recalibration: bool,
 }
 
 impl Default for ForecastCfg {
@@ -270,6 +274,7 @@ impl Default for ForecastCfg {
             stall_prior: 0.003,
             cv_half_life: 0.0,
             yearly_move: true,
+            window_recalibration: true,
         }
     }
 }

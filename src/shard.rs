@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Pipeline;
 use crate::error::{ConfigError, Error, InputError, OutputError, Result};
-use crate::forecast::select::{ClassPrior, Prior};
+use crate::forecast::select::{ClassPrior, Prior, WindowRecal};
 use crate::forecast::{CandidateScore, ClassInfo, DemandClass, SeriesForecast};
 use crate::ingest::Dataset;
 use crate::panel::Panel;
@@ -146,7 +146,7 @@ pub fn fingerprint(p: &Pipeline, ds: &Dataset, panel: &Panel, windows: &[usize])
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const MAGIC: &[u8; 16] = b"RESTOCK-SHARD-07";
+const MAGIC: &[u8; 16] = b"RESTOCK-SHARD-08";
 pub const STATE_FILE: &str = "forecasts.state";
 pub const SHARD_MANIFEST: &str = "shard.json";
 
@@ -222,6 +222,12 @@ impl Enc {
                 self.str(m);
                 self.f64(*e);
             }
+        }
+        self.u64(p.windows.len() as u64);
+        for w in &p.windows {
+            self.str(w.class.as_str());
+            self.u64(w.windows as u64);
+            self.f64s(&w.levels);
         }
     }
 
@@ -380,7 +386,16 @@ impl Dec<'_> {
                 effects,
             });
         }
-        Ok(Some(Prior { classes }))
+        let nw = self.len()?;
+        let mut windows = Vec::new();
+        for _ in 0..nw {
+            windows.push(WindowRecal {
+                class: self.class()?,
+                windows: self.usize()?,
+                levels: std::sync::Arc::new(self.f64s()?),
+            });
+        }
+        Ok(Some(Prior { classes, windows }))
     }
 
     fn forecast(&mut self) -> DecResult<SeriesForecast> {
@@ -459,6 +474,7 @@ impl Dec<'_> {
             daily_mse,
             window_method,
             window_dispersion,
+            window_levels: None,
             scores,
             cv_origins,
             fallback,
@@ -532,7 +548,12 @@ pub fn decode_state(bytes: &[u8]) -> DecResult<ShardState> {
     for _ in 0..n {
         let sku = d.string()?;
         let loc = d.string()?;
-        series.push((sku, loc, d.forecast()?));
+        let mut f = d.forecast()?;
+        // The levels are the prior's (as the forecast stage sets them), not stored twice.
+        if f.window_method == "cv_dispersion" {
+            f.window_levels = prior.as_ref().and_then(|p| p.window_levels(f.class.class));
+        }
+        series.push((sku, loc, f));
     }
     if d.at != bytes.len() {
         return Err(format!("{} trailing bytes", bytes.len() - d.at));
@@ -746,6 +767,11 @@ mod tests {
                 series: 31,
                 reliability: 0.1 + 0.2,
                 effects: vec![("tsb", -0.25), ("naive", 0.1 + 0.7)],
+            }],
+            windows: vec![WindowRecal {
+                class: DemandClass::Smooth,
+                windows: 240,
+                levels: std::sync::Arc::new(vec![0.0, 0.1 + 0.2, 0.7, 1.0]),
             }],
         };
         let bytes = encode_state(spec, "abc", Some(&prior), &[("A", "L", &f), ("B", "L", &f)]);

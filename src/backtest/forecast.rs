@@ -152,6 +152,9 @@ pub struct Summary {
 pub struct OriginPrior {
     pub origin: String,
     pub classes: Vec<forecast::select::ClassPrior>,
+    /// Protection-window recalibration per class (README "Quantiles").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub window_recalibration: Vec<forecast::select::WindowRecal>,
 }
 
 impl Summary {
@@ -268,6 +271,21 @@ impl Summary {
                     c.series,
                     c.reliability,
                     fav.join(", ")
+                );
+            }
+            if !o.window_recalibration.is_empty() {
+                s += "  protection-window levels read for nominal 10 / 90 / 95 % (recalibrated \
+                      from held-out CV blocks):\n";
+            }
+            for w in &o.window_recalibration {
+                let at = |p: f64| 100.0 * forecast::select::recal_level(&w.levels, p);
+                s += &format!(
+                    "  {:14} {:>5} windows  {:.1} / {:.1} / {:.1}\n",
+                    w.class.as_str(),
+                    w.windows,
+                    at(0.1),
+                    at(0.9),
+                    at(0.95)
                 );
             }
         }
@@ -522,6 +540,7 @@ pub fn run(
             priors.push(OriginPrior {
                 origin: crate::panel::to_date(od).to_string(),
                 classes: p.classes,
+                window_recalibration: p.windows,
             });
         }
         for (sc, f, n_train) in res.into_iter().flatten() {

@@ -207,6 +207,9 @@ pub struct SeriesForecast {
     /// window variance per unit of window mean under `window_method = "cv_dispersion"`
     /// (NaN without windows).
     pub window_dispersion: f64,
+    /// The recalibrated levels window quantiles are read at ([`select::WindowRecal`]);
+    /// None: read as nominal.
+    pub window_levels: Option<std::sync::Arc<Vec<f64>>>,
     pub scores: Vec<CandidateScore>,
     pub cv_origins: usize,
     pub fallback: Option<String>,
@@ -261,6 +264,7 @@ impl SeriesForecast {
             daily_mse: daily_sd * daily_sd,
             window_method,
             window_dispersion: f64::NAN,
+            window_levels: None,
             scores: vec![],
             cv_origins: 0,
             fallback: None,
@@ -484,10 +488,14 @@ pub struct Candidates {
     /// Mean of the best k (by raw score) and its CV.
     ensemble: Option<(Vec<usize>, Cv)>,
     all_too_short: bool,
+    /// The CV windows checked block by block as if out of sample (only where asked for: the
+    /// selection prior's sample, [`select`]).
+    pub(crate) pseudo: Option<select::Pseudo>,
 }
 
 /// Cross-validates the candidates that suit the class, and the ensemble of the best k;
 /// `lifted`: the series' promotion lift ([`promo`]), computed once by the caller.
+#[allow(clippy::too_many_arguments)]
 fn cross_validate(
     models: &[Box<dyn Forecaster>],
     s: &SeriesView,
@@ -496,6 +504,7 @@ fn cross_validate(
     class: DemandClass,
     h: usize,
     window: usize,
+    pseudo: bool,
 ) -> Candidates {
     let eval_len = h.max(window);
     let origins = cv_origins(s.y.len(), cfg, h);
@@ -617,6 +626,15 @@ fn cross_validate(
             ensemble = Some((members, cv));
         }
     }
+    let pseudo = pseudo
+        .then(|| {
+            let all = cvs
+                .iter()
+                .map(|c| (models[c.0].name(), &c.1))
+                .chain(ensemble.as_ref().map(|e| ("ensemble", &e.1)));
+            pseudo_holdout(all, s, &origins, h, window, cfg, scale)
+        })
+        .flatten();
     // The choice needs errors and scores only: drop the predictions, which the prior's
     // sample would otherwise hold until its series' turn.
     for c in cvs
@@ -633,7 +651,93 @@ fn cross_validate(
         cvs,
         ensemble,
         all_too_short,
+        pseudo,
     }
+}
+
+/// Protection-window checks from the CV windows, block by block (leave one block out).
+/// The origins are cut into blocks of one window's worth of steps; for each block and
+/// candidate: the score on the origins whose days do not touch the block's, the window
+/// dispersion those origins show, and the (actual, forecast) totals of the block's windows.
+/// The prior's sample then picks per block as the forecast picks ([`select`]), so choice
+/// and dispersion are as out of sample for the block as they are for the real window, and
+/// the blocks spread the check over the whole CV span, not one stretch of weeks
+/// (benches/README "Window recalibration").
+fn pseudo_holdout<'a>(
+    cands: impl Iterator<Item = (&'static str, &'a Cv)> + Clone,
+    s: &SeriesView,
+    origins: &[usize],
+    h: usize,
+    window: usize,
+    cfg: &ForecastCfg,
+    scale: (f64, f64),
+) -> Option<select::Pseudo> {
+    let block = window.max(1).div_ceil(cfg.cv_step_days.max(1));
+    let reach = h.max(window);
+    let only = |cv: &Cv, keep: &dyn Fn(usize) -> bool| -> Vec<Option<Vec<f64>>> {
+        cv.preds
+            .iter()
+            .enumerate()
+            .map(|(oi, p)| if keep(oi) { p.clone() } else { None })
+            .collect()
+    };
+    let mut blocks = Vec::new();
+    for b in 0.. {
+        // Origins run latest first: block b holds origins b·block .. (b+1)·block, whose
+        // days run from `start` to `end`.
+        let (first, last) = (b * block, (b + 1) * block);
+        let Some(&start) = origins.get(last - 1) else {
+            break;
+        };
+        let end = origins[first] + reach;
+        let rest: Vec<bool> = origins
+            .iter()
+            .map(|&o| o + reach <= start || o >= end)
+            .collect();
+        if rest.iter().filter(|&&e| e).count() < select::MIN_EARLY_WINDOWS {
+            continue;
+        }
+        let mut out = Vec::new();
+        for (name, cv) in cands.clone() {
+            let e = evaluate(only(cv, &|oi| rest[oi]), s, origins, h, window, cfg, scale);
+            let Some(score) = e.score else { continue };
+            let fc: f64 = e.window_fc.iter().map(|v| v.max(0.0)).sum();
+            let disp = e.window.iter().map(|x| x * x).sum::<f64>() / fc;
+            let usable = e.window.len() >= quantile::MIN_WINDOW_ERRORS
+                && fc > 0.0
+                && disp.is_finite()
+                && disp > 0.0;
+            let late = if usable {
+                let l = evaluate(
+                    only(cv, &|oi| (first..last).contains(&oi)),
+                    s,
+                    origins,
+                    h,
+                    window,
+                    cfg,
+                    scale,
+                );
+                l.window
+                    .iter()
+                    .zip(&l.window_fc)
+                    .filter(|(_, &f)| f > 0.0)
+                    .map(|(e, &f)| (f + e, f))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            out.push(select::BlockCandidate {
+                model: name,
+                score,
+                disp: usable.then_some(disp),
+                late,
+            });
+        }
+        if !out.is_empty() {
+            blocks.push(out);
+        }
+    }
+    (!blocks.is_empty()).then_some(select::Pseudo { blocks })
 }
 
 /// Forecasts one series: classify, cross-validate the candidates that suit the class (plus
@@ -678,9 +782,19 @@ pub fn forecast_series_with(
         mut cvs,
         ensemble,
         all_too_short,
+        ..
     } = match cached {
         Some(c) => c,
-        None => cross_validate(models, s, lifted.as_ref(), cfg, class.class, h, window),
+        None => cross_validate(
+            models,
+            s,
+            lifted.as_ref(),
+            cfg,
+            class.class,
+            h,
+            window,
+            false,
+        ),
     };
     // The choice: lowest score, or lowest shrunk score under the class prior. The ensemble
     // keeps its raw-score members either way (that is what the prior learnt).
@@ -812,6 +926,11 @@ pub fn forecast_series_with(
     out.class = class;
     out.fallback_kind = fallback_kind;
     out.selection_weight = prior.and_then(|p| p.reliability(class.class));
+    // The recalibration was learnt on count windows with the CV dispersion: only those
+    // read their levels off it.
+    if out.window_method == "cv_dispersion" {
+        out.window_levels = prior.and_then(|p| p.window_levels(class.class));
+    }
     out.stall = stall(&out, s, cfg);
     out.promo_lift = lifted.map(|l| l.lift);
     out.yearly_move = final_move.filter(|_| {

@@ -349,6 +349,10 @@ fn nb_window_var(f: &SeriesForecast) -> f64 {
 }
 
 pub(super) fn window_quantile(f: &SeriesForecast, p: f64) -> f64 {
+    let p = match &f.window_levels {
+        Some(l) => super::select::recal_level(l, p),
+        None => p,
+    };
     let v = match f.window_method {
         "cv_dispersion" => return count_quantile(f.window_mean, dispersion_var(f), p),
         "empirical" => f.window_mean + empirical_quantile(&f.window_errors, p),
@@ -370,6 +374,14 @@ pub(super) fn window_quantile(f: &SeriesForecast, p: f64) -> f64 {
 /// of max(0, window mean + error) over the CV window errors (ties included), the normal
 /// (floored at 0) for the normal approximation.
 pub(super) fn window_cdf(f: &SeriesForecast, y: f64) -> f64 {
+    let c = base_window_cdf(f, y);
+    match &f.window_levels {
+        Some(l) => super::select::recal_inverse(l, c),
+        None => c,
+    }
+}
+
+fn base_window_cdf(f: &SeriesForecast, y: f64) -> f64 {
     if y < 0.0 {
         return 0.0;
     }
@@ -527,6 +539,7 @@ pub(super) fn assemble(
         daily_error_sd: sd,
         window_method,
         window_dispersion,
+        window_levels: None,
         scores,
         cv_origins: origins,
         fallback,

@@ -66,6 +66,178 @@ fn round4<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Prior {
     pub classes: Vec<ClassPrior>,
+    /// Protection-window recalibration per demand class (empty: off, or too few windows).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<WindowRecal>,
+}
+
+/// One sampled series' CV windows, checked block by block as if out of sample
+/// ([`super::cross_validate`]): every candidate's score and window dispersion without the
+/// block, and (actual, forecast) totals of the block's windows.
+#[derive(Debug, Clone)]
+pub struct Pseudo {
+    /// Per CV block, every candidate scored without it.
+    pub blocks: Vec<Vec<BlockCandidate>>,
+}
+
+/// One candidate for one left-out CV block.
+#[derive(Debug, Clone)]
+pub struct BlockCandidate {
+    pub model: &'static str,
+    /// CV score on the origins that do not touch the block.
+    pub score: f64,
+    /// Their window dispersion (None: no count window, as in the forecast's fallbacks).
+    pub disp: Option<f64>,
+    /// (actual, forecast) totals of the block's windows.
+    pub late: Vec<(f64, f64)>,
+}
+
+/// Older CV windows a check needs (the real window's dispersion has all of them, 26 by
+/// default; fewer make the check's dispersion noisier than the real one's).
+pub const MIN_EARLY_WINDOWS: usize = 12;
+/// Highest level a recalibrated central interval reaches: windows far beyond any count
+/// distribution around their mean (single wholesale orders) are not chased into the tail.
+const MAX_FOLDED: f64 = 0.99;
+
+/// Windows a class needs before its window levels are recalibrated.
+const MIN_WINDOWS: usize = 200;
+/// Knots of a recalibration map: levels 0, 1/K, …, 1.
+pub const RECAL_KNOTS: usize = 100;
+
+/// Probabilistic recalibration of protection-window quantiles (Kuleshov et al. 2018): the
+/// level `p` is read at `levels(p)`, the level below which a share `p` of the checked
+/// windows' PITs fell. A class whose windows came in above their p90 18 % of the time reads
+/// its p90 higher up the same distribution; a calibrated class keeps about the identity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WindowRecal {
+    pub class: DemandClass,
+    /// Windows the map was learnt from.
+    pub windows: usize,
+    /// The level read for p = k / RECAL_KNOTS, k = 0..=RECAL_KNOTS.
+    #[serde(rename = "level_read", serialize_with = "knot_levels")]
+    pub levels: std::sync::Arc<Vec<f64>>,
+}
+
+/// The map at the levels a planner knows, as `{nominal: read}`.
+fn knot_levels<S: Serializer>(levels: &std::sync::Arc<Vec<f64>>, s: S) -> Result<S::Ok, S::Error> {
+    const SHOWN: [f64; 9] = [0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975];
+    s.collect_map(
+        SHOWN
+            .iter()
+            .map(|&p| (format!("{p}"), r4(recal_level(levels, p)))),
+    )
+}
+
+/// The level read for nominal `p` under a recalibration map (linear between knots).
+pub fn recal_level(levels: &[f64], p: f64) -> f64 {
+    let k = levels.len().saturating_sub(1);
+    if k == 0 {
+        return p;
+    }
+    let x = p.clamp(0.0, 1.0) * k as f64;
+    let i = (x.floor() as usize).min(k - 1);
+    let w = x - i as f64;
+    levels[i] * (1.0 - w) + levels[i + 1] * w
+}
+
+/// Inverse of [`recal_level`]: the nominal level whose read level is `c` (for the PIT).
+pub fn recal_inverse(levels: &[f64], c: f64) -> f64 {
+    let k = levels.len().saturating_sub(1);
+    if k == 0 {
+        return c;
+    }
+    let c = c.clamp(0.0, 1.0);
+    // First knot at or above c; the map is non-decreasing.
+    let j = levels.partition_point(|&v| v < c);
+    if j == 0 {
+        return 0.0;
+    }
+    if j > k {
+        return 1.0;
+    }
+    let (a, b) = (levels[j - 1], levels[j]);
+    let w = if b > a { (c - a) / (b - a) } else { 1.0 };
+    ((j - 1) as f64 + w) / k as f64
+}
+
+/// Fits the map from the checked windows' PIT ranges [F(y − 1), F(y)] (a count's PIT is
+/// uniform on that range). Central intervals only: V = |2·PIT − 1| is the smallest central
+/// level that covers a window, G(v) the share of windows it covers at level v, and the
+/// central interval of nominal level L is read at a(L) = G⁻¹(L), by bisection (G is
+/// continuous and non-decreasing). The median stays where it is: the checked windows share
+/// one recent stretch of weeks, and the sign of that stretch's miss does not carry over,
+/// its size does.
+fn fit_recal(ranges: &[(f64, f64)]) -> Vec<f64> {
+    let g = |v: f64| {
+        let (a, b) = (0.5 - v / 2.0, 0.5 + v / 2.0);
+        ranges
+            .iter()
+            .map(|&(lo, hi)| {
+                if hi - lo < 1e-12 {
+                    f64::from(u8::from(lo >= a && hi <= b))
+                } else {
+                    (hi.min(b) - lo.max(a)).max(0.0) / (hi - lo)
+                }
+            })
+            .sum::<f64>()
+            / ranges.len() as f64
+    };
+    let a = |l: f64| {
+        let (mut lo, mut hi) = (0.0, 1.0);
+        for _ in 0..50 {
+            let m = 0.5 * (lo + hi);
+            if g(m) < l {
+                lo = m;
+            } else {
+                hi = m;
+            }
+        }
+        hi.min(MAX_FOLDED)
+    };
+    (0..=RECAL_KNOTS)
+        .map(|k| {
+            let p = k as f64 / RECAL_KNOTS as f64;
+            if k == 0 || k == RECAL_KNOTS {
+                return p;
+            }
+            let l = (2.0 * p - 1.0).abs();
+            0.5 + (p - 0.5).signum() * a(l) / 2.0
+        })
+        .collect()
+}
+
+/// The recalibration of one class from its sampled series' checked windows: per block,
+/// the candidate the forecast's own rule would pick without the block (the prior-adjusted
+/// score), read at that candidate's dispersion.
+fn window_recal(class: DemandClass, checks: &[&Pseudo], prior: &Prior) -> Option<WindowRecal> {
+    let mut ranges = Vec::new();
+    let picked = checks.iter().flat_map(|c| &c.blocks).filter_map(|b| {
+        b.iter()
+            .map(|c| (prior.adjusted(class, c.model, c.score), c))
+            .fold(None, |best: Option<(f64, &BlockCandidate)>, x| match best {
+                Some(b) if b.0 <= x.0 => Some(b),
+                _ => Some(x),
+            })
+            .map(|b| b.1)
+    });
+    for c in picked {
+        let Some(disp) = c.disp else { continue };
+        for &(y, f) in &c.late {
+            let var = (f * disp).max(f);
+            let hi = super::quantile::count_cdf(f, var, y);
+            let lo = if y >= 1.0 {
+                super::quantile::count_cdf(f, var, y - 1.0)
+            } else {
+                0.0
+            };
+            ranges.push((lo, hi));
+        }
+    }
+    (ranges.len() >= MIN_WINDOWS).then(|| WindowRecal {
+        class,
+        windows: ranges.len(),
+        levels: std::sync::Arc::new(fit_recal(&ranges)),
+    })
 }
 
 impl Prior {
@@ -77,6 +249,14 @@ impl Prior {
     /// What `class` learnt (None: too few sampled series).
     pub fn class(&self, class: DemandClass) -> Option<&ClassPrior> {
         self.classes.iter().find(|c| c.class == class)
+    }
+
+    /// The window recalibration of `class` (None: off or too few checked windows).
+    pub fn window_levels(&self, class: DemandClass) -> Option<std::sync::Arc<Vec<f64>>> {
+        self.windows
+            .iter()
+            .find(|w| w.class == class)
+            .map(|w| w.levels.clone())
     }
 
     /// The score the choice ranks by (lower is better). Raw log-score where the class has
@@ -130,7 +310,16 @@ pub fn learn(
                 return None;
             }
             let lifted = super::promo::Lifted::of(&s);
-            let cand = cross_validate(models, &s, lifted.as_ref(), cfg, c, h, window(i));
+            let cand = cross_validate(
+                models,
+                &s,
+                lifted.as_ref(),
+                cfg,
+                c,
+                h,
+                window(i),
+                cfg.window_recalibration,
+            );
             let mut out: Vec<Entry> = Vec::new();
             let named = cand
                 .cvs
@@ -150,7 +339,11 @@ pub fn learn(
         .collect();
     let mut rows: Vec<Row> = Vec::new();
     let mut cache = Vec::new();
-    for (i, cand, row) in done.into_iter().flatten() {
+    let mut checks: Vec<(DemandClass, Pseudo)> = Vec::new();
+    for (i, mut cand, row) in done.into_iter().flatten() {
+        if let (Some(p), Some(r)) = (cand.pseudo.take(), row.as_ref()) {
+            checks.push((r.0, p));
+        }
         rows.extend(row);
         cache.push((i, cand));
     }
@@ -161,7 +354,21 @@ pub fn learn(
             (mine.len() >= MIN_SERIES).then(|| class_prior(c, &mine))
         })
         .collect();
-    (Prior { classes }, cache)
+    let mut prior = Prior {
+        classes,
+        windows: Vec::new(),
+    };
+    // New items have too few CV windows for a dispersion (negative-binomial windows), dead
+    // ones are forecast at zero: neither is checked.
+    let windows = DemandClass::ALL
+        .iter()
+        .filter_map(|&c| {
+            let mine: Vec<&Pseudo> = checks.iter().filter(|k| k.0 == c).map(|k| &k.1).collect();
+            window_recal(c, &mine, &prior)
+        })
+        .collect();
+    prior.windows = windows;
+    (prior, cache)
 }
 
 /// The series that learn the prior: all of a small panel; else one series in each of
@@ -377,5 +584,113 @@ mod tests {
     fn classes_without_enough_series_keep_the_raw_score() {
         let prior = Prior::default();
         assert_eq!(prior.adjusted(DemandClass::Lumpy, "sba", 0.5), 0.5f64.ln());
+    }
+
+    /// Uniform PITs (a calibrated class) keep about the identity; PITs squeezed towards
+    /// the tails (intervals too narrow) read every central interval wider, the median
+    /// stays, and the map inverts back to its nominal levels.
+    #[test]
+    fn recalibration_keeps_calibrated_and_widens_narrow_intervals() {
+        let mut rng = Rng::new(11);
+        let uniform: Vec<(f64, f64)> = (0..4_000)
+            .map(|_| {
+                let u = rng.uniform();
+                (u, u)
+            })
+            .collect();
+        let id = fit_recal(&uniform);
+        for p in [0.05, 0.1, 0.5, 0.8, 0.9, 0.95] {
+            assert!(
+                (recal_level(&id, p) - p).abs() < 0.03,
+                "{p}: {}",
+                recal_level(&id, p)
+            );
+        }
+        // A "too narrow" class: a fifth of the windows fall below PIT 0.05 and a fifth above
+        // 0.95, half of them beyond 0.025 / 0.975: the central 80 % reads at the 95 %.
+        let narrow: Vec<(f64, f64)> = (0..4_000)
+            .map(|_| {
+                let u = rng.uniform();
+                let v = if u < 0.2 {
+                    u * 0.25
+                } else if u > 0.8 {
+                    1.0 - (1.0 - u) * 0.25
+                } else {
+                    0.05 + (u - 0.2) * 1.5
+                };
+                (v, v)
+            })
+            .collect();
+        let wide = fit_recal(&narrow);
+        assert!((recal_level(&wide, 0.5) - 0.5).abs() < 1e-9);
+        let (lo, hi) = (recal_level(&wide, 0.1), recal_level(&wide, 0.9));
+        assert!(
+            (hi - 0.975).abs() < 0.01 && (lo - 0.025).abs() < 0.01,
+            "{lo} {hi}"
+        );
+        assert!(
+            recal_level(&wide, 0.999) <= 1.0
+                && recal_level(&wide, 0.975) <= MAX_FOLDED / 2.0 + 0.5 + 1e-9
+        );
+        for p in [0.02, 0.1, 0.33, 0.5, 0.77, 0.9, 0.97] {
+            let back = recal_inverse(&wide, recal_level(&wide, p));
+            assert!((back - p).abs() < 1e-6, "{p} -> {back}");
+        }
+        // Monotone, ends fixed: quantiles read through it never cross.
+        assert!(wide.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!((wide[0], wide[RECAL_KNOTS]), (0.0, 1.0));
+    }
+
+    /// A count's PIT is a range, not a point: all-zero windows forecast at a mean of
+    /// 0.5 have PIT range [0, F(0)]; spread uniformly, they are calibrated, not a tail miss.
+    #[test]
+    fn count_pit_ranges_are_spread_not_pinned_to_an_end() {
+        let f0 = super::super::quantile::count_cdf(0.5, 0.5, 0.0);
+        let ranges: Vec<(f64, f64)> = (0..1_000)
+            .map(|i| {
+                // Draws of Poisson(0.5) at their exact shares: zeros, ones, twos.
+                let u = (i as f64 + 0.5) / 1_000.0;
+                let cdf = |k: f64| super::super::quantile::count_cdf(0.5, 0.5, k);
+                let mut y = 0.0;
+                while cdf(y) < u {
+                    y += 1.0;
+                }
+                (if y >= 1.0 { cdf(y - 1.0) } else { 0.0 }, cdf(y))
+            })
+            .collect();
+        assert!(ranges.iter().filter(|r| r.1 == f0).count() > 550);
+        let m = fit_recal(&ranges);
+        for p in [0.1, 0.25, 0.75, 0.9] {
+            assert!(
+                (recal_level(&m, p) - p).abs() < 0.03,
+                "{p}: {}",
+                recal_level(&m, p)
+            );
+        }
+    }
+
+    /// Stationary Poisson series are forecast about right, so the learnt window map of
+    /// their class stays near the identity; with the switch off nothing is learnt.
+    #[test]
+    fn window_recalibration_is_learnt_per_class_and_can_be_switched_off() {
+        let m = models(&["naive", "moving_average", "ses"], &cfg());
+        let p = panel(|_, r| (0..400).map(|_| r.poisson(6.0) as f64).collect(), 60);
+        let on = learn(&m, &p, &cfg(), 28, &|i| p.series[i].len, &|_| 28).0;
+        let w = on.windows.iter().find(|w| w.class == DemandClass::Smooth);
+        let w = w.expect("smooth windows checked");
+        assert!(w.windows >= MIN_WINDOWS, "{}", w.windows);
+        for q in [0.1, 0.9] {
+            let read = recal_level(&w.levels, q);
+            assert!((read - q).abs() < 0.06, "{q} read at {read}");
+        }
+        let off_cfg = ForecastCfg {
+            window_recalibration: false,
+            ..cfg()
+        };
+        let off = learn(&m, &p, &off_cfg, 28, &|i| p.series[i].len, &|_| 28).0;
+        assert!(off.windows.is_empty());
+        assert!(off.window_levels(DemandClass::Smooth).is_none());
+        // The class priors do not depend on the switch.
+        assert_eq!(off.classes.len(), on.classes.len());
     }
 }

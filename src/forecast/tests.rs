@@ -247,6 +247,37 @@ fn window_variance_scales_with_the_level_the_window_is_forecast_at() {
         0,
     );
     assert_eq!(flat.window_method, "empirical");
+    // A recalibration map reads the same distribution at other levels: the identity
+    // changes nothing, a widening map widens the 10–90 range and the CDF follows it.
+    let mut same = hi.clone();
+    same.window_levels = Some(std::sync::Arc::new(
+        (0..=select::RECAL_KNOTS)
+            .map(|k| k as f64 / select::RECAL_KNOTS as f64)
+            .collect(),
+    ));
+    let mut wide = hi.clone();
+    wide.window_levels = Some(std::sync::Arc::new(
+        (0..=select::RECAL_KNOTS)
+            .map(|k| {
+                let p = k as f64 / select::RECAL_KNOTS as f64;
+                0.5 + (p - 0.5).signum() * (2.0 * p - 1.0).abs().powf(0.7) / 2.0
+            })
+            .collect(),
+    ));
+    for p in [0.05, 0.1, 0.5, 0.9, 0.95] {
+        assert_eq!(same.window_quantile(p), hi.window_quantile(p));
+    }
+    assert!(
+        range(&wide) > range(&hi),
+        "{} vs {}",
+        range(&wide),
+        range(&hi)
+    );
+    assert_eq!(wide.window_quantile(0.5), hi.window_quantile(0.5));
+    for p in [0.1, 0.9] {
+        let q = wide.window_quantile(p);
+        assert!(wide.window_cdf(q) >= p - 1e-9 && (q == 0.0 || wide.window_cdf(q - 1.0) < p));
+    }
 }
 
 /// Fault injection: a model that panics on one series and one that returns NaN.

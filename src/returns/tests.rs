@@ -76,6 +76,7 @@ fn fc(mean: Vec<f64>, sd: f64) -> SeriesForecast {
         stall: None,
         promo_lift: None,
         yearly_move: None,
+        window_levels: None,
     }
 }
 
