@@ -797,6 +797,11 @@ mod tests {
         assert_eq!(g.fallback_kind, Some("short_history"));
         assert_eq!(g.window_method, "cv_dispersion");
         assert_eq!(g.window_dispersion.to_bits(), (0.1f64 + 0.4).to_bits());
+        // The window map is not stored per series: decoding reads it from the prior.
+        assert_eq!(
+            g.window_levels.as_deref(),
+            prior.window_levels(g.class.class).as_deref()
+        );
         assert_eq!(
             g.selection_weight.map(f64::to_bits),
             Some((0.1f64 + 0.7).to_bits())
@@ -823,6 +828,6 @@ mod tests {
         let mut old = bytes.clone();
         old[..16].copy_from_slice(b"RESTOCK-SHARD-06");
         let e = decode_state(&old).err().unwrap();
-        assert!(e.contains("format 06") && e.contains("reads 07"), "{e}");
+        assert!(e.contains("format 06") && e.contains("reads 08"), "{e}");
     }
 }
