@@ -36,6 +36,7 @@ use serde::Serialize;
 use crate::config::ForecastCfg;
 use crate::error::{Error, InputError, OutputError, Result};
 use crate::export::table::{ColData, OutTable};
+use crate::forecast::quantile::pit_cover;
 use crate::forecast::{self, DemandClass, SeriesForecast, QUANTILES, QUANTILE_NAMES};
 use crate::panel::{Panel, SeriesView};
 
@@ -65,7 +66,7 @@ struct Scored {
     pinball: [f64; 7],
     /// Share of scored days inside the 50 / 80 / 90 / 95 % central intervals.
     cover: [f64; 4],
-    /// The same from the probability integral transform for counts (see [`pit_cover`]).
+    /// The same from the probability integral transform for counts (see [`forecast::quantile::pit_cover`]).
     pit: [f64; 4],
     weight: f64,
     actual_units: f64,
@@ -152,7 +153,7 @@ pub struct Summary {
 pub struct OriginPrior {
     pub origin: String,
     pub classes: Vec<forecast::select::ClassPrior>,
-    /// Protection-window recalibration per class (README "Quantiles").
+    /// Protection-window recalibration per class (README "Window recalibration").
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub window_recalibration: Vec<forecast::select::WindowRecal>,
 }
@@ -381,17 +382,6 @@ fn score(view: &SeriesView, n_train: usize, f: &SeriesForecast, h: usize) -> Opt
 
 /// Central interval levels scored.
 const LEVELS: [f64; 4] = [0.5, 0.8, 0.9, 0.95];
-
-/// Share of a count's PIT, uniform on [F(y−1), F(y)], inside the central `level` interval
-/// [(1−level)/2, (1+level)/2]; a point (continuous part) counts 0 or 1.
-fn pit_cover(f_lo: f64, f_hi: f64, level: f64) -> f64 {
-    let (a, b) = ((1.0 - level) / 2.0, (1.0 + level) / 2.0);
-    let (lo, hi) = (f_lo.min(f_hi), f_hi.max(f_lo));
-    if hi - lo < 1e-12 {
-        return if hi >= a && hi <= b { 1.0 } else { 0.0 };
-    }
-    ((hi.min(b) - lo.max(a)).max(0.0)) / (hi - lo)
-}
 
 /// The window total after the origin against the forecast's window distribution; None when
 /// the window runs past the data or holds a censored day.

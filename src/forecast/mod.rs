@@ -701,12 +701,8 @@ fn pseudo_holdout<'a>(
         for (name, cv) in cands.clone() {
             let e = evaluate(only(cv, &|oi| rest[oi]), s, origins, h, window, cfg, scale);
             let Some(score) = e.score else { continue };
-            let fc: f64 = e.window_fc.iter().map(|v| v.max(0.0)).sum();
-            let disp = e.window.iter().map(|x| x * x).sum::<f64>() / fc;
-            let usable = e.window.len() >= quantile::MIN_WINDOW_ERRORS
-                && fc > 0.0
-                && disp.is_finite()
-                && disp > 0.0;
+            let disp = quantile::window_dispersion(&e.window, &e.window_fc);
+            let usable = quantile::dispersion_usable(e.window.len(), disp);
             let late = if usable {
                 let l = evaluate(
                     only(cv, &|oi| (first..last).contains(&oi)),

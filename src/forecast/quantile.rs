@@ -329,10 +329,43 @@ pub(super) fn daily_cdf(f: &SeriesForecast, j: usize, y: f64) -> f64 {
     c.max(f.zero_share)
 }
 
-/// Variance of window demand under `cv_dispersion`: the window mean times the dispersion
-/// the CV windows showed, never below Poisson.
+/// Share of a count's PIT, uniform on [F(y−1), F(y)], inside the central `level` interval
+/// [(1−level)/2, (1+level)/2]; a point (continuous part) counts 0 or 1.
+pub fn pit_cover(f_lo: f64, f_hi: f64, level: f64) -> f64 {
+    let (a, b) = ((1.0 - level) / 2.0, (1.0 + level) / 2.0);
+    let (lo, hi) = (f_lo.min(f_hi), f_hi.max(f_lo));
+    if hi - lo < 1e-12 {
+        return if hi >= a && hi <= b { 1.0 } else { 0.0 };
+    }
+    ((hi.min(b) - lo.max(a)).max(0.0)) / (hi - lo)
+}
+
+/// Squared window errors per unit of forecast window demand over the CV windows (NaN when
+/// the CV forecast no demand): a variance that scales with the level the window is
+/// forecast at, not the level the CV windows happened to have.
+pub(super) fn window_dispersion(errors: &[f64], forecasts: &[f64]) -> f64 {
+    let fc_total: f64 = forecasts.iter().map(|v| v.max(0.0)).sum();
+    if fc_total > 0.0 {
+        errors.iter().map(|e| e * e).sum::<f64>() / fc_total
+    } else {
+        f64::NAN
+    }
+}
+
+/// Whether `window_dispersion` from `n` CV windows can carry a count window
+/// (`cv_dispersion`); a dispersion of 0 (errorless CV) cannot.
+pub(super) fn dispersion_usable(n: usize, dispersion: f64) -> bool {
+    n >= MIN_WINDOW_ERRORS && dispersion.is_finite() && dispersion > 0.0
+}
+
+/// Variance of a window total with `mean` under `cv_dispersion`: the mean times the
+/// dispersion the CV windows showed, never below Poisson.
+pub(super) fn cv_dispersion_var(mean: f64, dispersion: f64) -> f64 {
+    (mean * dispersion).max(mean)
+}
+
 fn dispersion_var(f: &SeriesForecast) -> f64 {
-    (f.window_mean * f.window_dispersion).max(f.window_mean)
+    cv_dispersion_var(f.window_mean, f.window_dispersion)
 }
 
 /// Variance of window demand under the negative binomial of few-CV series (new items):
@@ -423,15 +456,8 @@ pub(super) fn assemble(
     zero_floor_days: usize,
 ) -> SeriesForecast {
     let (daily, (mut win, win_fc), origins) = cv.unwrap_or_default();
-    // Squared window errors per unit of forecast window demand over the CV windows: a
-    // variance that scales with the level the window is forecast at, not the level the CV
-    // windows happened to have (errors grow with demand; a season or a trend moves it).
-    let fc_total: f64 = win_fc.iter().map(|v| v.max(0.0)).sum();
-    let window_dispersion = if fc_total > 0.0 {
-        win.iter().map(|e| e * e).sum::<f64>() / fc_total
-    } else {
-        f64::NAN
-    };
+    // Errors grow with demand; a season or a trend moves the level: the spread follows it.
+    let window_dispersion = window_dispersion(&win, &win_fc);
     // Count demand: variance of actuals around the forecast from the CV errors (mean squared
     // error), never below the Poisson variance.
     let mse = if daily.is_empty() {
@@ -497,11 +523,7 @@ pub(super) fn assemble(
     // the sample's extremes and the spread at the CV period's level (measured: 80 % / 95 %
     // window intervals covered 70 % / 83 % on the M5-shaped panel; benches/README). A
     // history the CV forecasts hit exactly (dispersion 0) keeps the window at its mean.
-    let window_method = if win.len() >= MIN_WINDOW_ERRORS
-        && window_mean > 0.0
-        && window_dispersion.is_finite()
-        && window_dispersion > 0.0
-    {
+    let window_method = if window_mean > 0.0 && dispersion_usable(win.len(), window_dispersion) {
         "cv_dispersion"
     } else if win.len() >= MIN_WINDOW_ERRORS {
         "empirical"

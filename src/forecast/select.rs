@@ -164,21 +164,14 @@ pub fn recal_inverse(levels: &[f64], c: f64) -> f64 {
 /// uniform on that range). Central intervals only: V = |2·PIT − 1| is the smallest central
 /// level that covers a window, G(v) the share of windows it covers at level v, and the
 /// central interval of nominal level L is read at a(L) = G⁻¹(L), by bisection (G is
-/// continuous and non-decreasing). The median stays where it is: the checked windows share
-/// one recent stretch of weeks, and the sign of that stretch's miss does not carry over,
-/// its size does.
+/// continuous and non-decreasing). The median stays where it is: the sign of a class's miss
+/// moves with the season of the CV span (a ramp under-forecasts, a fall over-forecasts)
+/// and does not carry over to the coming window; the size of the miss does.
 fn fit_recal(ranges: &[(f64, f64)]) -> Vec<f64> {
     let g = |v: f64| {
-        let (a, b) = (0.5 - v / 2.0, 0.5 + v / 2.0);
         ranges
             .iter()
-            .map(|&(lo, hi)| {
-                if hi - lo < 1e-12 {
-                    f64::from(u8::from(lo >= a && hi <= b))
-                } else {
-                    (hi.min(b) - lo.max(a)).max(0.0) / (hi - lo)
-                }
-            })
+            .map(|&(lo, hi)| super::quantile::pit_cover(lo, hi, v))
             .sum::<f64>()
             / ranges.len() as f64
     };
@@ -212,18 +205,16 @@ fn fit_recal(ranges: &[(f64, f64)]) -> Vec<f64> {
 fn window_recal(class: DemandClass, checks: &[&Pseudo], prior: &Prior) -> Option<WindowRecal> {
     let mut ranges = Vec::new();
     let picked = checks.iter().flat_map(|c| &c.blocks).filter_map(|b| {
+        // The first of equals, as the forecast's choice keeps the candidate order.
         b.iter()
             .map(|c| (prior.adjusted(class, c.model, c.score), c))
-            .fold(None, |best: Option<(f64, &BlockCandidate)>, x| match best {
-                Some(b) if b.0 <= x.0 => Some(b),
-                _ => Some(x),
-            })
+            .min_by(|x, y| x.0.total_cmp(&y.0))
             .map(|b| b.1)
     });
     for c in picked {
         let Some(disp) = c.disp else { continue };
         for &(y, f) in &c.late {
-            let var = (f * disp).max(f);
+            let var = super::quantile::cv_dispersion_var(f, disp);
             let hi = super::quantile::count_cdf(f, var, y);
             let lo = if y >= 1.0 {
                 super::quantile::count_cdf(f, var, y - 1.0)
