@@ -146,7 +146,7 @@ pub fn fingerprint(p: &Pipeline, ds: &Dataset, panel: &Panel, windows: &[usize])
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const MAGIC: &[u8; 16] = b"RESTOCK-SHARD-08";
+const MAGIC: &[u8; 16] = b"RESTOCK-SHARD-09";
 pub const STATE_FILE: &str = "forecasts.state";
 pub const SHARD_MANIFEST: &str = "shard.json";
 
@@ -227,6 +227,7 @@ impl Enc {
         for w in &p.windows {
             self.str(w.class.as_str());
             self.u64(w.windows as u64);
+            self.f64(w.carried);
             self.f64s(&w.levels);
         }
     }
@@ -392,6 +393,7 @@ impl Dec<'_> {
             windows.push(WindowRecal {
                 class: self.class()?,
                 windows: self.usize()?,
+                carried: self.f64()?,
                 levels: std::sync::Arc::new(self.f64s()?),
             });
         }
@@ -771,6 +773,7 @@ mod tests {
             windows: vec![WindowRecal {
                 class: DemandClass::Smooth,
                 windows: 240,
+                carried: 0.1 + 0.6,
                 levels: std::sync::Arc::new(vec![0.0, 0.1 + 0.2, 0.7, 1.0]),
             }],
         };
@@ -828,6 +831,6 @@ mod tests {
         let mut old = bytes.clone();
         old[..16].copy_from_slice(b"RESTOCK-SHARD-06");
         let e = decode_state(&old).err().unwrap();
-        assert!(e.contains("format 06") && e.contains("reads 08"), "{e}");
+        assert!(e.contains("format 06") && e.contains("reads 09"), "{e}");
     }
 }

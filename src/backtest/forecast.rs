@@ -276,14 +276,15 @@ impl Summary {
             }
             if !o.window_recalibration.is_empty() {
                 s += "  protection-window levels read for nominal 10 / 90 / 95 % (recalibrated \
-                      from held-out CV blocks):\n";
+                      from held-out CV blocks; carried: share of the learnt move applied):\n";
             }
             for w in &o.window_recalibration {
                 let at = |p: f64| 100.0 * forecast::select::recal_level(&w.levels, p);
                 s += &format!(
-                    "  {:14} {:>5} windows  {:.1} / {:.1} / {:.1}\n",
+                    "  {:14} {:>5} windows  carried {:.1}  {:.1} / {:.1} / {:.1}\n",
                     w.class.as_str(),
                     w.windows,
+                    w.carried,
                     at(0.1),
                     at(0.9),
                     at(0.95)

@@ -695,6 +695,8 @@ fn pseudo_holdout<'a>(
             .map(|&o| o + reach <= start || o >= end)
             .collect();
         if rest.iter().filter(|&&e| e).count() < select::MIN_EARLY_WINDOWS {
+            // Kept empty, so that a block's place still says how recent it is.
+            blocks.push(Vec::new());
             continue;
         }
         let mut out = Vec::new();
@@ -729,11 +731,12 @@ fn pseudo_holdout<'a>(
                 late,
             });
         }
-        if !out.is_empty() {
-            blocks.push(out);
-        }
+        blocks.push(out);
     }
-    (!blocks.is_empty()).then_some(select::Pseudo { blocks })
+    blocks
+        .iter()
+        .any(|b| !b.is_empty())
+        .then_some(select::Pseudo { blocks })
 }
 
 /// Forecasts one series: classify, cross-validate the candidates that suit the class (plus

@@ -76,7 +76,8 @@ pub struct Prior {
 /// block, and (actual, forecast) totals of the block's windows.
 #[derive(Debug, Clone)]
 pub struct Pseudo {
-    /// Per CV block, every candidate scored without it.
+    /// Per CV block, latest first, every candidate scored without it (empty where too few
+    /// other origins were left to score on).
     pub blocks: Vec<Vec<BlockCandidate>>,
 }
 
@@ -113,6 +114,9 @@ pub struct WindowRecal {
     pub class: DemandClass,
     /// Windows the map was learnt from.
     pub windows: usize,
+    /// Share of the learnt move from the identity that is applied (the carry-over check).
+    #[serde(serialize_with = "round4")]
+    pub carried: f64,
     /// The level read for p = k / RECAL_KNOTS, k = 0..=RECAL_KNOTS.
     #[serde(rename = "level_read", serialize_with = "knot_levels")]
     pub levels: std::sync::Arc<Vec<f64>>,
@@ -168,6 +172,25 @@ pub fn recal_inverse(levels: &[f64], c: f64) -> f64 {
 /// moves with the season of the CV span (a ramp under-forecasts, a fall over-forecasts)
 /// and does not carry over to the coming window; the size of the miss does.
 fn fit_recal(ranges: &[(f64, f64)]) -> Vec<f64> {
+    // Knots k and K − k ask for the same central level: one search serves both.
+    let half: Vec<f64> = (0..=RECAL_KNOTS / 2)
+        .map(|k| folded_level(ranges, (1.0 - 2.0 * k as f64 / RECAL_KNOTS as f64).abs()))
+        .collect();
+    (0..=RECAL_KNOTS)
+        .map(|k| {
+            let p = k as f64 / RECAL_KNOTS as f64;
+            if k == 0 || k == RECAL_KNOTS {
+                return p;
+            }
+            let a = half[k.min(RECAL_KNOTS - k)];
+            0.5 + (p - 0.5).signum() * a / 2.0
+        })
+        .collect()
+}
+
+/// The central level a(l) = G⁻¹(l) that covers a share `l` of the windows' PIT ranges, by
+/// bisection (G is continuous and non-decreasing), capped at `MAX_FOLDED`.
+fn folded_level(ranges: &[(f64, f64)], l: f64) -> f64 {
     let g = |v: f64| {
         ranges
             .iter()
@@ -175,60 +198,140 @@ fn fit_recal(ranges: &[(f64, f64)]) -> Vec<f64> {
             .sum::<f64>()
             / ranges.len() as f64
     };
-    let a = |l: f64| {
-        let (mut lo, mut hi) = (0.0, 1.0);
-        for _ in 0..50 {
-            let m = 0.5 * (lo + hi);
-            if g(m) < l {
-                lo = m;
-            } else {
-                hi = m;
-            }
+    let (mut lo, mut hi) = (0.0, 1.0);
+    for _ in 0..50 {
+        let m = 0.5 * (lo + hi);
+        if g(m) < l {
+            lo = m;
+        } else {
+            hi = m;
         }
-        hi.min(MAX_FOLDED)
-    };
-    (0..=RECAL_KNOTS)
-        .map(|k| {
-            let p = k as f64 / RECAL_KNOTS as f64;
-            if k == 0 || k == RECAL_KNOTS {
-                return p;
-            }
-            let l = (2.0 * p - 1.0).abs();
-            0.5 + (p - 0.5).signum() * a(l) / 2.0
-        })
-        .collect()
+    }
+    hi.min(MAX_FOLDED)
 }
 
 /// The recalibration of one class from its sampled series' checked windows: per block,
 /// the candidate the forecast's own rule would pick without the block (the prior-adjusted
-/// score), read at that candidate's dispersion.
+/// score), read at that candidate's dispersion. The map is applied only as far as such a
+/// map carried over in time inside the CV span: learnt on the blocks before each block and
+/// tried on it, a share λ of its move from the identity covered best. A class whose CV span
+/// held a burst that has since calmed down (Dominick's price wars) learns a wide map that
+/// did not carry, and keeps nearer its plain windows.
 fn window_recal(class: DemandClass, checks: &[&Pseudo], prior: &Prior) -> Option<WindowRecal> {
-    let mut ranges = Vec::new();
-    let picked = checks.iter().flat_map(|c| &c.blocks).filter_map(|b| {
-        // The first of equals, as the forecast's choice keeps the candidate order.
-        b.iter()
-            .map(|c| (prior.adjusted(class, c.model, c.score), c))
-            .min_by(|x, y| x.0.total_cmp(&y.0))
-            .map(|b| b.1)
-    });
-    for c in picked {
-        let Some(disp) = c.disp else { continue };
-        for &(y, f) in &c.late {
-            let var = super::quantile::cv_dispersion_var(f, disp);
-            let hi = super::quantile::count_cdf(f, var, y);
-            let lo = if y >= 1.0 {
-                super::quantile::count_cdf(f, var, y - 1.0)
-            } else {
-                0.0
-            };
-            ranges.push((lo, hi));
+    // The checked windows by block, latest first (block k of every sampled series).
+    let mut by_block: Vec<Vec<(f64, f64)>> = Vec::new();
+    for check in checks {
+        for (k, block) in check.blocks.iter().enumerate() {
+            if by_block.len() <= k {
+                by_block.resize_with(k + 1, Vec::new);
+            }
+            block_ranges(class, block, prior, &mut by_block[k]);
         }
     }
-    (ranges.len() >= MIN_WINDOWS).then(|| WindowRecal {
+    let all: Vec<(f64, f64)> = by_block.iter().flatten().copied().collect();
+    if all.len() < MIN_WINDOWS {
+        return None;
+    }
+    // Rolling check in time: the levels learnt on the blocks before block k, tried on block k.
+    let mut tests: Vec<CarryTest> = Vec::new();
+    for k in 0..by_block.len() {
+        let before: Vec<(f64, f64)> = by_block[k + 1..].iter().flatten().copied().collect();
+        if before.len() < MIN_WINDOWS {
+            break;
+        }
+        if by_block[k].is_empty() {
+            continue;
+        }
+        tests.push((CHECKED.map(|l| folded_level(&before, l)), &by_block[k]));
+    }
+    let tested: usize = tests.iter().map(|t| t.1.len()).sum();
+    let carried = if tested >= MIN_TESTED {
+        carried_share(&tests)
+    } else {
+        1.0
+    };
+    let levels = fit_recal(&all)
+        .iter()
+        .enumerate()
+        .map(|(k, &a)| {
+            let p = k as f64 / RECAL_KNOTS as f64;
+            p + carried * (a - p)
+        })
+        .collect();
+    Some(WindowRecal {
         class,
-        windows: ranges.len(),
-        levels: std::sync::Arc::new(fit_recal(&ranges)),
+        windows: all.len(),
+        carried,
+        levels: std::sync::Arc::new(levels),
     })
+}
+
+/// Windows the carry-over check needs before it counts (else the whole map is applied).
+const MIN_TESTED: usize = 100;
+/// Central levels the carry-over check scores.
+const CHECKED: [f64; 4] = [0.5, 0.8, 0.9, 0.95];
+/// One step of the carry-over check: the levels read for [`CHECKED`] as learnt on the
+/// blocks before a block, and that block's PIT ranges.
+type CarryTest<'a> = ([f64; 4], &'a [(f64, f64)]);
+
+/// The PIT ranges of one left-out block: the candidate the forecast's own rule would pick
+/// without the block (the prior-adjusted score), read at that candidate's dispersion.
+fn block_ranges(
+    class: DemandClass,
+    block: &[BlockCandidate],
+    prior: &Prior,
+    out: &mut Vec<(f64, f64)>,
+) {
+    // The first of equals, as the forecast's choice keeps the candidate order.
+    let picked = block
+        .iter()
+        .map(|c| (prior.adjusted(class, c.model, c.score), c))
+        .min_by(|x, y| x.0.total_cmp(&y.0))
+        .map(|b| b.1);
+    let Some(c) = picked else { return };
+    let Some(disp) = c.disp else { return };
+    for &(y, f) in &c.late {
+        let var = super::quantile::cv_dispersion_var(f, disp);
+        let hi = super::quantile::count_cdf(f, var, y);
+        let lo = if y >= 1.0 {
+            super::quantile::count_cdf(f, var, y - 1.0)
+        } else {
+            0.0
+        };
+        out.push((lo, hi));
+    }
+}
+
+/// How much of a map learnt on older windows carries over to newer ones: the share λ (in
+/// tenths) of its move from the identity whose central intervals at 50, 80, 90 and 95 %
+/// cover the tested windows closest to nominal (pooled over the tests, least squares).
+fn carried_share(tests: &[CarryTest]) -> f64 {
+    let n: usize = tests.iter().map(|t| t.1.len()).sum();
+    let miss = |lambda: f64| -> f64 {
+        CHECKED
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| {
+                let cover = tests
+                    .iter()
+                    .map(|(read, windows)| {
+                        let a = l + lambda * (read[i] - l);
+                        windows
+                            .iter()
+                            .map(|&(lo, hi)| super::quantile::pit_cover(lo, hi, a))
+                            .sum::<f64>()
+                    })
+                    .sum::<f64>()
+                    / n as f64;
+                (cover - l).powi(2)
+            })
+            .sum()
+    };
+    (0..=10)
+        .map(|k| k as f64 / 10.0)
+        .map(|lambda| (miss(lambda), lambda))
+        .min_by(|x, y| x.0.total_cmp(&y.0))
+        .map_or(1.0, |b| b.1)
 }
 
 impl Prior {
@@ -630,6 +733,122 @@ mod tests {
         // Monotone, ends fixed: quantiles read through it never cross.
         assert!(wide.windows(2).all(|w| w[0] <= w[1]));
         assert_eq!((wide[0], wide[RECAL_KNOTS]), (0.0, 1.0));
+    }
+
+    /// One checked block of a sampled series: a single candidate whose windows came in at
+    /// PIT `u` of a near-continuous count distribution (mean 500, variance 2,000).
+    fn block_at(us: &[f64]) -> Vec<BlockCandidate> {
+        let (f, disp) = (500.0, 4.0);
+        let var = super::super::quantile::cv_dispersion_var(f, disp);
+        vec![BlockCandidate {
+            model: "ses",
+            score: 1.0,
+            disp: Some(disp),
+            late: us
+                .iter()
+                .map(|&u| (super::super::quantile::count_quantile(f, var, u), f))
+                .collect(),
+        }]
+    }
+
+    /// The same PITs as the "too narrow" class above: a fifth below 0.05, a fifth above 0.95.
+    fn narrow_pit(u: f64) -> f64 {
+        if u < 0.2 {
+            u * 0.25
+        } else if u > 0.8 {
+            1.0 - (1.0 - u) * 0.25
+        } else {
+            0.05 + (u - 0.2) * 1.5
+        }
+    }
+
+    /// 40 series × 6 blocks × 10 windows; block k (0 = latest) draws its PITs narrow or
+    /// calibrated as `narrow(k)` says.
+    fn checks_with(narrow: impl Fn(usize) -> bool) -> Vec<Pseudo> {
+        let mut rng = Rng::new(5);
+        (0..40)
+            .map(|_| Pseudo {
+                blocks: (0..6)
+                    .map(|k| {
+                        let us: Vec<f64> = (0..10)
+                            .map(|_| {
+                                let u = rng.uniform().clamp(1e-4, 1.0 - 1e-4);
+                                if narrow(k) {
+                                    narrow_pit(u)
+                                } else {
+                                    u
+                                }
+                            })
+                            .collect();
+                        block_at(&us)
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// A miss that holds through the CV span is applied whole; one that came from a burst
+    /// in the oldest block and did not come back is not, though the map learnt on all
+    /// blocks together would still widen the windows.
+    #[test]
+    fn recalibration_goes_only_as_far_as_it_carried_over_in_time() {
+        let prior = Prior {
+            classes: Vec::new(),
+            windows: Vec::new(),
+        };
+        let steady = checks_with(|_| true);
+        let refs: Vec<&Pseudo> = steady.iter().collect();
+        let w = window_recal(DemandClass::Smooth, &refs, &prior).unwrap();
+        assert_eq!(w.windows, 2_400);
+        assert!(w.carried >= 0.8, "{}", w.carried);
+        let p90 = recal_level(&w.levels, 0.9);
+        assert!(p90 > 0.96, "{p90}");
+
+        let calmed = checks_with(|k| k == 5);
+        let refs: Vec<&Pseudo> = calmed.iter().collect();
+        let w = window_recal(DemandClass::Smooth, &refs, &prior).unwrap();
+        assert!(w.carried <= 0.2, "{}", w.carried);
+        let all: Vec<(f64, f64)> = {
+            let mut v = Vec::new();
+            for c in &calmed {
+                for b in &c.blocks {
+                    block_ranges(DemandClass::Smooth, b, &prior, &mut v);
+                }
+            }
+            v
+        };
+        let unchecked = recal_level(&fit_recal(&all), 0.9);
+        let p90 = recal_level(&w.levels, 0.9);
+        assert!(unchecked > 0.905, "{unchecked}");
+        assert!(
+            p90 < 0.9 + 0.2 * (unchecked - 0.9) + 1e-9,
+            "{p90} vs {unchecked}"
+        );
+        // Still a map: monotone, ends fixed.
+        assert!(w.levels.windows(2).all(|x| x[0] <= x[1]));
+        assert_eq!((w.levels[0], w.levels[RECAL_KNOTS]), (0.0, 1.0));
+    }
+
+    /// Too few windows to check against: the learnt map is applied whole.
+    #[test]
+    fn recalibration_without_a_check_applies_the_map() {
+        let prior = Prior {
+            classes: Vec::new(),
+            windows: Vec::new(),
+        };
+        // 40 series × 1 block: nothing before block 0 to learn from.
+        let one: Vec<Pseudo> = checks_with(|_| true)
+            .into_iter()
+            .map(|mut p| {
+                p.blocks.truncate(1);
+                let late = p.blocks[0][0].late.clone();
+                p.blocks[0][0].late.extend(late);
+                p
+            })
+            .collect();
+        let refs: Vec<&Pseudo> = one.iter().collect();
+        let w = window_recal(DemandClass::Smooth, &refs, &prior).unwrap();
+        assert_eq!((w.windows, w.carried), (800, 1.0));
     }
 
     /// A count's PIT is a range, not a point: all-zero windows forecast at a mean of
