@@ -22,6 +22,9 @@ const NF: usize = 7 + 12 + 7 + 5 + 2 + 2;
 const TRAIN_ORIGINS: usize = 12;
 const TRAIN_STEP: usize = 14;
 const MAX_ROWS: usize = 400_000;
+/// Days from the first to the last training target in a calendar month before its own
+/// effect is learnt.
+const MIN_MONTH_SPAN: i32 = 14;
 
 /// Indices of the last `days` open, uncensored days before `n`, latest first.
 fn recent_usable<'a>(s: &'a SeriesView, n: usize, days: usize) -> impl Iterator<Item = usize> + 'a {
@@ -241,8 +244,21 @@ impl Ridge {
 
 /// Trains on every series' history up to (and including) day index `cut(i)` of series `i`.
 pub fn train(panel: &Panel, h: usize, cut: &dyn Fn(usize) -> usize, penalty: f64) -> Option<Ridge> {
+    train_with(panel, h, cut, penalty, MIN_MONTH_SPAN)
+}
+
+/// [`train`] with the latest month's indicator kept only from `min_month_span` days on.
+fn train_with(
+    panel: &Panel,
+    h: usize,
+    cut: &dyn Fn(usize) -> usize,
+    penalty: f64,
+    min_month_span: i32,
+) -> Option<Ridge> {
     let mut xs: Vec<[f64; NF]> = Vec::new();
     let mut ys: Vec<f64> = Vec::new();
+    // First and last target day seen in each calendar month.
+    let mut months: [(i32, i32); 12] = [(i32::MAX, i32::MIN); 12];
     // Spread the row budget over the whole panel (panel order is often by category, so
     // the first series alone would not be a fair sample): fewer origins per series first,
     // then every `stride`-th series.
@@ -271,7 +287,12 @@ pub fn train(panel: &Panel, h: usize, cut: &dyn Fn(usize) -> usize, penalty: f64
                 if !s.usable(t) {
                     continue;
                 }
-                xs.push(o.features(&s, n, j));
+                let x = o.features(&s, n, j);
+                if let Some(m) = x[7..19].iter().position(|&v| v > 0.0) {
+                    let d = s.start + t as i32;
+                    months[m] = (months[m].0.min(d), months[m].1.max(d));
+                }
+                xs.push(x);
                 // Relative demand, capped so one spike does not steer the pooled fit.
                 ys.push((s.y[t] / scale).min(20.0));
                 if ys.len() >= MAX_ROWS {
@@ -285,6 +306,22 @@ pub fn train(panel: &Panel, h: usize, cut: &dyn Fn(usize) -> usize, penalty: f64
     let used = NF - 2 * usize::from(!panel.has_prices()) - 2 * usize::from(!panel.has_promotions());
     if ys.len() < 10 * used {
         return None;
+    }
+    // A month the training targets only touch (a forecast on the 3rd trains on the month's
+    // first 3 days) would get an effect from those few days and carry it over the whole
+    // month ahead: its indicator is left out, so it takes the average month, as an unseen
+    // month does (sample, December origin: −17 % on every day of the window).
+    let latest = months
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.0 <= r.1)
+        .max_by_key(|(_, r)| r.1);
+    if let Some((m, &(first, last))) = latest {
+        if last - first + 1 < min_month_span {
+            for x in &mut xs {
+                x[7 + m] = 0.0;
+            }
+        }
     }
     ridge(&xs, &ys, penalty)
 }
@@ -462,6 +499,55 @@ mod tests {
         let f = g.predict(&panel.view(0), 28).unwrap();
         let mean = f.iter().sum::<f64>() / 28.0;
         assert!(mean > 15.0, "level 10, season 30: forecast mean {mean}");
+    }
+
+    /// A forecast on the 3rd of a month trains on that month's first 3 days only. Here they
+    /// were a dip (half the level); the month's indicator must not carry it over the whole
+    /// month ahead (it did on the sample's December origin: −17 % on every day).
+    #[test]
+    fn a_month_the_training_only_touches_lends_no_effect_to_the_month_ahead() {
+        use crate::panel::from_date;
+        let day = |y, m, d| from_date(chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap());
+        let (start, end) = (day(2024, 3, 1), day(2024, 12, 4));
+        let dip = day(2024, 12, 1);
+        let len = (end - start) as usize;
+        let mut rng = crate::sample::Rng::new(3);
+        let plain: Vec<crate::panel::PlainSeries> = (0..60)
+            .map(|k| {
+                let level = 5.0 + k as f64;
+                let y: Vec<f64> = (0..len)
+                    .map(|t| {
+                        let wd = [1.2, 1.0, 1.0, 1.0, 1.1, 0.8, 0.9][t % 7];
+                        let d = start + t as i32;
+                        rng.poisson(level * wd * if d >= dip { 0.5 } else { 1.0 }) as f64
+                    })
+                    .collect();
+                (start, y, vec![false; len], vec![false; len])
+            })
+            .collect();
+        let panel = Panel::from_plain(plain);
+        let cut = |i: usize| panel.series[i].len;
+        let forecast = |m: Ridge| {
+            let g = Global {
+                cv: None,
+                full: Some(Arc::new(m)),
+            };
+            let f = g.predict(&panel.view(20), 28).unwrap();
+            f.iter().sum::<f64>() / 28.0
+        };
+        let m = train(&panel, 28, &cut, 0.001).unwrap();
+        assert_eq!(m.coef[7 + 11], 0.0);
+        let with_rule = forecast(m);
+        // The same fit with December's indicator kept: it learns the dip as December's.
+        let m = train_with(&panel, 28, &cut, 0.001, 0).unwrap();
+        assert!(m.coef[7 + 11] < -0.2, "{}", m.coef[7 + 11]);
+        let without = forecast(m);
+        // Level 25 ahead. The 3 low days still pull the recent levels down (measured 16.8
+        // against 13.6): the rule takes away the month's share of that, not the rest.
+        assert!(
+            with_rule > without + 2.0,
+            "with the rule {with_rule}, without {without}"
+        );
     }
 
     /// Half the series have discounted bulk months: the volume doubles at half the price and
