@@ -552,9 +552,7 @@ pub fn decode_state(bytes: &[u8]) -> DecResult<ShardState> {
         let loc = d.string()?;
         let mut f = d.forecast()?;
         // The levels are the prior's (as the forecast stage sets them), not stored twice.
-        if f.window_method == "cv_dispersion" {
-            f.window_levels = prior.as_ref().and_then(|p| p.window_levels(f.class.class));
-        }
+        f.read_window_levels(prior.as_ref());
         series.push((sku, loc, f));
     }
     if d.at != bytes.len() {

@@ -231,6 +231,14 @@ pub struct SeriesForecast {
 }
 
 impl SeriesForecast {
+    /// Takes the window recalibration of its class from `prior`. The map was learnt on
+    /// count windows with the CV dispersion: only those read their levels off it.
+    pub(crate) fn read_window_levels(&mut self, prior: Option<&select::Prior>) {
+        if self.window_method == "cv_dispersion" {
+            self.window_levels = prior.and_then(|p| p.window_levels(self.class.class));
+        }
+    }
+
     /// A forecast given from outside (hand-computed cases, replays): flat daily mean over
     /// the window, window quantiles by `window_method` ("normal_approx" with the daily error
     /// sd, "negative_binomial" with variance `daily_sd²` per day, or "poisson").
@@ -925,11 +933,7 @@ pub fn forecast_series_with(
     out.class = class;
     out.fallback_kind = fallback_kind;
     out.selection_weight = prior.and_then(|p| p.reliability(class.class));
-    // The recalibration was learnt on count windows with the CV dispersion: only those
-    // read their levels off it.
-    if out.window_method == "cv_dispersion" {
-        out.window_levels = prior.and_then(|p| p.window_levels(class.class));
-    }
+    out.read_window_levels(prior);
     out.stall = stall(&out, s, cfg);
     out.promo_lift = lifted.map(|l| l.lift);
     out.yearly_move = final_move.filter(|_| {

@@ -704,14 +704,7 @@ mod tests {
         // 0.95, half of them beyond 0.025 / 0.975: the central 80 % reads at the 95 %.
         let narrow: Vec<(f64, f64)> = (0..4_000)
             .map(|_| {
-                let u = rng.uniform();
-                let v = if u < 0.2 {
-                    u * 0.25
-                } else if u > 0.8 {
-                    1.0 - (1.0 - u) * 0.25
-                } else {
-                    0.05 + (u - 0.2) * 1.5
-                };
+                let v = narrow_pit(rng.uniform());
                 (v, v)
             })
             .collect();
@@ -751,7 +744,7 @@ mod tests {
         }]
     }
 
-    /// The same PITs as the "too narrow" class above: a fifth below 0.05, a fifth above 0.95.
+    /// PITs of a "too narrow" class: a fifth below 0.05, a fifth above 0.95.
     fn narrow_pit(u: f64) -> f64 {
         if u < 0.2 {
             u * 0.25
