@@ -142,6 +142,25 @@ pub struct Calendar {
     pub detect_closed_days: bool,
     /// Public holidays and other closed dates (ISO), past and future.
     pub holidays: Vec<String>,
+    /// Open days out of the ordinary for the whole shop (ISO), past and planned: Black
+    /// Friday, Cyber Monday, a holiday the online shop takes orders on. The forecast learns
+    /// what they do to demand and forecasts it for the planned ones.
+    pub events: EventSpec,
+}
+
+/// `calendar.events`: a list of dates (one kind of event), or kinds by name, each with its
+/// dates (`black_friday = [...]`), when they differ in what they do to demand.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum EventSpec {
+    Dates(Vec<String>),
+    Kinds(BTreeMap<String, Vec<String>>),
+}
+
+impl Default for EventSpec {
+    fn default() -> Self {
+        EventSpec::Dates(vec![])
+    }
 }
 
 impl Default for Calendar {
@@ -150,6 +169,7 @@ impl Default for Calendar {
             closed_weekdays: vec![],
             detect_closed_days: true,
             holidays: vec![],
+            events: EventSpec::default(),
         }
     }
 }
@@ -661,6 +681,9 @@ pub struct Pipeline {
     pub closed_weekdays: Vec<Weekday>,
     #[serde(skip)]
     pub holidays: Vec<NaiveDate>,
+    /// Event kinds by name (a plain list is the one kind "event"), each with its dates.
+    #[serde(skip)]
+    pub events: Vec<(String, Vec<NaiveDate>)>,
     pub defaults: Defaults,
     pub forecast: ForecastCfg,
     pub replenish: ReplenishCfg,
@@ -1058,6 +1081,40 @@ impl RawPipeline {
         }
         holidays.sort();
         holidays.dedup();
+        let kinds: Vec<(String, Vec<String>)> = match &self.calendar.events {
+            EventSpec::Dates(d) if d.is_empty() => vec![],
+            EventSpec::Dates(d) => vec![("event".to_string(), d.clone())],
+            EventSpec::Kinds(k) => k.iter().map(|(n, d)| (n.clone(), d.clone())).collect(),
+        };
+        let mut events: Vec<(String, Vec<NaiveDate>)> = Vec::new();
+        let mut seen: BTreeMap<NaiveDate, String> = BTreeMap::new();
+        for (name, dates) in kinds {
+            let key = format!("calendar.events.{name}");
+            let mut days = Vec::new();
+            for e in &dates {
+                let d = parse_date_setting(&key, e)?;
+                if holidays.binary_search(&d).is_ok() {
+                    return Err(invalid(
+                        &key,
+                        format!(
+                            "{d} is also in calendar.holidays: a closed day has no demand to lift"
+                        ),
+                    ));
+                }
+                if let Some(other) = seen.insert(d, name.clone()).filter(|o| *o != name) {
+                    return Err(invalid(
+                        &key,
+                        format!("{d} is also an event of kind '{other}': a day is one kind"),
+                    ));
+                }
+                days.push(d);
+            }
+            days.sort();
+            days.dedup();
+            if !days.is_empty() {
+                events.push((name, days));
+            }
+        }
 
         Ok(Pipeline {
             name: self.name.unwrap_or_else(|| "adhoc".into()),
@@ -1068,6 +1125,7 @@ impl RawPipeline {
             calendar: self.calendar,
             closed_weekdays,
             holidays,
+            events,
             defaults: self.defaults,
             forecast: self.forecast,
             replenish: self.replenish,
@@ -1129,6 +1187,50 @@ mod tests {
         );
         assert_eq!(p.horizon_days, 9);
         assert_eq!(p.as_of, NaiveDate::from_ymd_opt(2020, 1, 1));
+    }
+
+    #[test]
+    fn events_are_a_list_or_kinds_by_name_and_bad_ones_name_their_key() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let v = |calendar: &str| {
+            raw(&format!(
+                "[inputs.orders]\npath='o.parquet'\n[calendar]\n{calendar}"
+            ))
+            .unwrap()
+            .validate(Overrides::default())
+        };
+        // A list is one kind, "event"; dates sorted, repeats dropped.
+        let p = v("events = ['2024-11-29', '2023-11-24', '2024-11-29']").unwrap();
+        assert_eq!(
+            p.events,
+            vec![("event".to_string(), vec![d("2023-11-24"), d("2024-11-29")])]
+        );
+        // Kinds by name, in name order.
+        let p = v("[calendar.events]\nprime_day = ['2024-07-16']\nblack_friday = ['2024-11-29']")
+            .unwrap();
+        let names: Vec<&str> = p.events.iter().map(|e| e.0.as_str()).collect();
+        assert_eq!(names, ["black_friday", "prime_day"]);
+        // No events: nothing.
+        assert!(v("").unwrap().events.is_empty());
+        // A bad date names the kind's key; a closed day cannot be an event; a day is one kind.
+        let e = v("[calendar.events]\nblack_friday = ['2024-11-31']")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("calendar.events.black_friday") && e.contains("2024-11-31"),
+            "{e}"
+        );
+        let e = v("holidays = ['2024-12-25']\nevents = ['2024-12-25']")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("calendar.holidays"), "{e}");
+        let e = v("[calendar.events]\na = ['2024-11-29']\nb = ['2024-11-29']")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("calendar.events.b") && e.contains("kind 'a'"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -36,6 +36,13 @@ pub struct TradingCalendar {
     past_closed: Vec<bool>,
     #[serde(skip)]
     holidays: Vec<Day>,
+    /// Open days out of the ordinary for the whole shop (`calendar.events`), past and
+    /// planned, by kind.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<(String, Vec<NaiveDate>)>,
+    /// (day, kind index into `events`), sorted by day.
+    #[serde(skip)]
+    event_days: Vec<(Day, usize)>,
 }
 
 impl TradingCalendar {
@@ -54,7 +61,43 @@ impl TradingCalendar {
             weekdays: closed,
             past_closed,
             holidays: vec![],
+            events: vec![],
+            event_days: vec![],
         }
+    }
+
+    /// Sets the shop's event kinds and their days (`calendar.events`; a day of two kinds
+    /// keeps the first).
+    pub fn set_events(&mut self, kinds: &[(String, Vec<NaiveDate>)]) {
+        self.events = kinds.to_vec();
+        self.event_days = kinds
+            .iter()
+            .enumerate()
+            .flat_map(|(k, (_, d))| d.iter().map(move |d| (from_date(*d), k)))
+            .collect();
+        self.event_days.sort();
+        self.event_days.dedup_by_key(|e| e.0);
+    }
+
+    pub fn has_events(&self) -> bool {
+        !self.event_days.is_empty()
+    }
+
+    /// Number of event kinds.
+    pub fn event_kinds(&self) -> usize {
+        self.events.len()
+    }
+
+    /// The kind of event on day `d`, if any.
+    #[inline]
+    pub fn event_kind(&self, d: Day) -> Option<usize> {
+        if self.event_days.is_empty() {
+            return None;
+        }
+        self.event_days
+            .binary_search_by_key(&d, |e| e.0)
+            .ok()
+            .map(|i| self.event_days[i].1)
     }
 
     /// Called for every day of every candidate's every CV origin: the history is a table
@@ -146,6 +189,18 @@ impl<'a> SeriesView<'a> {
         let d = self.start + i as Day;
         let k = self.promos.partition_point(|r| r.1 < d);
         self.promos.get(k).is_some_and(|r| r.0 <= d)
+    }
+
+    /// Whether day `i` (relative to the series' start, future days too) is a shop event day.
+    #[inline]
+    pub fn event(&self, i: usize) -> bool {
+        self.event_kind(i).is_some()
+    }
+
+    /// The kind of shop event on day `i` (relative to the series' start), if any.
+    #[inline]
+    pub fn event_kind(&self, i: usize) -> Option<usize> {
+        self.calendar.event_kind(self.start + i as Day)
     }
 }
 
@@ -415,7 +470,7 @@ pub fn build(p: &Pipeline, ds: &Dataset, as_of: Day) -> Panel {
             }
         }
     }
-    let calendar = TradingCalendar {
+    let mut calendar = TradingCalendar {
         start,
         as_of,
         closed_weekdays: weekdays.iter().map(|w| weekday_name(*w)).collect(),
@@ -424,7 +479,10 @@ pub fn build(p: &Pipeline, ds: &Dataset, as_of: Day) -> Panel {
         weekdays,
         past_closed,
         holidays,
+        events: vec![],
+        event_days: vec![],
     };
+    calendar.set_events(&p.events);
 
     // Series sorted by names so outputs never depend on interning order.
     let mut keys: Vec<((u32, u32), Day)> = first.into_iter().collect();

@@ -146,7 +146,7 @@ pub fn fingerprint(p: &Pipeline, ds: &Dataset, panel: &Panel, windows: &[usize])
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const MAGIC: &[u8; 16] = b"RESTOCK-SHARD-09";
+const MAGIC: &[u8; 16] = b"RESTOCK-SHARD-10";
 pub const STATE_FILE: &str = "forecasts.state";
 pub const SHARD_MANIFEST: &str = "shard.json";
 
@@ -286,6 +286,7 @@ impl Enc {
             None => self.u64(0),
         }
         self.opt_f64(f.promo_lift);
+        self.opt_f64(f.event_lift);
         self.opt_f64(f.yearly_move);
     }
 }
@@ -458,6 +459,7 @@ impl Dec<'_> {
             _ => Some((self.usize()?, self.f64()?)),
         };
         let promo_lift = self.opt_f64()?;
+        let event_lift = self.opt_f64()?;
         let yearly_move = self.opt_f64()?;
         Ok(SeriesForecast {
             model,
@@ -484,6 +486,7 @@ impl Dec<'_> {
             selection_weight,
             stall,
             promo_lift,
+            event_lift,
             yearly_move,
         })
     }
@@ -757,6 +760,7 @@ mod tests {
         f.selection_weight = Some(0.1 + 0.7);
         f.stall = Some((24, 0.1 + 0.05));
         f.promo_lift = Some(0.1 + 2.2);
+        f.event_lift = Some(0.1 + 1.3);
         f.yearly_move = Some(0.1 + 0.6);
         f.window_method = "cv_dispersion";
         f.window_dispersion = 0.1 + 0.4;
@@ -816,6 +820,10 @@ mod tests {
             Some((0.1f64 + 2.2).to_bits())
         );
         assert_eq!(
+            g.event_lift.map(f64::to_bits),
+            Some((0.1f64 + 1.3).to_bits())
+        );
+        assert_eq!(
             g.yearly_move.map(f64::to_bits),
             Some((0.1f64 + 0.6).to_bits())
         );
@@ -829,6 +837,6 @@ mod tests {
         let mut old = bytes.clone();
         old[..16].copy_from_slice(b"RESTOCK-SHARD-06");
         let e = decode_state(&old).err().unwrap();
-        assert!(e.contains("format 06") && e.contains("reads 09"), "{e}");
+        assert!(e.contains("format 06") && e.contains("reads 10"), "{e}");
     }
 }

@@ -13,12 +13,15 @@ trading-day axis, which is then the weekly axis; a 28-day horizon is 4 weeks.
   inside the series' spans, 55 weeks after 33 series stop early): demand was not observed,
   so restock treats those days as censored, not as zero demand.
 - promotions.parquet: one row per store x brand x week with deal = 1 or feat > 0.
-- pipeline.toml (and pipeline-no-promotions.toml without the calendar).
+- pipeline.toml (and pipeline-no-promotions.toml without the calendar;
+  pipeline-holidays.toml with six US holidays as `calendar.events` kinds, each on the
+  Thursday of the week that holds it: README "Shop events").
 
     python benches/dominicks/convert.py --out ~/.cache/restock-dominicks
     restock backtest forecast --pipeline ~/.cache/restock-dominicks/pipeline.toml --origins 4
 """
 import argparse
+import datetime as dt
 import os
 
 import numpy as np
@@ -26,6 +29,39 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 DAY0 = np.datetime64("1989-09-14")  # Thursday, start of Dominick's week 1
+
+
+def holiday_weeks():
+    """Six US holidays by kind: the Thursday that starts the Dominick's week holding each,
+    1989-1993 (a week holds one kind: the first in this order)."""
+    day0 = dt.date(1989, 9, 14)
+
+    def nth(y, m, wd, k):
+        d = dt.date(y, m, 1) + dt.timedelta((wd - dt.date(y, m, 1).weekday()) % 7)
+        return d + dt.timedelta(7 * (k - 1))
+
+    def last(y, m, wd):
+        d = dt.date(y, m + 1, 1) - dt.timedelta(1)
+        return d - dt.timedelta((d.weekday() - wd) % 7)
+
+    kinds = {
+        "new_year": lambda y: dt.date(y, 1, 1),
+        "memorial_day": lambda y: last(y, 5, 0),
+        "july_4": lambda y: dt.date(y, 7, 4),
+        "labor_day": lambda y: nth(y, 9, 0, 1),
+        "thanksgiving": lambda y: nth(y, 11, 3, 4),
+        "christmas": lambda y: dt.date(y, 12, 25),
+    }
+    used, out = set(), {}
+    for name, day in kinds.items():
+        weeks = []
+        for y in range(1989, 1994):
+            thu = day0 + dt.timedelta(7 * ((day(y) - day0).days // 7))
+            if thu >= day0 and thu not in used:
+                used.add(thu)
+                weeks.append(thu)
+        out[name] = weeks
+    return out
 
 
 def main():
@@ -102,6 +138,16 @@ currency = "USD"
         f.write(body.replace("%PROMO%", f'[inputs.promotions]\npath = "{d}/promotions.parquet"\n'))
     with open(os.path.join(a.out, "pipeline-no-promotions.toml"), "w") as f:
         f.write(body.replace("%PROMO%", "").replace('name = "dominicks-oj"', 'name = "dominicks-oj-no-promotions"'))
+    events = "".join(
+        f'{k} = [{", ".join(chr(34) + str(w) + chr(34) for w in v)}]\n' for k, v in holiday_weeks().items()
+    )
+    with open(os.path.join(a.out, "pipeline-holidays.toml"), "w") as f:
+        f.write(
+            body.replace("%PROMO%", f'[inputs.promotions]\npath = "{d}/promotions.parquet"\n')
+            .replace('name = "dominicks-oj"', 'name = "dominicks-oj-holidays"')
+            + "\n[calendar.events]\n# US holiday weeks, each its own kind: the Thursday of the week that holds it.\n"
+            + events
+        )
     print(f"{len(t)} store-brand-weeks, {len(gs)} gaps, {len(p)} promotion weeks -> {a.out}")
 
 

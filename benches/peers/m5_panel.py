@@ -5,7 +5,12 @@ Shape of the M5 competition data (Walmart, 2016): 30,490 item x store series, 1,
 seasonality, sporadic event days with higher demand, Christmas closed, items launched at
 different dates. Deterministic for a seed.
 
-    python benches/peers/m5_panel.py --series 30490 --out /tmp/m5.parquet [--seed 1]
+    python benches/peers/m5_panel.py --series 30490 --out /tmp/m5.parquet [--seed 1] \
+        [--events-pipeline /tmp/m5-events.toml]
+
+The event days are in the data but not in the panel file (M5's calendar lists them ahead, a
+plain panel has no calendar). `--events-pipeline` writes them, with the 28 days after the
+panel, as a pipeline whose `calendar.events` restock reads with `--panel ... --pipeline ...`.
 """
 import argparse
 
@@ -62,6 +67,7 @@ def main():
     ap.add_argument("--series", type=int, default=30490)
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--events-pipeline", help="write the event days as a restock pipeline TOML")
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     cal = Calendar(rng)
@@ -94,6 +100,23 @@ def main():
         writer.write_table(t)
     writer.close()
     print(f"{a.series} series, {total} series-days, {zeros / total:.1%} zeros -> {a.out}")
+    if a.events_pipeline:
+        write_events(cal, a.seed, a.events_pipeline)
+
+
+def write_events(cal, seed, path):
+    """The panel's event days plus those of the 28 days after it (from their own stream, so
+    the panel does not change), as `calendar.events` of a pipeline."""
+    ahead = np.random.default_rng([seed, 28]).random(28) < 0.045
+    days = [str(d) for d in cal.dates[cal.events]]
+    days += [str(cal.dates[-1] + 1 + k) for k in np.nonzero(ahead)[0]]
+    with open(path, "w") as f:
+        f.write("# Event days of the M5-shaped panel (benches/peers/m5_panel.py), past and planned.\n")
+        f.write('name = "m5-panel-events"\n\n[calendar]\nevents = [\n')
+        for d in days:
+            f.write(f'  "{d}",\n')
+        f.write("]\n")
+    print(f"{len(days)} event days -> {path}")
 
 
 if __name__ == "__main__":

@@ -1036,7 +1036,8 @@ pub fn command(
     if origins == 0 || origins > 52 || step == 0 {
         return Err(bad_opt("--origins must be 1..=52 and --step >= 1"));
     }
-    // A plain panel needs no order file; the pipeline is then only read for [forecast].
+    // A plain panel needs no order file; the pipeline is then only read for [forecast] and
+    // the calendar's events.
     let p = match panel_path {
         Some(pp) => {
             let mut c = common.clone();
@@ -1060,7 +1061,10 @@ pub fn command(
     };
     let (outcome, label) = match panel_path {
         Some(pp) => {
-            let (panel, ids) = read_panel(pp)?;
+            let (mut panel, ids) = read_panel(pp)?;
+            // A plain panel has no calendar of its own beyond closed days: the shop's
+            // events come from the pipeline (or --set calendar.events=[...]).
+            panel.calendar.set_events(&p.events);
             let need = horizon + (origins - 1) * step + 14;
             if panel.series.iter().all(|s| s.len < need) {
                 return Err(bad_opt(&format!(

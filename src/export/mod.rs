@@ -296,6 +296,10 @@ pub fn forecast_models_table(
         ColData::F64(fc.iter().map(|f| f.promo_lift.map(round4)).collect()),
     )
     .push(
+        "event_lift",
+        ColData::F64(fc.iter().map(|f| f.event_lift.map(round4)).collect()),
+    )
+    .push(
         "yearly_move",
         ColData::F64(fc.iter().map(|f| f.yearly_move.map(round4)).collect()),
     )

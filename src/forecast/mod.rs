@@ -56,6 +56,11 @@ pub trait Forecaster: Send + Sync {
             .map(|&o| self.predict(&s.truncate(o), h))
             .collect()
     }
+    /// The shop-wide lift of each kind of `calendar.events` day, where the model measures
+    /// them (the pooled model): the per-series models forecast planned events with them.
+    fn event_lifts(&self) -> Option<&[Option<f64>]> {
+        None
+    }
 }
 
 /// One model by its pipeline name.
@@ -101,12 +106,17 @@ pub fn registry_for(
         let back = h + cfg.cv_windows.saturating_sub(1) * cfg.cv_step_days;
         let span = tracing::info_span!("global_model");
         let _g = span.enter();
-        let full = global::train(panel, h, n_obs, cfg.global_penalty).map(std::sync::Arc::new);
+        let cv_cut = |i: usize| n_obs(i).saturating_sub(back);
+        let event_lifts = promo::pooled_event_lifts(panel, n_obs);
+        let cv_event_lifts = promo::pooled_event_lifts(panel, &cv_cut);
+        let full = global::train(panel, h, n_obs, cfg.global_penalty, event_lifts.as_deref())
+            .map(std::sync::Arc::new);
         let cv = global::train(
             panel,
             h,
-            &|i| n_obs(i).saturating_sub(back),
+            &cv_cut,
             cfg.global_penalty,
+            cv_event_lifts.as_deref(),
         )
         .map(std::sync::Arc::new);
         tracing::info!(
@@ -114,7 +124,11 @@ pub fn registry_for(
             cv_trained = cv.is_some(),
             "global model"
         );
-        let g: Box<dyn Forecaster> = Box::new(global::Global { cv, full });
+        let g: Box<dyn Forecaster> = Box::new(global::Global {
+            cv,
+            full,
+            event_lifts,
+        });
         // Registry order decides ties; keep the configured position.
         let pos = cfg
             .models
@@ -225,6 +239,9 @@ pub struct SeriesForecast {
     /// The lift the per-series models put on planned promotion days ([`promo`]); None
     /// without promotion days in the series' last year.
     pub promo_lift: Option<f64>,
+    /// The lift the per-series models put on the first planned shop event day of the
+    /// horizon that has one (`calendar.events`, [`promo`]); None without one.
+    pub event_lift: Option<f64>,
     /// Last year's move applied to the forecast ([`yearly`]); None where no model of the
     /// forecast took it.
     pub yearly_move: Option<f64>,
@@ -280,6 +297,7 @@ impl SeriesForecast {
             selection_weight: None,
             stall: None,
             promo_lift: None,
+            event_lift: None,
             yearly_move: None,
         }
     }
@@ -781,7 +799,7 @@ pub fn forecast_series_with(
         out.class = class;
         return out;
     }
-    let lifted = promo::Lifted::of(s);
+    let lifted = promo::Lifted::of(s, promo::event_prior(models));
     let Candidates {
         origins,
         scale,
@@ -935,7 +953,8 @@ pub fn forecast_series_with(
     out.selection_weight = prior.and_then(|p| p.reliability(class.class));
     out.read_window_levels(prior);
     out.stall = stall(&out, s, cfg);
-    out.promo_lift = lifted.map(|l| l.lift);
+    out.promo_lift = lifted.as_ref().and_then(|l| l.promo).map(|l| l.lift);
+    out.event_lift = lifted.as_ref().and_then(|l| l.next_event_lift(s, h));
     out.yearly_move = final_move.filter(|_| {
         out.members
             .iter()

@@ -1,4 +1,4 @@
-//! Promotions for the per-series models.
+//! Promotions and shop events for the per-series models.
 //!
 //! The pooled `global_ridge` model reads the promotion calendar as features. The per-series
 //! models (SES, Croston, ADIDA, …) see demand only: a history full of promotion weeks lifts
@@ -16,38 +16,70 @@
 //! promotion days without lift: a series with two promotion days says little about its
 //! next one, and a past promotion that did unusually well tends not to repeat. Both are
 //! taken from the history the forecast sees (a backtest's cut), not from each CV origin's.
+//!
+//! Shop events (`calendar.events`: Black Friday, a holiday the shop is open on) go the same
+//! way, with one lift per kind for the whole shop ([`pooled_event_lifts`]) instead of each
+//! series' own: a series sees a handful of event days.
 
 use super::{Forecaster, ModelError};
-use crate::panel::SeriesView;
+use crate::panel::{Panel, SeriesView};
 
 /// Promotion days at no lift that every forecast lift starts from.
 const PSEUDO_DAYS: f64 = 14.0;
 /// Days of history the lift is estimated from.
 const LIFT_DAYS: usize = 364;
+/// Days of history event days are read from: two years, so that a yearly event is seen.
+const EVENT_DAYS: usize = 728;
+/// Event days at no lift that each kind's shop-wide lift starts from.
+const EVENT_PSEUDO_DAYS: f64 = 1.0;
 /// Bounds of a lift: a calendar that marks nearly every day, or none that sold, is not
 /// allowed to blow a level up or down by more.
 const LIFT_RANGE: (f64, f64) = (0.25, 10.0);
 
-/// A series' promotion lift and its history with promotion days divided by their plain
-/// ratio to the ordinary days.
-pub struct Lifted {
-    /// What planned promotion days are multiplied by (shrunk toward 1).
+/// What one kind of flagged day (promotion, shop event) does to a series' demand.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lift {
+    /// What planned flagged days are multiplied by (shrunk toward 1).
     pub lift: f64,
-    /// What the history's promotion days were divided by (the plain ratio).
+    /// What the history's flagged days were divided by (the plain ratio).
     pub history_lift: f64,
+}
+
+impl Lift {
+    /// From the sums of flagged and ordinary usable days; None without flagged days.
+    fn of(flag_sum: f64, flag_n: f64, base: f64) -> Option<Lift> {
+        (flag_n > 0.0).then(|| Lift {
+            lift: ((flag_sum + PSEUDO_DAYS * base) / ((flag_n + PSEUDO_DAYS) * base))
+                .clamp(LIFT_RANGE.0, LIFT_RANGE.1),
+            history_lift: (flag_sum / (flag_n * base)).clamp(LIFT_RANGE.0, LIFT_RANGE.1),
+        })
+    }
+}
+
+/// A series' promotion and event lifts and its history with flagged days divided by their
+/// plain ratios to the ordinary days.
+pub struct Lifted {
+    /// None without a promotion day in the last year.
+    pub promo: Option<Lift>,
+    /// Per event kind (`calendar.events`): None without a lift for it; the `lift` is the
+    /// shop-wide one where the pooled model measured it.
+    pub event: Vec<Option<Lift>>,
     y: Vec<f64>,
 }
 
 impl Lifted {
-    /// None without a promotion day in the last year, or without ordinary days that sold.
-    pub fn of(s: &SeriesView) -> Option<Lifted> {
-        if s.promos.is_empty() {
+    /// None without promotion days in the last year and without event lifts, or without
+    /// ordinary days that sold. Ordinary days are neither; each ratio is read off the days
+    /// with only its own flag, and a day with both is divided by both. `event_prior`: the
+    /// shop-wide lift of each event kind ([`pooled_event_lifts`]).
+    pub fn of(s: &SeriesView, event_prior: Option<&[Option<f64>]>) -> Option<Lifted> {
+        if s.promos.is_empty() && !s.calendar.has_events() {
             return None;
         }
         let n = s.y.len();
         let (mut p_sum, mut p_n, mut o_sum, mut o_n) = (0.0, 0.0, 0.0, 0.0);
         for i in n.saturating_sub(LIFT_DAYS)..n {
-            if !s.usable(i) {
+            if !s.usable(i) || s.event(i) {
                 continue;
             }
             if s.promo(i) {
@@ -58,26 +90,49 @@ impl Lifted {
                 o_n += 1.0;
             }
         }
-        if p_n == 0.0 || o_n == 0.0 || o_sum <= 0.0 {
+        if o_n == 0.0 || o_sum <= 0.0 {
             return None;
         }
         let base = o_sum / o_n;
-        let lift = ((p_sum + PSEUDO_DAYS * base) / ((p_n + PSEUDO_DAYS) * base))
-            .clamp(LIFT_RANGE.0, LIFT_RANGE.1);
-        let history_lift = (p_sum / (p_n * base)).clamp(LIFT_RANGE.0, LIFT_RANGE.1);
+        let promo = Lift::of(p_sum, p_n, base);
+        let event = event_lifts(s, base, event_prior);
+        if promo.is_none() && event.iter().all(Option::is_none) {
+            return None;
+        }
         let y = (0..n)
-            .map(|i| {
-                if s.promo(i) {
-                    s.y[i] / history_lift
-                } else {
-                    s.y[i]
-                }
-            })
+            .map(|i| s.y[i] / Self::factor(s, i, promo, &event, |l| l.history_lift))
             .collect();
-        Some(Lifted {
-            lift,
-            history_lift,
-            y,
+        Some(Lifted { promo, event, y })
+    }
+
+    /// The product of the lifts (`pick`ed from each `Lift`) of the flags day `i` has.
+    fn factor(
+        s: &SeriesView,
+        i: usize,
+        promo: Option<Lift>,
+        event: &[Option<Lift>],
+        pick: impl Fn(Lift) -> f64,
+    ) -> f64 {
+        let mut f = 1.0;
+        if let Some(l) = promo.filter(|_| s.promo(i)) {
+            f *= pick(l);
+        }
+        if let Some(l) = s
+            .event_kind(i)
+            .and_then(|k| event.get(k).copied().flatten())
+        {
+            f *= pick(l);
+        }
+        f
+    }
+
+    /// The lift on the first event day with one in the `h` days after the series' end
+    /// (None: no such day ahead).
+    pub fn next_event_lift(&self, s: &SeriesView, h: usize) -> Option<f64> {
+        let n = s.y.len();
+        (n..n + h).find_map(|i| {
+            let k = s.event_kind(i)?;
+            self.event.get(k).copied().flatten().map(|l| l.lift)
         })
     }
 
@@ -85,14 +140,124 @@ impl Lifted {
         SeriesView { y: &self.y, ..*s }
     }
 
-    /// Puts the lift back on the promotion days of a path that starts at day `origin`.
+    /// Puts the lifts back on the flagged days of a path that starts at day `origin`.
     fn relift(&self, s: &SeriesView, origin: usize, path: &mut [f64]) {
         for (j, v) in path.iter_mut().enumerate() {
-            if s.promo(origin + j) {
-                *v *= self.lift;
+            *v *= Self::factor(s, origin + j, self.promo, &self.event, |l| l.lift);
+        }
+    }
+}
+
+/// Each event kind's lift for one series whose ordinary days sell `base` a day: the
+/// shop-wide one where the pooled model measured it, both for planned event days and to
+/// divide past ones by. A series has a handful of event days a year, too few for its own
+/// (M5-shaped panel, 12 origins: its own lift, shrunk toward 1 or toward the shop's, did
+/// worse on RMSSE, MASE and pinball; Dominick's: dividing a past holiday week by the
+/// series' own ratio set a recent week to the year's ordinary mean and cost up to 2.2 %
+/// RMSSE; benches/README "Shop events"). Without the pooled model: the series' own ratio,
+/// shrunk toward 1 for the forecast as for promotions.
+fn event_lifts(s: &SeriesView, base: f64, prior: Option<&[Option<f64>]>) -> Vec<Option<Lift>> {
+    let kinds = s.calendar.event_kinds();
+    if kinds == 0 {
+        return vec![];
+    }
+    match prior {
+        // A kind the shop has not seen (only planned so far) gets no lift.
+        Some(p) => (0..kinds)
+            .map(|k| {
+                p.get(k).copied().flatten().map(|l| Lift {
+                    lift: l,
+                    history_lift: l,
+                })
+            })
+            .collect(),
+        None => {
+            let (sum, count) = event_sums(s);
+            (0..kinds)
+                .map(|k| Lift::of(sum[k], count[k], base))
+                .collect()
+        }
+    }
+}
+
+/// Demand and number of usable promotion-free days of each event kind in the last
+/// `EVENT_DAYS`.
+fn event_sums(s: &SeriesView) -> (Vec<f64>, Vec<f64>) {
+    let kinds = s.calendar.event_kinds();
+    let (mut sum, mut count) = (vec![0.0; kinds], vec![0.0; kinds]);
+    let n = s.y.len();
+    for i in n.saturating_sub(EVENT_DAYS)..n {
+        if let Some(k) = s.event_kind(i) {
+            if s.usable(i) && !s.promo(i) {
+                sum[k] += s.y[i];
+                count[k] += 1.0;
             }
         }
     }
+    (sum, count)
+}
+
+/// The shop-wide lift of each event kind: over every series' days before `cut(i)`, its
+/// event-day demand over what its ordinary days (last year, no promotion, no event) would
+/// have sold on them. Event days are read over two years, so that a yearly event (Black
+/// Friday moves by up to a week) is seen once. A kind seen on m distinct days keeps
+/// m / (m + `EVENT_PSEUDO_DAYS`) of its measured effect: many series measure one Black
+/// Friday precisely, but one Black Friday says only so much about the next (Dominick's US
+/// holiday weeks did not repeat theirs). None without events; None for a kind without such
+/// days.
+pub fn pooled_event_lifts(panel: &Panel, cut: &dyn Fn(usize) -> usize) -> Option<Vec<Option<f64>>> {
+    if !panel.calendar.has_events() {
+        return None;
+    }
+    let kinds = panel.calendar.event_kinds();
+    let (mut num, mut den) = (vec![0.0; kinds], vec![0.0; kinds]);
+    let mut seen = vec![std::collections::BTreeSet::new(); kinds];
+    for i in 0..panel.series.len() {
+        let v = panel.view(i);
+        let s = v.truncate(cut(i).min(v.y.len()));
+        let n = s.y.len();
+        let (mut o_sum, mut o_n) = (0.0, 0.0);
+        for i in n.saturating_sub(LIFT_DAYS)..n {
+            if s.usable(i) && !s.promo(i) && !s.event(i) {
+                o_sum += s.y[i];
+                o_n += 1.0;
+            }
+        }
+        if o_sum <= 0.0 {
+            continue;
+        }
+        let base = o_sum / o_n;
+        let (sum, count) = event_sums(&s);
+        for k in 0..kinds {
+            num[k] += sum[k];
+            den[k] += count[k] * base;
+        }
+        for i in n.saturating_sub(EVENT_DAYS)..n {
+            if let Some(k) = s.event_kind(i) {
+                if s.usable(i) && !s.promo(i) {
+                    seen[k].insert(s.start + i as crate::ingest::Day);
+                }
+            }
+        }
+    }
+    Some(
+        num.iter()
+            .zip(&den)
+            .zip(&seen)
+            .map(|((a, b), m)| {
+                (*b > 0.0).then(|| {
+                    let l = (a / b).clamp(LIFT_RANGE.0, LIFT_RANGE.1);
+                    let m = m.len() as f64;
+                    1.0 + (l - 1.0) * m / (m + EVENT_PSEUDO_DAYS)
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The shop-wide event lifts the models carry (the pooled model computes them).
+pub fn event_prior(models: &[Box<dyn Forecaster>]) -> Option<&[Option<f64>]> {
+    models.iter().find_map(|m| m.event_lifts())
 }
 
 /// The pooled model reads promotions itself; every other model gets the lifted history.
@@ -144,7 +309,7 @@ mod tests {
     use super::*;
     use crate::forecast::baseline::MovingAverage;
     use crate::ingest::Day;
-    use crate::panel::{from_date, TradingCalendar};
+    use crate::panel::{from_date, Panel, TradingCalendar};
     use chrono::NaiveDate;
 
     /// 70 open days at 10 a day, promotion weeks (days 14–20 and 42–48) at 30, and a
@@ -187,23 +352,96 @@ mod tests {
     #[test]
     fn history_loses_its_whole_lift_and_planned_promotions_get_a_shrunk_one() {
         with_series(|s| {
-            let l = Lifted::of(s).unwrap();
+            let l = Lifted::of(s, None).unwrap();
+            assert!(l.event.is_empty());
+            let p = l.promo.unwrap();
             // 14 promotion days at 3× the ordinary 10: the history is divided by 3, so its
             // promotion days are ordinary days again.
-            assert!((l.history_lift - 3.0).abs() < 1e-12, "{}", l.history_lift);
+            assert!((p.history_lift - 3.0).abs() < 1e-12, "{}", p.history_lift);
             assert!((l.y[15] - 10.0).abs() < 1e-12, "{}", l.y[15]);
             assert_eq!(l.y[30], 10.0);
             // Forecast lift: plus 14 pseudo-days at 1×, (420 + 140) / (28 · 10) = 2.
-            assert!((l.lift - 2.0).abs() < 1e-12, "{}", l.lift);
+            assert!((p.lift - 2.0).abs() < 1e-12, "{}", p.lift);
             // Without a calendar, nothing changes.
-            assert!(Lifted::of(&SeriesView { promos: &[], ..*s }).is_none());
+            assert!(Lifted::of(&SeriesView { promos: &[], ..*s }, None).is_none());
         })
+    }
+
+    /// Two series, 800 open days: A sells 10 a day, B 2. Kind "sale" on days 100 and 465:
+    /// A sells 30 on them, B 2. Kind "gala" is only planned (day 805); "sale" is planned
+    /// on day 802.
+    fn event_panel() -> Panel {
+        let y = |base: f64, on: f64| -> Vec<f64> {
+            (0..800)
+                .map(|t| if t == 100 || t == 465 { on } else { base })
+                .collect()
+        };
+        let mut p = Panel::from_plain(vec![
+            (0, y(10.0, 30.0), vec![false; 800], vec![false; 800]),
+            (0, y(2.0, 2.0), vec![false; 800], vec![false; 800]),
+        ]);
+        let d = |t: i32| crate::panel::to_date(t);
+        p.calendar.set_events(&[
+            ("gala".to_string(), vec![d(805)]),
+            ("sale".to_string(), vec![d(100), d(465), d(802)]),
+        ]);
+        p
+    }
+
+    #[test]
+    fn shop_wide_event_lift_keeps_what_its_occurrences_support() {
+        let p = event_panel();
+        // Sale days sold 30 + 30 + 2 + 2 = 64 where ordinary days would have sold 24:
+        // 8/3, of which two occurrences keep 2/3 of the effect: 1 + (5/3)(2/3) = 19/9.
+        let all = pooled_event_lifts(&p, &|i| p.series[i].len).unwrap();
+        assert_eq!(all[0], None, "gala was never seen");
+        assert!((all[1].unwrap() - 19.0 / 9.0).abs() < 1e-12, "{all:?}");
+        // Cut at day 300: only day 100 is seen, so half the effect: 1 + (5/3)/2 = 11/6.
+        let early = pooled_event_lifts(&p, &|_| 300).unwrap();
+        assert!((early[1].unwrap() - 11.0 / 6.0).abs() < 1e-12, "{early:?}");
+        // No events: nothing to measure.
+        let plain = Panel::from_plain(vec![(0, vec![1.0; 30], vec![false; 30], vec![false; 30])]);
+        assert!(pooled_event_lifts(&plain, &|_| 30).is_none());
+    }
+
+    #[test]
+    fn local_models_take_past_events_out_and_put_the_shop_wide_lift_on_planned_ones() {
+        let p = event_panel();
+        let s = p.view(0);
+        let lifts = pooled_event_lifts(&p, &|i| p.series[i].len).unwrap();
+        let l = Lifted::of(&s, Some(&lifts)).unwrap();
+        let sale = 19.0 / 9.0;
+        assert!(l.promo.is_none() && l.event[0].is_none());
+        // Past sale days are divided by the shop-wide lift; planned ones multiplied by it.
+        assert!((l.y[465] - 30.0 / sale).abs() < 1e-9, "{}", l.y[465]);
+        assert_eq!(l.y[464], 10.0);
+        let ma = MovingAverage::new(28);
+        let f = predict(&ma, &s, Some(&l), 3).unwrap();
+        assert!(
+            (f[0] - 10.0).abs() < 1e-9 && (f[2] - 10.0 * sale).abs() < 1e-9,
+            "{f:?}"
+        );
+        assert!((l.next_event_lift(&s, 28).unwrap() - sale).abs() < 1e-12);
+        assert_eq!(
+            l.next_event_lift(&s, 2),
+            None,
+            "no event in the first 2 days"
+        );
+        // Without the pooled model: the series' own ratio (3) takes the history back to 10,
+        // and the forecast lift is shrunk toward 1 like a promotion's: (60 + 140) / 160.
+        let own = Lifted::of(&s, None).unwrap();
+        let e = own.event[1].unwrap();
+        assert!(
+            (e.history_lift - 3.0).abs() < 1e-12 && (e.lift - 1.25).abs() < 1e-12,
+            "{e:?}"
+        );
+        assert!((own.y[100] - 10.0).abs() < 1e-9);
     }
 
     #[test]
     fn local_models_forecast_the_ordinary_level_and_lift_planned_promotions() {
         with_series(|s| {
-            let l = Lifted::of(s);
+            let l = Lifted::of(s, None);
             let ma = MovingAverage::new(28);
             // Plain: the last 28 days hold one promotion week, so every day gets 15.
             let plain = ma.predict(s, 6).unwrap();

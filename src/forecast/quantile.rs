@@ -569,6 +569,7 @@ pub(super) fn assemble(
         selection_weight: None,
         stall: None,
         promo_lift: None,
+        event_lift: None,
         yearly_move: None,
     };
     // The seven stored levels are read off the same distribution as any other level.

@@ -403,7 +403,7 @@ pub fn learn(
             if c == DemandClass::Dead {
                 return None;
             }
-            let lifted = super::promo::Lifted::of(&s);
+            let lifted = super::promo::Lifted::of(&s, super::promo::event_prior(models));
             let cand = cross_validate(
                 models,
                 &s,

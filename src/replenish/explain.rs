@@ -66,6 +66,23 @@ pub(super) fn explain(l: &mut Proposal, p: &Pipeline) {
         (d, true) => format!("{dist}, with {} planned promotion days", n(d as f64)),
         (d, false) => format!("{dist}, mit {} geplanten Aktionstagen", n(d as f64)),
     };
+    // So is a planned shop event (Black Friday): named with its kinds.
+    let dist = if l.event_days.is_empty() {
+        dist
+    } else {
+        let mut kinds: Vec<&str> = Vec::new();
+        for e in &l.event_days {
+            if !kinds.contains(&e.as_str()) {
+                kinds.push(e);
+            }
+        }
+        let (d, k) = (n(l.event_days.len() as f64), kinds.join(", "));
+        if en {
+            format!("{dist}, with {d} planned event days ({k})")
+        } else {
+            format!("{dist}, mit {d} geplanten Ereignistagen ({k})")
+        }
+    };
     // An item that stopped selling is forecast below its old rate: say why (from a cut of
     // a tenth; forecast_models.parquet has every factor).
     let dist = match (l.stall.filter(|s| s.1 < 0.9), en) {

@@ -375,6 +375,9 @@ pub struct Proposal {
     /// Planned promotion days inside the protection window (named in the explanation).
     #[serde(skip)]
     pub(crate) promo_days: usize,
+    /// Kinds of the shop's planned event days inside the protection window, one per day.
+    #[serde(skip)]
+    pub(crate) event_days: Vec<String>,
     /// The forecast's stopped-item correction (zero days at the end, P(still sells)).
     #[serde(skip)]
     pub(crate) stall: Option<(usize, f64)>,
@@ -586,6 +589,13 @@ pub fn propose(
                 (1..=prm.window_days)
                     .filter(|k| v.promo(v.y.len() - 1 + k))
                     .count()
+            },
+            event_days: {
+                let v = panel.view(i);
+                (1..=prm.window_days)
+                    .filter_map(|k| v.event_kind(v.y.len() - 1 + k))
+                    .filter_map(|k| panel.calendar.events.get(k).map(|e| e.0.clone()))
+                    .collect()
             },
             stall: f.stall,
             yearly_move: f.yearly_move,

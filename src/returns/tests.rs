@@ -75,6 +75,7 @@ fn fc(mean: Vec<f64>, sd: f64) -> SeriesForecast {
         selection_weight: None,
         stall: None,
         promo_lift: None,
+        event_lift: None,
         yearly_move: None,
         window_levels: None,
     }

@@ -289,3 +289,56 @@ fn stopped_items_are_lowered_and_the_proposal_says_why() {
     }
     assert!(named > 0, "no proposal of a stopped item");
 }
+
+/// Shop events on the real file: a kind seen once (Black Friday 2011, and planned again
+/// inside the horizon) and a kind only planned. The run measures the seen kind's
+/// shop-wide lift, keeps half of it (one occurrence), puts it on every series' planned day
+/// and names the events in the proposal text; the unseen kind gets no lift.
+#[test]
+fn shop_events_get_one_shop_wide_lift_and_are_named() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("runs");
+    let o = run(
+        &out,
+        &[
+            r#"calendar.events.black_friday=["2011-11-25","2011-12-16"]"#,
+            r#"calendar.events.gala=["2011-12-14"]"#,
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let latest = out.join("latest");
+    let m: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(latest.join("manifest.json")).unwrap()).unwrap();
+    let kinds = &m["calendar"]["events"];
+    assert_eq!(kinds[0][0], "black_friday", "{kinds}");
+    assert_eq!(kinds[1][0], "gala", "{kinds}");
+
+    // One shop-wide value for every series that has a lift, half of the measured effect:
+    // 1 + (L − 1) / 2 with L in the [0.25, 10] bounds. The gala, never seen, has none.
+    let fm = read(&latest.join("forecast_models.parquet"));
+    let lifts: BTreeSet<u64> = nums(&fm, "event_lift")
+        .into_iter()
+        .flatten()
+        .map(f64::to_bits)
+        .collect();
+    assert_eq!(lifts.len(), 1, "one shop-wide lift: {lifts:?}");
+    let l = f64::from_bits(*lifts.iter().next().unwrap());
+    assert!((0.625..=5.5).contains(&l) && l != 1.0, "{l}");
+    // Every proposal's window (a week or more after December 9) holds December 16, and
+    // the text names it; windows that reach December 14 name the gala too.
+    let pr = read(&latest.join("proposals.parquet"));
+    let text = strs(&pr, "reason_text");
+    assert!(pr.rows > 0);
+    assert!(
+        text.iter()
+            .all(|t| t.contains("planned event days (") && t.contains("black_friday)")),
+        "{}",
+        text[0]
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.contains("with 2 planned event days (gala, black_friday)")),
+        "{}",
+        text[0]
+    );
+}
