@@ -105,12 +105,14 @@ fn merged_shards_equal_the_single_run_byte_for_byte() {
 
 #[test]
 fn merged_shards_equal_the_single_run_on_online_retail() {
-    // The real data set, with the pooled model (trained on the whole panel by every shard).
+    // The real data set, with the pooled model (trained on the whole panel by every shard)
+    // and a shop event (one shop-wide lift, measured on the whole panel by every shard).
     assert!(shared_data("online-retail/online_retail.parquet").exists());
     let d = tempfile::tempdir().unwrap();
     let single = d.path().join("single");
     let sharded = d.path().join("sharded");
     let light = r#"forecast.models=["moving_average","seasonal_naive","ses","tsb","global_ridge"]"#;
+    let events = r#"calendar.events.black_friday=["2011-11-25","2011-12-16"]"#;
     run_ok(&[
         "run",
         "--pipeline",
@@ -119,12 +121,14 @@ fn merged_shards_equal_the_single_run_on_online_retail() {
         single.to_str().unwrap(),
         "--set",
         light,
+        "--set",
+        events,
     ]);
     shards(
         "pipelines/online-retail.toml",
         &sharded,
         2,
-        &["--set", light],
+        &["--set", light, "--set", events],
     );
     run_ok(&[
         "merge",
@@ -134,7 +138,11 @@ fn merged_shards_equal_the_single_run_on_online_retail() {
         sharded.to_str().unwrap(),
         "--set",
         light,
+        "--set",
+        events,
     ]);
+    let fm = read(&single.join("latest/forecast_models.parquet"));
+    assert!(nums(&fm, "event_lift").iter().any(Option::is_some));
     assert_same_outputs(&single.join("latest"), &sharded.join("latest"));
 }
 
