@@ -461,6 +461,41 @@ pub fn check(p: &Pipeline) -> Result<Report> {
             panel.calendar.closed_weekdays.join(", ")
         ));
     }
+    // Shop events: what each kind has to learn from, and days that cannot act.
+    let as_of_day = as_of;
+    for (kind, dates) in &panel.calendar.events {
+        let days: Vec<crate::ingest::Day> = dates.iter().map(|d| panel::from_date(*d)).collect();
+        let seen = days
+            .iter()
+            .filter(|&&d| d <= as_of_day && d > as_of_day - 728)
+            .count();
+        let planned = days.iter().filter(|&&d| d > as_of_day).count();
+        add(Info, "calendar", "event_days", dates.len(), format!(
+            "event kind '{kind}': {seen} days in the last two years (its lift is measured there), {planned} planned"
+        ));
+        if seen == 0 && planned > 0 {
+            add(Warning, "calendar", "event_unseen", planned, format!(
+                "event kind '{kind}' has planned days but none in the last two years of history: they get no lift"
+            ));
+        }
+        let closed: Vec<String> = days
+            .iter()
+            .filter(|&&d| panel.calendar.is_closed(d))
+            .map(|&d| to_date(d).to_string())
+            .collect();
+        if !closed.is_empty() {
+            add(
+                Warning,
+                "calendar",
+                "event_on_closed_day",
+                closed.len(),
+                format!(
+                    "event kind '{kind}' on closed days ({}): a closed day has no demand to lift",
+                    closed.join(", ")
+                ),
+            );
+        }
+    }
     add(
         Info,
         "panel",

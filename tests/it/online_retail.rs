@@ -341,4 +341,25 @@ fn shop_events_get_one_shop_wide_lift_and_are_named() {
         "{}",
         text[0]
     );
+
+    // `check` says what each kind has to learn from, and warns about days that cannot act:
+    // the gala has no past day, and December 10 is a Saturday (closed).
+    let o = restock(&[
+        "check",
+        "--pipeline",
+        pipeline(),
+        "--set",
+        r#"calendar.events.black_friday=["2011-11-25","2011-12-16"]"#,
+        "--set",
+        r#"calendar.events.gala=["2011-12-10","2011-12-14"]"#,
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let line = |code: &str, kind: &str| {
+        o.stdout
+            .lines()
+            .any(|l| l.contains(code) && l.contains(&format!("'{kind}'")))
+    };
+    assert!(line("event_days", "black_friday"), "{}", o.stdout);
+    assert!(line("event_unseen", "gala") && !line("event_unseen", "black_friday"));
+    assert!(line("event_on_closed_day", "gala") && o.stdout.contains("2011-12-10"));
 }
