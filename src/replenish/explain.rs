@@ -61,10 +61,17 @@ pub(super) fn explain(l: &mut Proposal, p: &Pipeline) {
         ),
     );
     // A planned promotion in the window is why the demand is above the usual.
+    // "3 planned promotion days", "1 geplanten Aktionstag".
+    let name = |d: usize, en_word: &str, de_word: &str| match (d, en) {
+        (1, true) => format!("1 planned {en_word} day"),
+        (d, true) => format!("{} planned {en_word} days", n(d as f64)),
+        (1, false) => format!("1 geplanten {de_word}tag"),
+        (d, false) => format!("{} geplanten {de_word}tagen", n(d as f64)),
+    };
     let dist = match (l.promo_days, en) {
         (0, _) => dist,
-        (d, true) => format!("{dist}, with {} planned promotion days", n(d as f64)),
-        (d, false) => format!("{dist}, mit {} geplanten Aktionstagen", n(d as f64)),
+        (d, true) => format!("{dist}, with {}", name(d, "promotion", "Aktions")),
+        (d, false) => format!("{dist}, mit {}", name(d, "promotion", "Aktions")),
     };
     // So is a planned shop event (Black Friday): named with its kinds.
     let dist = if l.event_days.is_empty() {
@@ -76,11 +83,14 @@ pub(super) fn explain(l: &mut Proposal, p: &Pipeline) {
                 kinds.push(e);
             }
         }
-        let (d, k) = (n(l.event_days.len() as f64), kinds.join(", "));
+        let (d, k) = (
+            name(l.event_days.len(), "event", "Ereignis"),
+            kinds.join(", "),
+        );
         if en {
-            format!("{dist}, with {d} planned event days ({k})")
+            format!("{dist}, with {d} ({k})")
         } else {
-            format!("{dist}, mit {d} geplanten Ereignistagen ({k})")
+            format!("{dist}, mit {d} ({k})")
         }
     };
     // An item that stopped selling is forecast below its old rate: say why (from a cut of

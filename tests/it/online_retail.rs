@@ -331,7 +331,7 @@ fn shop_events_get_one_shop_wide_lift_and_are_named() {
     assert!(pr.rows > 0);
     assert!(
         text.iter()
-            .all(|t| t.contains("planned event days (") && t.contains("black_friday)")),
+            .all(|t| t.contains("planned event day") && t.contains("black_friday)")),
         "{}",
         text[0]
     );

@@ -60,7 +60,7 @@ fn sample_run_writes_every_output_atomically() {
         .all(|t| t.starts_with("Bestellen") && t.contains("Bestandsposition")));
     // Lines whose window holds a planned promotion say so.
     assert!(
-        texts.iter().any(|t| t.contains("geplanten Aktionstagen")),
+        texts.iter().any(|t| t.contains("geplanten Aktionstag")),
         "no line names its planned promotion"
     );
     // Lines of seasonal items name last year's move.
