@@ -466,6 +466,7 @@ fn run_with(p: &Pipeline, source: Forecasts<'_>) -> Result<RunOutcome> {
             "budget_cut_lines": c.proposals.iter().filter(|l| l.budget_adjustment < 0.0).count(),
         },
         "calendar": c.panel.calendar,
+        "shop_events": shop_events(p, &c.panel),
         "selection_prior": c.selection_prior,
         "previous_run_accuracy": drift,
         "returns": {
@@ -560,4 +561,27 @@ pub fn forecast_only(p: &Pipeline, out_file: &Path) -> Result<usize> {
     }
     res?;
     Ok(t.rows())
+}
+
+/// Each `calendar.events` kind with the shop-wide lift the forecast put on its planned days
+/// (null: never seen in the last two years, or no pooled model to measure it); empty
+/// without events.
+fn shop_events(p: &Pipeline, panel: &crate::panel::Panel) -> serde_json::Value {
+    let lifts = if p.forecast.models.iter().any(|m| m == "global_ridge") {
+        crate::forecast::promo::pooled_event_lifts(panel, &|i| panel.series[i].len)
+    } else {
+        None
+    };
+    serde_json::Value::Array(
+        panel
+            .calendar
+            .events
+            .iter()
+            .enumerate()
+            .map(|(k, (kind, _))| {
+                let lift = lifts.as_ref().and_then(|l| l.get(k).copied().flatten());
+                serde_json::json!({ "kind": kind, "lift": lift.map(|l| (l * 1e4).round() / 1e4) })
+            })
+            .collect(),
+    )
 }

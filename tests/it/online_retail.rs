@@ -324,6 +324,11 @@ fn shop_events_get_one_shop_wide_lift_and_are_named() {
     assert_eq!(lifts.len(), 1, "one shop-wide lift: {lifts:?}");
     let l = f64::from_bits(*lifts.iter().next().unwrap());
     assert!((0.625..=5.5).contains(&l) && l != 1.0, "{l}");
+    // The manifest says the same per kind.
+    let ev = &m["shop_events"];
+    assert_eq!(ev[0]["kind"], "black_friday");
+    assert!((ev[0]["lift"].as_f64().unwrap() - l).abs() < 1e-9, "{ev}");
+    assert!(ev[1]["lift"].is_null(), "{ev}");
     // Every proposal's window (a week or more after December 9) holds December 16, and
     // the text names it; windows that reach December 14 name the gala too.
     let pr = read(&latest.join("proposals.parquet"));
