@@ -156,6 +156,10 @@ pub struct OriginPrior {
     /// Protection-window recalibration per class (README "Window recalibration").
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub window_recalibration: Vec<forecast::select::WindowRecal>,
+    /// Each `calendar.events` kind's shop-wide lift at this origin (README "Shop events";
+    /// None: not measured).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shop_events: Vec<(String, Option<f64>)>,
 }
 
 impl Summary {
@@ -272,6 +276,20 @@ impl Summary {
                     c.series,
                     c.reliability,
                     fav.join(", ")
+                );
+            }
+            if !o.shop_events.is_empty() {
+                let v: Vec<String> = o
+                    .shop_events
+                    .iter()
+                    .map(|(k, l)| match l {
+                        Some(l) => format!("{k} {l:.3}"),
+                        None => format!("{k} -"),
+                    })
+                    .collect();
+                s += &format!(
+                    "  shop events, shop-wide lift on their days (-: none measured): {}\n",
+                    v.join(", ")
                 );
             }
             if !o.window_recalibration.is_empty() {
@@ -532,6 +550,17 @@ pub fn run(
                 origin: crate::panel::to_date(od).to_string(),
                 classes: p.classes,
                 window_recalibration: p.windows,
+                shop_events: panel
+                    .calendar
+                    .events
+                    .iter()
+                    .enumerate()
+                    .map(|(k, (kind, _))| {
+                        let lift = forecast::promo::event_prior(&models)
+                            .and_then(|l| l.get(k).copied().flatten());
+                        (kind.clone(), lift)
+                    })
+                    .collect(),
             });
         }
         for (sc, f, n_train) in res.into_iter().flatten() {

@@ -145,6 +145,38 @@ fn sample_backtest_writes_metrics_points_and_panel() {
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     check_metrics(&summary(&out2)["overall"]);
+
+    // A plain panel takes shop events from --set; the summary reports each kind's lift per
+    // origin (a kind only planned: none).
+    let out3 = d.path().join("bt3");
+    let o = restock(&[
+        "backtest",
+        "forecast",
+        "--panel",
+        panel.to_str().unwrap(),
+        "--origins",
+        "1",
+        "--set",
+        r#"calendar.events.sale=["2023-11-24","2024-11-29"]"#,
+        "--set",
+        r#"calendar.events.gala=["2025-06-01"]"#,
+        "--out",
+        out3.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let ev = &summary(&out3)["selection_prior"][0]["shop_events"];
+    assert_eq!(ev[0][0], "gala", "{ev}");
+    assert!(ev[0][1].is_null(), "{ev}");
+    assert_eq!(ev[1][0], "sale", "{ev}");
+    let l = ev[1][1].as_f64().unwrap();
+    assert!((0.25..=10.0).contains(&l), "{ev}");
+    let txt = std::fs::read_to_string(out3.join("summary.txt")).unwrap();
+    assert!(
+        txt.contains(&format!(
+            "shop events, shop-wide lift on their days (-: none measured): gala -, sale {l:.3}"
+        )),
+        "{txt}"
+    );
 }
 
 #[test]
