@@ -132,37 +132,29 @@ fn sample_backtest_writes_metrics_points_and_panel() {
     }
 
     // The exported panel read back through --panel: same series, same engine.
+    let from_panel = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["backtest", "forecast", "--panel", panel.to_str().unwrap()];
+        args.extend(["--origins", "1", "--out", out.to_str().unwrap()]);
+        args.extend(extra);
+        restock(&args)
+    };
     let out2 = d.path().join("bt2");
-    let o = restock(&[
-        "backtest",
-        "forecast",
-        "--panel",
-        panel.to_str().unwrap(),
-        "--origins",
-        "1",
-        "--out",
-        out2.to_str().unwrap(),
-    ]);
+    let o = from_panel(&out2, &[]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     check_metrics(&summary(&out2)["overall"]);
 
     // A plain panel takes shop events from --set; the summary reports each kind's lift per
     // origin (a kind only planned: none).
     let out3 = d.path().join("bt3");
-    let o = restock(&[
-        "backtest",
-        "forecast",
-        "--panel",
-        panel.to_str().unwrap(),
-        "--origins",
-        "1",
-        "--set",
-        r#"calendar.events.sale=["2023-11-24","2024-11-29"]"#,
-        "--set",
-        r#"calendar.events.gala=["2025-06-01"]"#,
-        "--out",
-        out3.to_str().unwrap(),
-    ]);
+    let o = from_panel(
+        &out3,
+        &[
+            "--set",
+            r#"calendar.events.sale=["2023-11-24","2024-11-29"]"#,
+            "--set",
+            r#"calendar.events.gala=["2025-06-01"]"#,
+        ],
+    );
     assert_eq!(o.code, 0, "{}", o.stderr);
     let ev = &summary(&out3)["selection_prior"][0]["shop_events"];
     assert_eq!(ev[0][0], "gala", "{ev}");
