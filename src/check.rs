@@ -462,14 +462,14 @@ pub fn check(p: &Pipeline) -> Result<Report> {
         ));
     }
     // Shop events: what each kind has to learn from, and days that cannot act.
-    let as_of_day = as_of;
+    let window = crate::forecast::promo::EVENT_DAYS as crate::ingest::Day;
     for (kind, dates) in &panel.calendar.events {
         let days: Vec<crate::ingest::Day> = dates.iter().map(|d| panel::from_date(*d)).collect();
         let seen = days
             .iter()
-            .filter(|&&d| d <= as_of_day && d > as_of_day - 728)
+            .filter(|&&d| d <= as_of && d > as_of - window)
             .count();
-        let planned = days.iter().filter(|&&d| d > as_of_day).count();
+        let planned = days.iter().filter(|&&d| d > as_of).count();
         add(Info, "calendar", "event_days", dates.len(), format!(
             "event kind '{kind}': {seen} days in the last two years (its lift is measured there), {planned} planned"
         ));

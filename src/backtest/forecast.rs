@@ -550,17 +550,13 @@ pub fn run(
                 origin: crate::panel::to_date(od).to_string(),
                 classes: p.classes,
                 window_recalibration: p.windows,
-                shop_events: panel
-                    .calendar
-                    .events
-                    .iter()
-                    .enumerate()
-                    .map(|(k, (kind, _))| {
-                        let lift = forecast::promo::event_prior(&models)
-                            .and_then(|l| l.get(k).copied().flatten());
-                        (kind.clone(), lift)
-                    })
-                    .collect(),
+                shop_events: {
+                    let lifts = forecast::promo::event_prior(&models);
+                    let lift = |k: usize| lifts.and_then(|l| l.get(k).copied().flatten());
+                    (panel.calendar.events.iter().enumerate())
+                        .map(|(k, (kind, _))| (kind.clone(), lift(k)))
+                        .collect()
+                },
             });
         }
         for (sc, f, n_train) in res.into_iter().flatten() {

@@ -29,7 +29,7 @@ const PSEUDO_DAYS: f64 = 14.0;
 /// Days of history the lift is estimated from.
 const LIFT_DAYS: usize = 364;
 /// Days of history event days are read from: two years, so that a yearly event is seen.
-const EVENT_DAYS: usize = 728;
+pub(crate) const EVENT_DAYS: usize = 728;
 /// Event days at no lift that each kind's shop-wide lift starts from.
 const EVENT_PSEUDO_DAYS: f64 = 1.0;
 /// Bounds of a lift: a calendar that marks nearly every day, or none that sold, is not
@@ -172,7 +172,11 @@ fn event_lifts(s: &SeriesView, base: f64, prior: Option<&[Option<f64>]>) -> Vec<
             })
             .collect(),
         None => {
-            let (sum, count) = event_sums(s);
+            let (mut sum, mut count) = (vec![0.0; kinds], vec![0.0; kinds]);
+            for (k, i) in event_days(s) {
+                sum[k] += s.y[i];
+                count[k] += 1.0;
+            }
             (0..kinds)
                 .map(|k| Lift::of(sum[k], count[k], base))
                 .collect()
@@ -180,21 +184,13 @@ fn event_lifts(s: &SeriesView, base: f64, prior: Option<&[Option<f64>]>) -> Vec<
     }
 }
 
-/// Demand and number of usable promotion-free days of each event kind in the last
-/// `EVENT_DAYS`.
-fn event_sums(s: &SeriesView) -> (Vec<f64>, Vec<f64>) {
-    let kinds = s.calendar.event_kinds();
-    let (mut sum, mut count) = (vec![0.0; kinds], vec![0.0; kinds]);
+/// (kind, day index) of the usable, promotion-free event days in the last `EVENT_DAYS`:
+/// the days an event lift is read from.
+fn event_days<'a>(s: &'a SeriesView) -> impl Iterator<Item = (usize, usize)> + 'a {
     let n = s.y.len();
-    for i in n.saturating_sub(EVENT_DAYS)..n {
-        if let Some(k) = s.event_kind(i) {
-            if s.usable(i) && !s.promo(i) {
-                sum[k] += s.y[i];
-                count[k] += 1.0;
-            }
-        }
-    }
-    (sum, count)
+    (n.saturating_sub(EVENT_DAYS)..n)
+        .filter_map(|i| Some((s.event_kind(i)?, i)))
+        .filter(|&(_, i)| s.usable(i) && !s.promo(i))
 }
 
 /// The shop-wide lift of each event kind: over every series' days before `cut(i)`, its
@@ -227,17 +223,15 @@ pub fn pooled_event_lifts(panel: &Panel, cut: &dyn Fn(usize) -> usize) -> Option
             continue;
         }
         let base = o_sum / o_n;
-        let (sum, count) = event_sums(&s);
+        let (mut sum, mut count) = (vec![0.0; kinds], vec![0.0; kinds]);
+        for (k, i) in event_days(&s) {
+            sum[k] += s.y[i];
+            count[k] += 1.0;
+            seen[k].insert(s.start + i as crate::ingest::Day);
+        }
         for k in 0..kinds {
             num[k] += sum[k];
             den[k] += count[k] * base;
-        }
-        for i in n.saturating_sub(EVENT_DAYS)..n {
-            if let Some(k) = s.event_kind(i) {
-                if s.usable(i) && !s.promo(i) {
-                    seen[k].insert(s.start + i as crate::ingest::Day);
-                }
-            }
         }
     }
     Some(
