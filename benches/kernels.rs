@@ -71,6 +71,7 @@ fn kernels(c: &mut Criterion) {
         calendar: &cal,
         prices: None,
         promos: &[],
+        rivals: None,
     };
     let cfg = ForecastCfg::default();
     let origins = cv_origins(y.len(), &cfg, 28);

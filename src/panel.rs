@@ -146,6 +146,10 @@ pub struct Panel {
     /// Each series' promotion days as sorted, disjoint inclusive ranges (absolute days, past
     /// and planned); empty without a promotion calendar.
     promos: Vec<Vec<(Day, Day)>>,
+    /// Promotions of each series' rivals (same location and category): the groups, and
+    /// each series' group (both empty without a promotion calendar).
+    rival_groups: Vec<RivalGroup>,
+    rival_of: Vec<u32>,
     pub demand_lines_after_as_of: usize,
     pub demand_units_after_as_of: f64,
 }
@@ -161,6 +165,77 @@ pub struct SeriesView<'a> {
     pub prices: Option<&'a [f32]>,
     /// Promotion days, sorted disjoint inclusive ranges of absolute days (past and planned).
     pub promos: &'a [(Day, Day)],
+    /// The series' rival group (same location and category), where there is a promotion
+    /// calendar.
+    pub rivals: Option<&'a RivalGroup>,
+}
+
+/// The series that compete for one shelf (same location and category): how many of them are
+/// on promotion on each day, past and planned. A rival's promotion takes sales from the
+/// others (Dominick's orange juice: a store's other brands on promotion cut a brand's units).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RivalGroup {
+    pub size: u32,
+    /// (first day, members on promotion from that day on), sorted by day.
+    steps: Vec<(Day, u32)>,
+}
+
+impl RivalGroup {
+    /// Members on promotion on day `d`.
+    pub fn on_promotion(&self, d: Day) -> u32 {
+        match self.steps.partition_point(|s| s.0 <= d) {
+            0 => 0,
+            k => self.steps[k - 1].1,
+        }
+    }
+}
+
+/// Groups series by `key` (first-seen order) and counts each group's members on promotion
+/// day by day.
+fn rival_groups<K: std::hash::Hash + Eq>(
+    promos: &[Vec<(Day, Day)>],
+    key: impl Fn(usize) -> K,
+) -> (Vec<RivalGroup>, Vec<u32>) {
+    if promos.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let mut ids: HashMap<K, u32> = HashMap::default();
+    let mut of = Vec::with_capacity(promos.len());
+    let mut deltas: Vec<Vec<(Day, i32)>> = Vec::new();
+    let mut sizes: Vec<u32> = Vec::new();
+    for (i, ranges) in promos.iter().enumerate() {
+        let next = ids.len() as u32;
+        let g = *ids.entry(key(i)).or_insert(next);
+        if g == next {
+            deltas.push(Vec::new());
+            sizes.push(0);
+        }
+        sizes[g as usize] += 1;
+        of.push(g);
+        // A series' ranges are disjoint: each adds one member on its days.
+        for &(a, b) in ranges {
+            deltas[g as usize].push((a, 1));
+            deltas[g as usize].push((b + 1, -1));
+        }
+    }
+    let groups = deltas
+        .into_iter()
+        .zip(sizes)
+        .map(|(mut d, size)| {
+            d.sort_unstable();
+            let mut steps: Vec<(Day, u32)> = Vec::new();
+            let mut on = 0i32;
+            for (day, delta) in d {
+                on += delta;
+                match steps.last_mut() {
+                    Some(last) if last.0 == day => last.1 = on.max(0) as u32,
+                    _ => steps.push((day, on.max(0) as u32)),
+                }
+            }
+            RivalGroup { size, steps }
+        })
+        .collect();
+    (groups, of)
 }
 
 impl<'a> SeriesView<'a> {
@@ -182,6 +257,7 @@ impl<'a> SeriesView<'a> {
             calendar: self.calendar,
             prices: self.prices.map(|p| &p[..n]),
             promos: self.promos,
+            rivals: self.rivals,
         }
     }
     /// Day index `i` (may lie past the history) falls in a promotion.
@@ -189,6 +265,17 @@ impl<'a> SeriesView<'a> {
         let d = self.start + i as Day;
         let k = self.promos.partition_point(|r| r.1 < d);
         self.promos.get(k).is_some_and(|r| r.0 <= d)
+    }
+
+    /// Share of the series' rivals (the others of its group) on promotion on day index `i`
+    /// (may lie past the history); 0 without rivals.
+    pub fn rival_promo(&self, i: usize) -> f64 {
+        let Some(g) = self.rivals.filter(|g| g.size > 1) else {
+            return 0.0;
+        };
+        let d = self.start + i as Day;
+        let others = g.on_promotion(d).saturating_sub(u32::from(self.promo(i)));
+        f64::from(others) / f64::from(g.size - 1)
     }
 
     /// Whether day `i` (relative to the series' start, future days too) is a shop event day.
@@ -255,6 +342,8 @@ impl Panel {
             censored,
             prices: None,
             promos: Vec::new(),
+            rival_groups: Vec::new(),
+            rival_of: Vec::new(),
             demand_lines_after_as_of: 0,
             demand_units_after_as_of: 0.0,
         }
@@ -313,6 +402,8 @@ impl Panel {
             }
             merge_ranges(r);
         }
+        let series = &self.series;
+        (self.rival_groups, self.rival_of) = rival_groups(&promos, |i| series[i].loc);
         self.promos = promos;
         Ok(self)
     }
@@ -327,6 +418,12 @@ impl Panel {
         self.prices.is_some()
     }
 
+    /// Series `i`'s rival group (same location and category), where there is a promotion
+    /// calendar.
+    pub fn rival_group(&self, i: usize) -> Option<u32> {
+        self.rival_of.get(i).copied()
+    }
+
     pub fn view(&self, i: usize) -> SeriesView<'_> {
         let s = &self.series[i];
         SeriesView {
@@ -339,6 +436,10 @@ impl Panel {
                 .as_deref()
                 .map(|p| &p[s.offset..s.offset + s.len]),
             promos: self.promos.get(i).map_or(&[], |v| v.as_slice()),
+            rivals: self
+                .rival_of
+                .get(i)
+                .and_then(|&g| self.rival_groups.get(g as usize)),
         }
     }
 }
@@ -375,6 +476,13 @@ fn promotion_ranges(ds: &Dataset, series: &[SeriesMeta]) -> Vec<Vec<(Day, Day)>>
         "promotion calendar"
     );
     out
+}
+
+/// The shelf a series competes on: its location and, where the product master has one, its
+/// category.
+fn shelf<'a>(ds: &'a Dataset, m: &SeriesMeta) -> (u32, Option<&'a str>) {
+    let cat = ds.products.get(&m.sku).and_then(|p| p.category.as_deref());
+    (m.loc, cat)
 }
 
 /// Sorts inclusive day ranges and merges overlapping or adjacent ones.
@@ -571,6 +679,8 @@ pub fn build(p: &Pipeline, ds: &Dataset, as_of: Day) -> Panel {
         }
     }
     let promos = promotion_ranges(ds, &series);
+    // Rivals share a location and, where the product master has one, a category.
+    let (rival_groups, rival_of) = rival_groups(&promos, |i| shelf(ds, &series[i]));
     tracing::info!(
         series = series.len(),
         days = ndays,
@@ -585,6 +695,8 @@ pub fn build(p: &Pipeline, ds: &Dataset, as_of: Day) -> Panel {
         censored,
         prices,
         promos,
+        rival_groups,
+        rival_of,
         demand_lines_after_as_of: after,
         demand_units_after_as_of: after_units,
     }
@@ -627,10 +739,72 @@ mod tests {
             calendar: &cal,
             prices: None,
             promos: &r[1],
+            rivals: None,
         };
         // Day index i is absolute day 5 + i; promotions may lie past the history.
         assert!(!v.promo(4) && v.promo(5) && v.promo(15) && !v.promo(16));
         assert!(promotion_ranges(&Dataset::default(), &series).is_empty());
+    }
+
+    /// Rivals share a location and category. A series' share counts the others on promotion
+    /// (its own promotion left out), on past and planned days alike.
+    #[test]
+    fn rivals_are_the_others_on_the_same_shelf() {
+        let mut ds = Dataset::default();
+        let (a, b, c) = (
+            ds.skus.intern("A"),
+            ds.skus.intern("B"),
+            ds.skus.intern("C"),
+        );
+        let (x, y) = (ds.locs.intern("X"), ds.locs.intern("Y"));
+        for (sku, cat) in [(a, "juice"), (b, "juice"), (c, "bread")] {
+            let p = crate::ingest::Product {
+                category: Some(cat.into()),
+                ..Default::default()
+            };
+            ds.products.insert(sku, p);
+        }
+        let meta = |sku, loc| SeriesMeta {
+            sku,
+            loc,
+            start: 0,
+            offset: 0,
+            len: 10,
+            censored_days: 0,
+            total_units: 0.0,
+            last_sale: 0,
+        };
+        let d = ds.skus.intern("D"); // no master row: a shelf of its own at X
+        let series = [meta(a, x), meta(b, x), meta(c, x), meta(a, y), meta(d, x)];
+        let promos = vec![
+            vec![(2, 4), (8, 8)],
+            vec![(3, 12)],
+            vec![(0, 20)],
+            vec![(0, 20)],
+            vec![(0, 20)],
+        ];
+        let (groups, of) = rival_groups(&promos, |i| shelf(&ds, &series[i]));
+        assert_eq!(of, vec![0, 0, 1, 2, 3]);
+        assert_eq!(groups[0].size, 2);
+        let counts: Vec<u32> = (0..14).map(|d| groups[0].on_promotion(d)).collect();
+        assert_eq!(counts, [0, 0, 1, 2, 2, 1, 1, 1, 2, 1, 1, 1, 1, 0]);
+        let cal = TradingCalendar::with_weekdays(0, 5, vec![]);
+        let view = |i: usize| SeriesView {
+            start: 0,
+            y: &[0.0; 6],
+            censored: &[false; 6],
+            calendar: &cal,
+            prices: None,
+            promos: &promos[i],
+            rivals: groups.get(of[i] as usize),
+        };
+        // A: B is on from day 3 (day 8 lies past the history: planned); B: A on days 2–4, 8.
+        let share = |i: usize| -> Vec<f64> { (0..10).map(|d| view(i).rival_promo(d)).collect() };
+        assert_eq!(share(0), [0., 0., 0., 1., 1., 1., 1., 1., 1., 1.]);
+        assert_eq!(share(1), [0., 0., 1., 1., 1., 0., 0., 0., 1., 0.]);
+        // Alone on its shelf: no rivals, whatever the calendar says.
+        assert!((0..10).all(|d| view(2).rival_promo(d) == 0.0 && view(4).rival_promo(d) == 0.0));
+        assert_eq!(rival_groups(&[], |i| i), (vec![], vec![]));
     }
 
     #[test]

@@ -98,7 +98,7 @@ pub fn series_of(ds: &Dataset, panel: &Panel, spec: ShardSpec) -> Vec<usize> {
 }
 
 /// What the forecasts depend on: every series' name, start, daily values, censored days,
-/// prices and promotions (so any change of inputs or of ingest and calendar rules shows), the trading calendar,
+/// prices, promotions and rival groups (so any change of inputs or of ingest and calendar rules shows), the trading calendar,
 /// each series' protection window, the horizon and the forecast settings. Shards and merge
 /// must agree on it.
 pub fn fingerprint(p: &Pipeline, ds: &Dataset, panel: &Panel, windows: &[usize]) -> String {
@@ -142,11 +142,15 @@ pub fn fingerprint(p: &Pipeline, ds: &Dataset, panel: &Panel, windows: &[usize])
                 h.update(b.to_le_bytes());
             }
         }
+        if let Some(g) = panel.rival_group(i) {
+            h.update([0x1b]);
+            h.update(g.to_le_bytes());
+        }
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const MAGIC: &[u8; 16] = b"RESTOCK-SHARD-10";
+const MAGIC: &[u8; 16] = b"RESTOCK-SHARD-11";
 pub const STATE_FILE: &str = "forecasts.state";
 pub const SHARD_MANIFEST: &str = "shard.json";
 
@@ -837,6 +841,6 @@ mod tests {
         let mut old = bytes.clone();
         old[..16].copy_from_slice(b"RESTOCK-SHARD-06");
         let e = decode_state(&old).err().unwrap();
-        assert!(e.contains("format 06") && e.contains("reads 10"), "{e}");
+        assert!(e.contains("format 06") && e.contains("reads 11"), "{e}");
     }
 }

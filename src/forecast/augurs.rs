@@ -68,6 +68,7 @@ impl Owned {
             calendar: &self.calendar,
             prices: None,
             promos: &[],
+            rivals: None,
         }
     }
 }

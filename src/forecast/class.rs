@@ -114,6 +114,7 @@ mod tests {
             calendar: &cal,
             prices: None,
             promos: &[],
+            rivals: None,
         };
         classify(&s, 365, 56, 182)
     }

@@ -414,6 +414,7 @@ mod tests {
             calendar: &cal,
             prices: None,
             promos: &[],
+            rivals: None,
         };
         let t = trading_values(&s);
         assert_eq!(
@@ -450,6 +451,7 @@ mod tests {
             calendar: &cal,
             prices: None,
             promos: &[],
+            rivals: None,
         };
         intermittent(name, 364, prior)
             .unwrap()

@@ -318,6 +318,7 @@ mod tests {
             calendar: &cal,
             prices: None,
             promos: &promos,
+            rivals: None,
         })
     }
 

@@ -19,6 +19,7 @@ fn view<'a>(y: &'a [f64], c: &'a [bool], cal: &'a TradingCalendar) -> SeriesView
         calendar: cal,
         prices: None,
         promos: &[],
+        rivals: None,
     }
 }
 

@@ -73,6 +73,7 @@ mod tests {
             calendar: &cal,
             prices: None,
             promos: &[],
+            rivals: None,
         })
     }
 

@@ -75,6 +75,7 @@ fn forecast_plain(model: &str, y: &[f64], h: usize) -> Vec<f64> {
         calendar: &cal,
         prices: None,
         promos: &[],
+        rivals: None,
     };
     let cfg = ForecastCfg {
         fit_window_days: 3650,
