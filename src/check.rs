@@ -461,6 +461,24 @@ pub fn check(p: &Pipeline) -> Result<Report> {
             panel.calendar.closed_weekdays.join(", ")
         ));
     }
+    // Promotions of rivals: which series the pooled model can see them for.
+    if panel.has_promotions() {
+        let shelves = panel.rival_groups();
+        let (shared, largest) = shelves
+            .iter()
+            .filter(|g| g.size > 1)
+            .fold((0u32, 0u32), |(n, m), g| (n + g.size, m.max(g.size)));
+        let categories = ds.products.values().any(|p| p.category.is_some());
+        let rule = if categories {
+            "same location and category"
+        } else {
+            "same location; the product master has no category, so every item of a location is a rival"
+        };
+        add(Info, "panel", "promotion_rivals", shared as usize, format!(
+            "series with rivals on their shelf ({rule}): {} shelves, the largest {largest} series; the pooled model reads the share of rivals on promotion",
+            shelves.iter().filter(|g| g.size > 1).count()
+        ));
+    }
     // Shop events: what each kind has to learn from, and days that cannot act.
     let window = crate::forecast::promo::EVENT_DAYS as crate::ingest::Day;
     for (kind, dates) in &panel.calendar.events {

@@ -418,6 +418,11 @@ impl Panel {
         self.prices.is_some()
     }
 
+    /// The rival groups (shelves), where there is a promotion calendar.
+    pub fn rival_groups(&self) -> &[RivalGroup] {
+        &self.rival_groups
+    }
+
     /// Series `i`'s rival group (same location and category), where there is a promotion
     /// calendar.
     pub fn rival_group(&self, i: usize) -> Option<u32> {

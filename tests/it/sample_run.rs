@@ -279,9 +279,20 @@ fn check_on_sample_reports_and_writes_json() {
         "master_never_sold",
         "stockout_days",
         "cancelled_status",
+        "promotion_rivals",
     ] {
         assert!(codes.contains(&c), "missing finding {c}: {codes:?}");
     }
+    // The sample's master has categories: rivals share a location and a category.
+    let rivals = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "promotion_rivals")
+        .unwrap();
+    let msg = rivals["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("same location and category"), "{rivals}");
+    assert!(rivals["count"].as_u64().unwrap() > 0, "{rivals}");
     // Warnings are fatal under --strict.
     let o = restock(&["check", "--pipeline", "pipelines/sample.toml", "--strict"]);
     assert_eq!(o.code, 5);
