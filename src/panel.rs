@@ -175,6 +175,8 @@ pub struct SeriesView<'a> {
 /// others (Dominick's orange juice: a store's other brands on promotion cut a brand's units).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RivalGroup {
+    /// Series of the shelf, whenever they sold (a constant denominator keeps the share of a
+    /// planned day comparable with the past ones).
     pub size: u32,
     /// (first day, members on promotion from that day on), sorted by day.
     steps: Vec<(Day, u32)>,

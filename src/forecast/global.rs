@@ -1,7 +1,7 @@
 //! A global model pooled across series: ridge regression of demand relative to the series' recent level on features known at the forecast
 //! origin — rolling means, same-weekday means, the target day's weekday and month, the
 //! horizon; where the input has prices, the recent paid price against the longer-run
-//! one; where a promotion calendar is given, the target day's promotion flag; where the calendar lists events, the shop-wide lift of the target day's kind. One model learns the weekly shape and the mean reversion of all items at once,
+//! one; where a promotion calendar is given, the target day's promotion flag and the share of the series' rivals on promotion; where the calendar lists events, the shop-wide lift of the target day's kind. One model learns the weekly shape and the mean reversion of all items at once,
 //! so a series with a few weeks of history (a new SKU) still gets a shaped forecast.
 //!
 //! The ridge is solved in closed form, (XᵀX + λI) w = Xᵀy by Cholesky on a 39 × 39 system:
@@ -356,7 +356,7 @@ fn train_with(
         }
     }
     // Ten rows per feature in use (the price pair is all zero without prices, the
-    // promotion pair without a promotion calendar, the event pair without events).
+    // promotion and rival pairs without a promotion calendar, the event pair without events).
     let used = NF
         - 2 * usize::from(!panel.has_prices())
         - 4 * usize::from(!panel.has_promotions())
