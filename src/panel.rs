@@ -713,12 +713,9 @@ pub fn build(p: &Pipeline, ds: &Dataset, as_of: Day) -> Panel {
 mod tests {
     use super::*;
 
-    #[test]
-    fn promotions_map_to_series_merged_and_by_location() {
-        let mut ds = Dataset::default();
-        let (a, b) = (ds.skus.intern("A"), ds.skus.intern("B"));
-        let (x, y) = (ds.locs.intern("X"), ds.locs.intern("Y"));
-        let meta = |sku, loc| SeriesMeta {
+    /// A 10-day series of `sku` at `loc` (only the keys matter to these tests).
+    fn meta(sku: u32, loc: u32) -> SeriesMeta {
+        SeriesMeta {
             sku,
             loc,
             start: 0,
@@ -727,7 +724,14 @@ mod tests {
             censored_days: 0,
             total_units: 0.0,
             last_sale: 0,
-        };
+        }
+    }
+
+    #[test]
+    fn promotions_map_to_series_merged_and_by_location() {
+        let mut ds = Dataset::default();
+        let (a, b) = (ds.skus.intern("A"), ds.skus.intern("B"));
+        let (x, y) = (ds.locs.intern("X"), ds.locs.intern("Y"));
         let series = [meta(a, x), meta(a, y), meta(b, x)];
         let pr = |sku, loc, from, to| crate::ingest::Promotion { sku, loc, from, to };
         ds.promotions = vec![
@@ -771,16 +775,6 @@ mod tests {
             };
             ds.products.insert(sku, p);
         }
-        let meta = |sku, loc| SeriesMeta {
-            sku,
-            loc,
-            start: 0,
-            offset: 0,
-            len: 10,
-            censored_days: 0,
-            total_units: 0.0,
-            last_sale: 0,
-        };
         let d = ds.skus.intern("D"); // no master row: a shelf of its own at X
         let series = [meta(a, x), meta(b, x), meta(c, x), meta(a, y), meta(d, x)];
         let promos = vec![
