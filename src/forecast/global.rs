@@ -455,6 +455,8 @@ pub struct Global {
     /// The shop-wide lift of each event kind ([`super::promo::pooled_event_lifts`]) at the
     /// forecast's cut (each `Ridge` carries those it was trained with); None without events.
     pub event_lifts: Option<Vec<Option<f64>>>,
+    /// The shop's rival slope ([`super::promo::pooled_rival_slope`]) at the forecast's cut.
+    pub rival_slope: Option<f64>,
 }
 
 fn forecast_with(m: &Ridge, s: &SeriesView, h: usize) -> Result<Vec<f64>, ModelError> {
@@ -480,6 +482,9 @@ impl Forecaster for Global {
     }
     fn event_lifts(&self) -> Option<&[Option<f64>]> {
         self.event_lifts.as_deref()
+    }
+    fn rival_slope(&self) -> Option<f64> {
+        self.rival_slope
     }
     fn predict(&self, s: &SeriesView, h: usize) -> Result<Vec<f64>, ModelError> {
         let m = self.full.as_ref().ok_or_else(|| {
@@ -564,6 +569,7 @@ mod tests {
             cv: None,
             full: Some(Arc::new(m)),
             event_lifts: None,
+            rival_slope: None,
         };
         // Series 0's season starts on day 1092, the first forecast day.
         let f = g.predict(&panel.view(0), 28).unwrap();
@@ -602,6 +608,7 @@ mod tests {
                 cv: None,
                 full: Some(Arc::new(m)),
                 event_lifts: None,
+                rival_slope: None,
             };
             let f = g.predict(&panel.view(20), 28).unwrap();
             f.iter().sum::<f64>() / 28.0
@@ -659,6 +666,7 @@ mod tests {
                 cv: None,
                 full: Some(Arc::new(m)),
                 event_lifts: None,
+                rival_slope: None,
             };
             let f = g.predict(&panel.view(i), 28).unwrap();
             f.iter().sum::<f64>() / 28.0
@@ -719,6 +727,7 @@ mod tests {
                 cv: None,
                 full: Some(Arc::new(m)),
                 event_lifts: None,
+                rival_slope: None,
             };
             g.predict(&panel.view(i), 28).unwrap()
         };
@@ -773,6 +782,7 @@ mod tests {
             cv: None,
             full: Some(Arc::new(m)),
             event_lifts: None,
+            rival_slope: None,
         };
         let f = g.predict(&bystander, 28).unwrap();
         let mean = |r: std::ops::Range<usize>| f[r.clone()].iter().sum::<f64>() / r.len() as f64;
@@ -815,6 +825,7 @@ mod tests {
                 cv: None,
                 full: Some(Arc::new(m)),
                 event_lifts: lifts,
+                rival_slope: None,
             };
             (
                 g.event_lifts().map(<[_]>::to_vec),
@@ -858,6 +869,7 @@ mod tests {
             cv: None,
             full: Some(Arc::new(m)),
             event_lifts: None,
+            rival_slope: None,
         };
         let established = g.predict(&panel.view(0), 7).unwrap();
         // Day 364 is a Monday; Saturday is index 5.

@@ -61,6 +61,11 @@ pub trait Forecaster: Send + Sync {
     fn event_lifts(&self) -> Option<&[Option<f64>]> {
         None
     }
+    /// How a promotion's lift moves with the share of rivals on promotion, where the model
+    /// measures it (the pooled model): the per-series models' promotion lifts follow it.
+    fn rival_slope(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// One model by its pipeline name.
@@ -124,10 +129,15 @@ pub fn registry_for(
             cv_trained = cv.is_some(),
             "global model"
         );
+        let rival_slope = promo::pooled_rival_slope(panel, n_obs);
+        if let Some(r) = rival_slope {
+            tracing::info!(slope = format!("{r:.3}"), "rivals' promotions (shrunk)");
+        }
         let g: Box<dyn Forecaster> = Box::new(global::Global {
             cv,
             full,
             event_lifts,
+            rival_slope,
         });
         // Registry order decides ties; keep the configured position.
         let pos = cfg
@@ -799,7 +809,7 @@ pub fn forecast_series_with(
         out.class = class;
         return out;
     }
-    let lifted = promo::Lifted::of(s, promo::event_prior(models));
+    let lifted = promo::Lifted::of(s, promo::event_prior(models), promo::rival_prior(models));
     let Candidates {
         origins,
         scale,

@@ -32,6 +32,10 @@ const LIFT_DAYS: usize = 364;
 pub(crate) const EVENT_DAYS: usize = 728;
 /// Event days at no lift that each kind's shop-wide lift starts from.
 const EVENT_PSEUDO_DAYS: f64 = 1.0;
+/// Promotion days with rivals a shop-wide rival slope needs.
+const MIN_RIVAL_DAYS: usize = 100;
+/// The squared t-value at which a rival slope keeps half its size.
+const RIVAL_T2: f64 = 4.0;
 /// Bounds of a lift: a calendar that marks nearly every day, or none that sold, is not
 /// allowed to blow a level up or down by more.
 const LIFT_RANGE: (f64, f64) = (0.25, 10.0);
@@ -64,6 +68,9 @@ pub struct Lifted {
     /// Per event kind (`calendar.events`): None without a lift for it; the `lift` is the
     /// shop-wide one where the pooled model measured it.
     pub event: Vec<Option<Lift>>,
+    /// The shop's rival slope ([`pooled_rival_slope`]; 0 without) and the mean share of
+    /// rivals on promotion over the series' promotion days the lift was measured on.
+    rival: (f64, f64),
     y: Vec<f64>,
 }
 
@@ -72,12 +79,19 @@ impl Lifted {
     /// ordinary days that sold. Ordinary days are neither; each ratio is read off the days
     /// with only its own flag, and a day with both is divided by both. `event_prior`: the
     /// shop-wide lift of each event kind ([`pooled_event_lifts`]).
-    pub fn of(s: &SeriesView, event_prior: Option<&[Option<f64>]>) -> Option<Lifted> {
+    /// `rival_slope`: how the promotion excess moves with the rivals' share on promotion.
+    pub fn of(
+        s: &SeriesView,
+        event_prior: Option<&[Option<f64>]>,
+        rival_slope: Option<f64>,
+    ) -> Option<Lifted> {
         if s.promos.is_empty() && !s.calendar.has_events() {
             return None;
         }
         let n = s.y.len();
         let (mut p_sum, mut p_n, mut o_sum, mut o_n) = (0.0, 0.0, 0.0, 0.0);
+        let mut r_sum = 0.0;
+        let slope = rival_slope.unwrap_or(0.0);
         for i in n.saturating_sub(LIFT_DAYS)..n {
             if !s.usable(i) || s.event(i) {
                 continue;
@@ -85,6 +99,9 @@ impl Lifted {
             if s.promo(i) {
                 p_sum += s.y[i];
                 p_n += 1.0;
+                if slope != 0.0 {
+                    r_sum += s.rival_promo(i);
+                }
             } else {
                 o_sum += s.y[i];
                 o_n += 1.0;
@@ -99,10 +116,16 @@ impl Lifted {
         if promo.is_none() && event.iter().all(Option::is_none) {
             return None;
         }
+        let rival = (slope, if p_n > 0.0 { r_sum / p_n } else { 0.0 });
         let y = (0..n)
-            .map(|i| s.y[i] / Self::factor(s, i, promo, &event, |l| l.history_lift))
+            .map(|i| s.y[i] / Self::factor(s, i, promo, &event, rival, |l| l.history_lift))
             .collect();
-        Some(Lifted { promo, event, y })
+        Some(Lifted {
+            promo,
+            event,
+            rival,
+            y,
+        })
     }
 
     /// The product of the lifts (`pick`ed from each `Lift`) of the flags day `i` has.
@@ -111,11 +134,18 @@ impl Lifted {
         i: usize,
         promo: Option<Lift>,
         event: &[Option<Lift>],
+        (slope, mean_share): (f64, f64),
         pick: impl Fn(Lift) -> f64,
     ) -> f64 {
         let mut f = 1.0;
         if let Some(l) = promo.filter(|_| s.promo(i)) {
-            f *= pick(l);
+            // A promotion among more rivals' promotions than the series' usual lifts less.
+            let excess = if slope == 0.0 {
+                1.0
+            } else {
+                (1.0 + slope * (s.rival_promo(i) - mean_share)).clamp(0.0, 2.0)
+            };
+            f *= 1.0 + (pick(l) - 1.0) * excess;
         }
         if let Some(l) = s
             .event_kind(i)
@@ -143,7 +173,9 @@ impl Lifted {
     /// Puts the lifts back on the flagged days of a path that starts at day `origin`.
     fn relift(&self, s: &SeriesView, origin: usize, path: &mut [f64]) {
         for (j, v) in path.iter_mut().enumerate() {
-            *v *= Self::factor(s, origin + j, self.promo, &self.event, |l| l.lift);
+            *v *= Self::factor(s, origin + j, self.promo, &self.event, self.rival, |l| {
+                l.lift
+            });
         }
     }
 }
@@ -249,6 +281,84 @@ pub fn pooled_event_lifts(panel: &Panel, cut: &dyn Fn(usize) -> usize) -> Option
     )
 }
 
+/// How a promotion's lift moves with the share of the series' rivals on promotion, for the
+/// whole shop: over every series with rivals, its promotion days before `cut(i)` (last year,
+/// no event), the least-squares slope of the day's excess over its ordinary days' mean,
+/// relative to the series' mean excess, on the rivals' share less its mean over those days.
+/// A store's other brands on deal cut a brand's deal lift (Dominick's: +3.15 alone, 2.38
+/// less with every rival on deal). None without rivals, or with fewer than
+/// `MIN_RIVAL_DAYS` such days; within ±2.
+pub fn pooled_rival_slope(panel: &Panel, cut: &dyn Fn(usize) -> usize) -> Option<f64> {
+    if !panel.has_promotions() {
+        return None;
+    }
+    let (mut num, mut den, mut uu, mut days) = (0.0, 0.0, 0.0, 0usize);
+    let mut pts: Vec<(f64, f64)> = Vec::new();
+    for i in 0..panel.series.len() {
+        let v = panel.view(i);
+        if v.rivals.is_none_or(|g| g.size < 2) {
+            continue;
+        }
+        let s = v.truncate(cut(i).min(v.y.len()));
+        let n = s.y.len();
+        let (mut o_sum, mut o_n) = (0.0, 0.0);
+        pts.clear();
+        for t in n.saturating_sub(LIFT_DAYS)..n {
+            if !s.usable(t) || s.event(t) {
+                continue;
+            }
+            if s.promo(t) {
+                pts.push((s.y[t], s.rival_promo(t)));
+            } else {
+                o_sum += s.y[t];
+                o_n += 1.0;
+            }
+        }
+        if o_sum <= 0.0 || pts.len() < 2 {
+            continue;
+        }
+        let base = o_sum / o_n;
+        let k = pts.len() as f64;
+        let e_mean = pts.iter().map(|p| p.0 / base - 1.0).sum::<f64>() / k;
+        let r_mean = pts.iter().map(|p| p.1).sum::<f64>() / k;
+        // Counts: a day's variance grows with its level, base · (1 + ē), so a slow mover's
+        // relative excess is noisier; each day weighs base / (1 + ē) (Poisson weights).
+        let w = base / (1.0 + e_mean).max(0.1);
+        for &(y, r) in &pts {
+            let x = e_mean * (r - r_mean);
+            let u = y / base - 1.0 - e_mean;
+            num += w * x * u;
+            den += w * x * x;
+            uu += w * u * u;
+        }
+        days += pts.len();
+    }
+    if days < MIN_RIVAL_DAYS || den <= 0.0 {
+        return None;
+    }
+    // Shrunk by its own precision, t² / (t² + RIVAL_T2): rivals whose promotions barely
+    // vary (a few random promotions on a long shelf) say little, and an effect that is not
+    // there must not come out of noise (the sample's generated shop has none).
+    let slope = num / den;
+    let var = ((uu - slope * num) / (days - 1) as f64).max(0.0) / den;
+    let t2 = if var > 0.0 {
+        slope * slope / var
+    } else {
+        f64::INFINITY
+    };
+    let keep = if t2.is_finite() {
+        t2 / (t2 + RIVAL_T2)
+    } else {
+        1.0
+    };
+    Some((slope * keep).clamp(-2.0, 2.0))
+}
+
+/// The shop's rival slope the models carry (the pooled model computes it).
+pub fn rival_prior(models: &[Box<dyn Forecaster>]) -> Option<f64> {
+    models.iter().find_map(|m| m.rival_slope())
+}
+
 /// The shop-wide event lifts the models carry (the pooled model computes them).
 pub fn event_prior(models: &[Box<dyn Forecaster>]) -> Option<&[Option<f64>]> {
     models.iter().find_map(|m| m.event_lifts())
@@ -347,7 +457,7 @@ mod tests {
     #[test]
     fn history_loses_its_whole_lift_and_planned_promotions_get_a_shrunk_one() {
         with_series(|s| {
-            let l = Lifted::of(s, None).unwrap();
+            let l = Lifted::of(s, None, None).unwrap();
             assert!(l.event.is_empty());
             let p = l.promo.unwrap();
             // 14 promotion days at 3× the ordinary 10: the history is divided by 3, so its
@@ -358,7 +468,7 @@ mod tests {
             // Forecast lift: plus 14 pseudo-days at 1×, (420 + 140) / (28 · 10) = 2.
             assert!((p.lift - 2.0).abs() < 1e-12, "{}", p.lift);
             // Without a calendar, nothing changes.
-            assert!(Lifted::of(&SeriesView { promos: &[], ..*s }, None).is_none());
+            assert!(Lifted::of(&SeriesView { promos: &[], ..*s }, None, None).is_none());
         })
     }
 
@@ -404,7 +514,7 @@ mod tests {
         let p = event_panel();
         let s = p.view(0);
         let lifts = pooled_event_lifts(&p, &|i| p.series[i].len).unwrap();
-        let l = Lifted::of(&s, Some(&lifts)).unwrap();
+        let l = Lifted::of(&s, Some(&lifts), None).unwrap();
         let sale = 19.0 / 9.0;
         assert!(l.promo.is_none() && l.event[0].is_none());
         // Past sale days are divided by the shop-wide lift; planned ones multiplied by it.
@@ -424,7 +534,7 @@ mod tests {
         );
         // Without the pooled model: the series' own ratio (3) takes the history back to 10,
         // and the forecast lift is shrunk toward 1 like a promotion's: (60 + 140) / 160.
-        let own = Lifted::of(&s, None).unwrap();
+        let own = Lifted::of(&s, None, None).unwrap();
         let e = own.event[1].unwrap();
         assert!(
             (e.history_lift - 3.0).abs() < 1e-12 && (e.lift - 1.25).abs() < 1e-12,
@@ -436,7 +546,7 @@ mod tests {
     #[test]
     fn local_models_forecast_the_ordinary_level_and_lift_planned_promotions() {
         with_series(|s| {
-            let l = Lifted::of(s, None);
+            let l = Lifted::of(s, None, None);
             let ma = MovingAverage::new(28);
             // Plain: the last 28 days hold one promotion week, so every day gets 15.
             let plain = ma.predict(s, 6).unwrap();
@@ -459,5 +569,107 @@ mod tests {
                 "{path:?}"
             );
         })
+    }
+
+    /// 30 series on one shelf, each with a promotion week every 60 days at its own phase
+    /// (planned ones too). `excess(r)`: what a promotion day adds over the ordinary 10 units
+    /// when a share r of the rivals is on promotion.
+    fn shelf(excess: impl Fn(f64) -> f64) -> Panel {
+        let days = 600usize;
+        let promos: Vec<Vec<(i32, i32)>> = (0..30)
+            .map(|k| {
+                (0..11)
+                    .map(|w| {
+                        let a = w * 60 + (k * 7) % 60 + (k / 10) * 3;
+                        (a, a + 6)
+                    })
+                    .collect()
+            })
+            .collect();
+        let blank: Vec<crate::panel::PlainSeries> = (0..30)
+            .map(|_| (0, vec![0.0; days], vec![false; days], vec![false; days]))
+            .collect();
+        let layout = Panel::from_plain(blank.clone())
+            .with_promotions(promos.clone())
+            .unwrap();
+        let plain = (0..30)
+            .map(|k| {
+                let v = layout.view(k);
+                let y = (0..days)
+                    .map(|t| {
+                        if v.promo(t) {
+                            10.0 * (1.0 + excess(v.rival_promo(t)))
+                        } else {
+                            10.0
+                        }
+                    })
+                    .collect();
+                (0, y, vec![false; days], vec![false; days])
+            })
+            .collect();
+        Panel::from_plain(plain).with_promotions(promos).unwrap()
+    }
+
+    /// The shop's rival slope: the least-squares slope of a promotion day's excess on the
+    /// rivals' share, relative to the series' mean excess; none where rivals do nothing.
+    #[test]
+    fn rival_slope_measures_how_rivals_cut_a_promotion() {
+        let all = |p: &Panel| -> Box<dyn Fn(usize) -> usize> {
+            let lens: Vec<usize> = p.series.iter().map(|m| m.len).collect();
+            Box::new(move |i| lens[i])
+        };
+        // Excess 3 alone, 2.4 less with every rival on promotion.
+        let cut = shelf(|r| 3.0 - 2.4 * r);
+        let slope = pooled_rival_slope(&cut, &*all(&cut)).unwrap();
+        // −2.4 over each series' mean excess (3 − 2.4 × its mean share).
+        let v = cut.view(0);
+        let r_mean = (0..600)
+            .filter(|&t| v.promo(t))
+            .map(|t| v.rival_promo(t))
+            .sum::<f64>()
+            / (0..600).filter(|&t| v.promo(t)).count() as f64;
+        let expected = -2.4 / (3.0 - 2.4 * r_mean);
+        assert!(
+            r_mean > 0.05 && (slope - expected).abs() < 0.05,
+            "{slope} vs {expected}"
+        );
+        let flat = shelf(|_| 2.0);
+        assert_eq!(pooled_rival_slope(&flat, &*all(&flat)), Some(0.0));
+        let alone = Panel::from_plain(vec![(0, vec![1.0; 50], vec![false; 50], vec![false; 50])]);
+        assert_eq!(pooled_rival_slope(&alone, &|_| 50), None);
+        // The per-series lift follows it: of two planned promotion days, the one with more
+        // rivals on promotion is forecast lower, by the measured amount.
+        let spread = |s: &SeriesView| {
+            let planned: Vec<usize> = (600..700).filter(|&t| s.promo(t)).collect();
+            let (lo, hi) = planned.iter().fold((f64::MAX, f64::MIN), |(a, b), &t| {
+                (a.min(s.rival_promo(t)), b.max(s.rival_promo(t)))
+            });
+            (planned, lo, hi)
+        };
+        let k = (0..30)
+            .max_by(|&a, &b| {
+                let (sa, sb) = (spread(&cut.view(a)), spread(&cut.view(b)));
+                (sa.2 - sa.1).total_cmp(&(sb.2 - sb.1)).then(b.cmp(&a))
+            })
+            .unwrap();
+        let s = cut.view(k);
+        let l = Lifted::of(&s, None, Some(slope)).unwrap();
+        let (planned, lo, hi) = spread(&s);
+        assert!(hi > lo, "planned days with different rival shares");
+        let at = |share: f64| {
+            let t = *planned
+                .iter()
+                .find(|&&t| s.rival_promo(t) == share)
+                .unwrap();
+            Lifted::factor(&s, t, l.promo, &l.event, l.rival, |x| x.lift)
+        };
+        let (f_lo, f_hi) = (at(lo), at(hi));
+        assert!(f_hi < f_lo, "{f_hi} vs {f_lo}");
+        let plain = Lifted::of(&s, None, None).unwrap();
+        let t = planned[0];
+        let f_plain = Lifted::factor(&s, t, plain.promo, &plain.event, plain.rival, |x| x.lift);
+        let excess = (f_plain - 1.0) * (1.0 + slope * (s.rival_promo(t) - l.rival.1));
+        let f_t = Lifted::factor(&s, t, l.promo, &l.event, l.rival, |x| x.lift);
+        assert!((f_t - 1.0 - excess).abs() < 1e-12);
     }
 }

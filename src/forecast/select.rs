@@ -403,7 +403,11 @@ pub fn learn(
             if c == DemandClass::Dead {
                 return None;
             }
-            let lifted = super::promo::Lifted::of(&s, super::promo::event_prior(models));
+            let lifted = super::promo::Lifted::of(
+                &s,
+                super::promo::event_prior(models),
+                super::promo::rival_prior(models),
+            );
             let cand = cross_validate(
                 models,
                 &s,
