@@ -467,6 +467,7 @@ fn run_with(p: &Pipeline, source: Forecasts<'_>) -> Result<RunOutcome> {
         },
         "calendar": c.panel.calendar,
         "shop_events": shop_events(p, &c.panel),
+        "promotion_rival_slope": rival_slope(p, &c.panel),
         "selection_prior": c.selection_prior,
         "previous_run_accuracy": drift,
         "returns": {
@@ -561,6 +562,19 @@ pub fn forecast_only(p: &Pipeline, out_file: &Path) -> Result<usize> {
     }
     res?;
     Ok(t.rows())
+}
+
+/// The shop's rival slope the per-series promotion lifts followed (null: no promotion
+/// calendar, no rivals, or no pooled model to measure it). Recomputed, as the shop events
+/// are, so that a merged sharded run's manifest equals the single run's.
+fn rival_slope(p: &Pipeline, panel: &crate::panel::Panel) -> Option<f64> {
+    p.forecast
+        .models
+        .iter()
+        .any(|m| m == "global_ridge")
+        .then(|| crate::forecast::promo::pooled_rival_slope(panel, &|i| panel.series[i].len))
+        .flatten()
+        .map(|r| (r * 1e4).round() / 1e4)
 }
 
 /// Each `calendar.events` kind with the shop-wide lift the forecast put on its planned days

@@ -160,6 +160,10 @@ pub struct OriginPrior {
     /// None: not measured).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub shop_events: Vec<(String, Option<f64>)>,
+    /// How a promotion's lift moves with the share of rivals on promotion at this origin
+    /// (README "Promotions for the per-series models"; None: not measured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rival_slope: Option<f64>,
 }
 
 impl Summary {
@@ -290,6 +294,11 @@ impl Summary {
                 s += &format!(
                     "  shop events, shop-wide lift on their days (-: none measured): {}\n",
                     v.join(", ")
+                );
+            }
+            if let Some(r) = o.rival_slope {
+                s += &format!(
+                    "  promotions: rivals' slope {r:.3} (a promotion's excess × (1 + slope × (rivals' share − the series' mean share)))\n"
                 );
             }
             if !o.window_recalibration.is_empty() {
@@ -557,6 +566,7 @@ pub fn run(
                         .map(|(k, (kind, _))| (kind.clone(), lift(k)))
                         .collect()
                 },
+                rival_slope: forecast::promo::rival_prior(&models),
             });
         }
         for (sc, f, n_train) in res.into_iter().flatten() {

@@ -69,7 +69,11 @@ fn sample_backtest_writes_metrics_points_and_panel() {
         assert!(!p["classes"].as_array().unwrap().is_empty(), "{p}");
         let line = format!("selection prior at origin {}", day.as_str().unwrap());
         assert!(o.stdout.contains(&line), "{line} missing: {}", o.stdout);
+        // The sample has a promotion calendar and categories: the rivals' slope is measured.
+        let r = p["rival_slope"].as_f64().unwrap();
+        assert!((-2.0..=2.0).contains(&r), "{p}");
     }
+    assert!(o.stdout.contains("rivals' slope"), "{}", o.stdout);
     let series = read(&out.join("forecast_backtest_series.parquet"));
     let pts = read(&out.join("forecast_backtest_points.parquet"));
     // The 14-day protection window scored as one total: per series and origin its actual

@@ -100,6 +100,13 @@ fn merged_shards_equal_the_single_run_byte_for_byte() {
         assert!(c["relative_score"].as_object().unwrap().len() >= 2, "{c}");
     }
     assert_eq!(m["selection_prior"], one["selection_prior"]);
+    // The rivals' slope the promotion lifts followed, measured on the whole panel.
+    assert!(
+        one["promotion_rival_slope"].is_number(),
+        "{}",
+        one["promotion_rival_slope"]
+    );
+    assert_eq!(m["promotion_rival_slope"], one["promotion_rival_slope"]);
     assert_same_outputs(&single.join("latest"), &sharded.join("latest"));
 }
 
