@@ -34,6 +34,8 @@ pub(crate) const EVENT_DAYS: usize = 728;
 const EVENT_PSEUDO_DAYS: f64 = 1.0;
 /// Promotion days with rivals a shop-wide rival slope needs.
 const MIN_RIVAL_DAYS: usize = 100;
+/// Days either side of a promotion day whose ordinary days give its level (rival slope).
+const RIVAL_BASE_DAYS: usize = 91;
 /// The squared t-value at which a rival slope keeps half its size.
 const RIVAL_T2: f64 = 4.0;
 /// Bounds of a lift: a calendar that marks nearly every day, or none that sold, is not
@@ -283,7 +285,8 @@ pub fn pooled_event_lifts(panel: &Panel, cut: &dyn Fn(usize) -> usize) -> Option
 
 /// How a promotion's lift moves with the share of the series' rivals on promotion, for the
 /// whole shop: over every series with rivals, its promotion days before `cut(i)` (last year,
-/// no event), the least-squares slope of the day's excess over its ordinary days' mean,
+/// no event), the least-squares slope of the day's excess over the ordinary days within
+/// `RIVAL_BASE_DAYS` of it,
 /// relative to the series' mean excess, on the rivals' share less its mean over those days.
 /// A store's other brands on deal cut a brand's deal lift (Dominick's: +3.15 alone, 2.38
 /// less with every rival on deal). None without rivals, or with fewer than
@@ -293,7 +296,9 @@ pub fn pooled_rival_slope(panel: &Panel, cut: &dyn Fn(usize) -> usize) -> Option
         return None;
     }
     let (mut num, mut den, mut uu, mut days) = (0.0, 0.0, 0.0, 0usize);
-    let mut pts: Vec<(f64, f64)> = Vec::new();
+    // (excess over the local ordinary level, rivals' share, that level) per promotion day.
+    let mut pts: Vec<(f64, f64, f64)> = Vec::new();
+    let mut sums: Vec<(f64, f64)> = Vec::new();
     for i in 0..panel.series.len() {
         let v = panel.view(i);
         if v.rivals.is_none_or(|g| g.size < 2) {
@@ -301,32 +306,50 @@ pub fn pooled_rival_slope(panel: &Panel, cut: &dyn Fn(usize) -> usize) -> Option
         }
         let s = v.truncate(cut(i).min(v.y.len()));
         let n = s.y.len();
-        let (mut o_sum, mut o_n) = (0.0, 0.0);
+        let lo = n.saturating_sub(LIFT_DAYS + RIVAL_BASE_DAYS);
+        // Running sums of the ordinary days (usable, no promotion, no event) from `lo`.
+        sums.clear();
+        sums.push((0.0, 0.0));
+        for t in lo..n {
+            let (a, k) = sums[sums.len() - 1];
+            let ordinary = s.usable(t) && !s.promo(t) && !s.event(t);
+            sums.push(if ordinary {
+                (a + s.y[t], k + 1.0)
+            } else {
+                (a, k)
+            });
+        }
         pts.clear();
         for t in n.saturating_sub(LIFT_DAYS)..n {
-            if !s.usable(t) || s.event(t) {
+            if !s.usable(t) || s.event(t) || !s.promo(t) {
                 continue;
             }
-            if s.promo(t) {
-                pts.push((s.y[t], s.rival_promo(t)));
-            } else {
-                o_sum += s.y[t];
-                o_n += 1.0;
+            // The ordinary days around the promotion, not the year's: a season or a trend
+            // would otherwise pass for a rival effect wherever rivals' promotions cluster
+            // in time (the sample's generated shop: +1.07 from its yearly season alone).
+            let (a, b) = (
+                t.saturating_sub(RIVAL_BASE_DAYS).max(lo) - lo,
+                (t + RIVAL_BASE_DAYS + 1).min(n) - lo,
+            );
+            let (sum, k) = (sums[b].0 - sums[a].0, sums[b].1 - sums[a].1);
+            if k < 3.0 || sum <= 0.0 {
+                continue;
             }
+            let base = sum / k;
+            pts.push((s.y[t] / base - 1.0, s.rival_promo(t), base));
         }
-        if o_sum <= 0.0 || pts.len() < 2 {
+        if pts.len() < 2 {
             continue;
         }
-        let base = o_sum / o_n;
         let k = pts.len() as f64;
-        let e_mean = pts.iter().map(|p| p.0 / base - 1.0).sum::<f64>() / k;
+        let e_mean = pts.iter().map(|p| p.0).sum::<f64>() / k;
         let r_mean = pts.iter().map(|p| p.1).sum::<f64>() / k;
-        // Counts: a day's variance grows with its level, base · (1 + ē), so a slow mover's
-        // relative excess is noisier; each day weighs base / (1 + ē) (Poisson weights).
-        let w = base / (1.0 + e_mean).max(0.1);
-        for &(y, r) in &pts {
+        for &(e, r, base) in &pts {
+            // Counts: a day's variance grows with its level, base · (1 + ē), so a slow
+            // mover's relative excess is noisier; each day weighs base / (1 + ē) (Poisson).
+            let w = base / (1.0 + e_mean).max(0.1);
             let x = e_mean * (r - r_mean);
-            let u = y / base - 1.0 - e_mean;
+            let u = e - e_mean;
             num += w * x * u;
             den += w * x * x;
             uu += w * u * u;
