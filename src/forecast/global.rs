@@ -523,6 +523,17 @@ mod tests {
 
     /// 40 established series share a weekly shape (Saturday triple); a new series with
     /// three weeks of flat history gets that shape from the pooled model (cold start).
+    /// The pooled model trained on all of `panel` (no events), as a candidate.
+    fn fitted(panel: &Panel) -> Global {
+        let m = train(panel, 28, &|i| panel.series[i].len, 0.001, None).unwrap();
+        Global {
+            cv: None,
+            full: Some(Arc::new(m)),
+            event_lifts: None,
+            rival_slope: None,
+        }
+    }
+
     #[test]
     fn ridge_recovers_a_linear_relation() {
         let xs: Vec<[f64; NF]> = (0..500)
@@ -564,13 +575,7 @@ mod tests {
             })
             .collect();
         let panel = Panel::from_plain(plain);
-        let m = train(&panel, 28, &|i| panel.series[i].len, 0.001, None).unwrap();
-        let g = Global {
-            cv: None,
-            full: Some(Arc::new(m)),
-            event_lifts: None,
-            rival_slope: None,
-        };
+        let g = fitted(&panel);
         // Series 0's season starts on day 1092, the first forecast day.
         let f = g.predict(&panel.view(0), 28).unwrap();
         let mean = f.iter().sum::<f64>() / 28.0;
@@ -777,13 +782,7 @@ mod tests {
         let panel = Panel::from_plain(plain).with_promotions(promos).unwrap();
         let bystander = panel.view(1);
         assert!((bystander.rival_promo(days + 12) - 20.0 / 39.0).abs() < 1e-12);
-        let m = train(&panel, 28, &|i| panel.series[i].len, 0.001, None).unwrap();
-        let g = Global {
-            cv: None,
-            full: Some(Arc::new(m)),
-            event_lifts: None,
-            rival_slope: None,
-        };
+        let g = fitted(&panel);
         let f = g.predict(&bystander, 28).unwrap();
         let mean = |r: std::ops::Range<usize>| f[r.clone()].iter().sum::<f64>() / r.len() as f64;
         let (before, week) = (mean(0..7), mean(10..17));
