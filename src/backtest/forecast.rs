@@ -36,7 +36,7 @@ use serde::Serialize;
 use crate::config::ForecastCfg;
 use crate::error::{Error, InputError, OutputError, Result};
 use crate::export::table::{ColData, OutTable};
-use crate::forecast::quantile::pit_cover;
+use crate::forecast::quantile::{pit_below, pit_cover};
 use crate::forecast::{self, DemandClass, SeriesForecast, QUANTILES, QUANTILE_NAMES};
 use crate::panel::{Panel, SeriesView};
 
@@ -68,6 +68,8 @@ struct Scored {
     cover: [f64; 4],
     /// The same from the probability integral transform for counts (see [`forecast::quantile::pit_cover`]).
     pit: [f64; 4],
+    /// Share of the PIT below 0.1 and above 0.9: which tail the 80 % interval's misses are in.
+    tails: [f64; 2],
     weight: f64,
     actual_units: f64,
     /// The protection window's total, when all its days were observed.
@@ -86,6 +88,8 @@ struct WinScore {
     pinball: f64,
     cover: [f64; 4],
     pit: [f64; 4],
+    /// PIT below 0.1 and above 0.9, as [`Scored::tails`].
+    tails: [f64; 2],
 }
 
 /// Levels of the window quantiles written out: p025, the seven spine levels, p975.
@@ -119,6 +123,10 @@ pub struct Metrics {
     pub pit_coverage_80: f64,
     pub pit_coverage_90: f64,
     pub pit_coverage_95: f64,
+    /// Share of the PIT below 0.1 and above 0.9 (10 % each when calibrated): a miss of the
+    /// 80 % interval that sits in one tail is a level error, one split evenly a width error.
+    pub pit_below_10: f64,
+    pub pit_above_90: f64,
     /// Protection-window totals scored (series × origins whose window was fully observed).
     pub windows: usize,
     /// Mean scaled pinball loss of the window quantiles (per window day, see [`WinScore`]).
@@ -133,6 +141,79 @@ pub struct Metrics {
     pub window_pit_coverage_80: f64,
     pub window_pit_coverage_90: f64,
     pub window_pit_coverage_95: f64,
+    /// The window totals' PIT below 0.1 and above 0.9.
+    pub window_pit_below_10: f64,
+    pub window_pit_above_90: f64,
+}
+
+/// Calibration at one origin. Every series' holdout after one origin shares one season and
+/// the shocks that hit the whole shop, so coverage moves together across series: the spread
+/// between origins, not the number of series, says how far a pooled coverage can fall from
+/// nominal by chance.
+#[derive(Debug, Clone, Serialize)]
+pub struct OriginCalibration {
+    pub origin: String,
+    pub series: usize,
+    pub rmsse: f64,
+    pub bias: f64,
+    pub pit_coverage_80: f64,
+    pub pit_coverage_95: f64,
+    pub pit_below_10: f64,
+    pub pit_above_90: f64,
+    pub windows: usize,
+    pub window_pit_coverage_80: f64,
+    pub window_pit_coverage_95: f64,
+    pub window_pit_below_10: f64,
+    pub window_pit_above_90: f64,
+}
+
+/// Mean and standard error over origins (sample sd / √origins) of the per-origin coverages.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Spread {
+    pub mean: f64,
+    pub se: f64,
+}
+
+/// The per-origin coverages summarised across origins (two or more origins; a window
+/// entry needs two origins with scored windows).
+#[derive(Debug, Clone, Serialize)]
+pub struct AcrossOrigins {
+    pub pit_coverage_80: Spread,
+    pub pit_coverage_95: Spread,
+    pub window_pit_coverage_80: Option<Spread>,
+    pub window_pit_coverage_95: Option<Spread>,
+}
+
+impl Spread {
+    /// None for fewer than two values (no spread to measure).
+    fn of(v: impl Iterator<Item = f64>) -> Option<Spread> {
+        let v: Vec<f64> = v.collect();
+        let k = v.len();
+        if k < 2 {
+            return None;
+        }
+        let mean = v.iter().sum::<f64>() / k as f64;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (k - 1) as f64;
+        Some(Spread {
+            mean,
+            se: (var / k as f64).sqrt(),
+        })
+    }
+}
+
+impl AcrossOrigins {
+    fn of(rows: &[OriginCalibration]) -> Option<AcrossOrigins> {
+        // An origin whose window ran past the data scored none and adds no window spread.
+        let win = |f: fn(&OriginCalibration) -> f64| {
+            Spread::of(rows.iter().filter(|r| r.windows > 0).map(f))
+        };
+        Some(AcrossOrigins {
+            pit_coverage_80: Spread::of(rows.iter().map(|r| r.pit_coverage_80))?,
+            pit_coverage_95: Spread::of(rows.iter().map(|r| r.pit_coverage_95))?,
+            window_pit_coverage_80: win(|r| r.window_pit_coverage_80),
+            window_pit_coverage_95: win(|r| r.window_pit_coverage_95),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -143,6 +224,9 @@ pub struct Summary {
     pub window_days: usize,
     pub overall: Metrics,
     pub by_class: BTreeMap<String, Metrics>,
+    /// Calibration origin by origin, and across them (None with one origin).
+    pub by_origin: Vec<OriginCalibration>,
+    pub across_origins: Option<AcrossOrigins>,
     pub models_chosen: BTreeMap<String, usize>,
     /// The selection prior learnt at each origin (empty: `selection_prior = false`).
     pub selection_prior: Vec<OriginPrior>,
@@ -252,6 +336,7 @@ impl Summary {
             wrow(c, m);
         }
         wrow("all", &self.overall);
+        s += &self.render_origins();
         s += "\nmodels chosen: ";
         let v: Vec<String> = self
             .models_chosen
@@ -322,6 +407,67 @@ impl Summary {
     }
 }
 
+impl Summary {
+    /// The calibration-by-origin table and its spread across origins.
+    fn render_origins(&self) -> String {
+        let mut s = format!(
+            "\ncalibration by origin (daily PIT, then the {}-day window's; lo10 / hi90: share of \
+             the PIT below 0.1 / above 0.9, 10 % each when calibrated):\n{:10} {:>7} {:>7} {:>8} \
+             {:>6} {:>6} {:>6} {:>6} {:>7} {:>6} {:>6} {:>6} {:>6}\n",
+            self.window_days,
+            "origin",
+            "series",
+            "RMSSE",
+            "bias",
+            "pit80",
+            "pit95",
+            "lo10",
+            "hi90",
+            "windows",
+            "win80",
+            "win95",
+            "lo10",
+            "hi90"
+        );
+        let pct = |v: f64| format!("{:>6.1}", 100.0 * v);
+        for o in &self.by_origin {
+            s += &format!(
+                "{:10} {:>7} {:>7.4} {:>8.3} {} {} {} {} {:>7} {} {} {} {}\n",
+                o.origin,
+                o.series,
+                o.rmsse,
+                o.bias,
+                pct(o.pit_coverage_80),
+                pct(o.pit_coverage_95),
+                pct(o.pit_below_10),
+                pct(o.pit_above_90),
+                o.windows,
+                pct(o.window_pit_coverage_80),
+                pct(o.window_pit_coverage_95),
+                pct(o.window_pit_below_10),
+                pct(o.window_pit_above_90)
+            );
+        }
+        if let Some(a) = &self.across_origins {
+            let pm = |x: Option<&Spread>| {
+                x.map_or("-".to_string(), |x| {
+                    format!("{:.1} ± {:.1}", 100.0 * x.mean, 100.0 * x.se)
+                })
+            };
+            s += &format!(
+                "across origins, mean ± standard error (from the origins' spread: how far a \
+                 pooled coverage can miss nominal by chance): pit80 {}, pit95 {}, window pit80 \
+                 {}, window pit95 {}\n",
+                pm(Some(&a.pit_coverage_80)),
+                pm(Some(&a.pit_coverage_95)),
+                pm(a.window_pit_coverage_80.as_ref()),
+                pm(a.window_pit_coverage_95.as_ref())
+            );
+        }
+        s
+    }
+}
+
 /// Column heads of the coverage cells (plain, then from the PIT) in both summary tables.
 fn cover_header() -> String {
     format!(
@@ -351,6 +497,7 @@ fn score(view: &SeriesView, n_train: usize, f: &SeriesForecast, h: usize) -> Opt
     let mut pb = [0.0; 7];
     let mut cov = [0.0; 4];
     let mut pit = [0.0; 4];
+    let mut tails = [0.0; 2];
     for j in 0..h {
         let t = n_train + j;
         // Censored days have no observed demand; on closed days the forecast is 0 by
@@ -383,6 +530,9 @@ fn score(view: &SeriesView, n_train: usize, f: &SeriesForecast, h: usize) -> Opt
             }
             pit[c] += pit_cover(f_lo, f_hi, LEVELS[c]);
         }
+        let t = pit_tails(f_lo, f_hi);
+        tails[0] += t[0];
+        tails[1] += t[1];
     }
     if n == 0 {
         return None;
@@ -391,7 +541,7 @@ fn score(view: &SeriesView, n_train: usize, f: &SeriesForecast, h: usize) -> Opt
     for v in pb.iter_mut() {
         *v /= nf * scale_a;
     }
-    for v in cov.iter_mut().chain(pit.iter_mut()) {
+    for v in cov.iter_mut().chain(pit.iter_mut()).chain(tails.iter_mut()) {
         *v /= nf;
     }
     Some(Errs {
@@ -404,8 +554,14 @@ fn score(view: &SeriesView, n_train: usize, f: &SeriesForecast, h: usize) -> Opt
         pinball: pb,
         cover: cov,
         pit,
+        tails,
         units,
     })
+}
+
+/// The PIT's share below 0.1 and above 0.9 (the two ways out of the 80 % interval).
+fn pit_tails(f_lo: f64, f_hi: f64) -> [f64; 2] {
+    [pit_below(f_lo, f_hi, 0.1), 1.0 - pit_below(f_lo, f_hi, 0.9)]
 }
 
 /// Central interval levels scored.
@@ -450,6 +606,7 @@ fn score_window(
         pinball,
         cover,
         pit,
+        tails: pit_tails(f_lo, f_hi),
     })
 }
 
@@ -463,6 +620,7 @@ struct Errs {
     pinball: [f64; 7],
     cover: [f64; 4],
     pit: [f64; 4],
+    tails: [f64; 2],
     units: f64,
 }
 
@@ -545,6 +703,7 @@ pub fn run(
                         pinball: e.pinball,
                         cover: e.cover,
                         pit: e.pit,
+                        tails: e.tails,
                         weight,
                         actual_units: e.units,
                         win,
@@ -656,6 +815,9 @@ pub fn run(
         m.pit_coverage_80 = pit(1);
         m.pit_coverage_90 = pit(2);
         m.pit_coverage_95 = pit(3);
+        let tail = |c: usize| rows.iter().map(|r| r.tails[c] * r.n as f64).sum::<f64>() / dn;
+        m.pit_below_10 = tail(0);
+        m.pit_above_90 = tail(1);
         let wins: Vec<&WinScore> = rows.iter().filter_map(|r| r.win.as_ref()).collect();
         m.windows = wins.len();
         if !wins.is_empty() {
@@ -671,6 +833,8 @@ pub fn run(
             m.window_pit_coverage_80 = wp(1);
             m.window_pit_coverage_90 = wp(2);
             m.window_pit_coverage_95 = wp(3);
+            m.window_pit_below_10 = wins.iter().map(|w| w.tails[0]).sum::<f64>() / k;
+            m.window_pit_above_90 = wins.iter().map(|w| w.tails[1]).sum::<f64>() / k;
         }
         m
     };
@@ -683,6 +847,30 @@ pub fn run(
             by_class.insert(c.as_str().to_string(), aggregate(&rows));
         }
     }
+    let by_origin: Vec<OriginCalibration> = origins
+        .iter()
+        .enumerate()
+        .map(|(oi, &od)| {
+            let rows: Vec<&Scored> = all.iter().filter(|r| r.origin == oi).collect();
+            let m = aggregate(&rows);
+            OriginCalibration {
+                origin: crate::panel::to_date(od).to_string(),
+                series: m.series,
+                rmsse: m.rmsse,
+                bias: m.bias,
+                pit_coverage_80: m.pit_coverage_80,
+                pit_coverage_95: m.pit_coverage_95,
+                pit_below_10: m.pit_below_10,
+                pit_above_90: m.pit_above_90,
+                windows: m.windows,
+                window_pit_coverage_80: m.window_pit_coverage_80,
+                window_pit_coverage_95: m.window_pit_coverage_95,
+                window_pit_below_10: m.window_pit_below_10,
+                window_pit_above_90: m.window_pit_above_90,
+            }
+        })
+        .collect();
+    let across_origins = AcrossOrigins::of(&by_origin);
     let mut models_chosen = BTreeMap::new();
     for r in &all {
         *models_chosen.entry(r.model.to_string()).or_insert(0) += 1;
@@ -696,6 +884,8 @@ pub fn run(
         window_days: o.window,
         overall,
         by_class,
+        by_origin,
+        across_origins,
         models_chosen,
         selection_prior: priors,
         forecast_seconds: secs,
@@ -743,7 +933,9 @@ pub fn run(
         .push("pit_coverage_50", fcol(&|r| r.pit[0]))
         .push("pit_coverage_80", fcol(&|r| r.pit[1]))
         .push("pit_coverage_90", fcol(&|r| r.pit[2]))
-        .push("pit_coverage_95", fcol(&|r| r.pit[3]));
+        .push("pit_coverage_95", fcol(&|r| r.pit[3]))
+        .push("pit_below_10", fcol(&|r| r.tails[0]))
+        .push("pit_above_90", fcol(&|r| r.tails[1]));
     // Window columns: empty where the window was not fully observed.
     let wcol = |f: &dyn Fn(&WinScore) -> f64| {
         ColData::F64(all.iter().map(|r| r.win.as_ref().map(f)).collect())
@@ -760,6 +952,8 @@ pub fn run(
     for (c, lv) in ["50", "80", "90", "95"].iter().enumerate() {
         st.push(format!("window_pit_coverage_{lv}"), wcol(&|w| w.pit[c]));
     }
+    st.push("window_pit_below_10", wcol(&|w| w.tails[0]))
+        .push("window_pit_above_90", wcol(&|w| w.tails[1]));
 
     let mut pt = OutTable::default();
     let pn: Vec<(String, String)> = points.iter().map(|p| names(p.0)).collect();
@@ -1267,5 +1461,38 @@ mod tests {
         assert_eq!(pit_cover(0.97, 0.97, 0.9), 0.0);
         // Entirely above the interval.
         assert_eq!(pit_cover(0.92, 0.99, 0.8), 0.0);
+    }
+
+    #[test]
+    fn pit_tails_split_the_misses_of_the_80_interval() {
+        // A zero with P(0) = 0.7: 1/7 of its PIT below 0.1, none above 0.9.
+        let t = pit_tails(0.0, 0.7);
+        assert!((t[0] - 1.0 / 7.0).abs() < 1e-12 && t[1] == 0.0, "{t:?}");
+        // Tails and cover add up to the whole PIT.
+        for (lo, hi) in [
+            (0.0, 0.7),
+            (0.05, 0.95),
+            (0.92, 0.99),
+            (0.3, 0.3),
+            (0.0, 1.0),
+        ] {
+            let t = pit_tails(lo, hi);
+            assert!((t[0] + pit_cover(lo, hi, 0.8) + t[1] - 1.0).abs() < 1e-12);
+        }
+        // A point: in one tail or the other, or inside.
+        assert_eq!(pit_tails(0.05, 0.05), [1.0, 0.0]);
+        assert_eq!(pit_tails(0.95, 0.95), [0.0, 1.0]);
+        assert_eq!(pit_tails(0.5, 0.5), [0.0, 0.0]);
+    }
+
+    #[test]
+    fn spread_across_origins_is_the_mean_and_its_standard_error() {
+        let s = Spread::of([0.7, 0.9].into_iter()).unwrap();
+        assert!((s.mean - 0.8).abs() < 1e-12);
+        // sd 0.1414…, over √2 origins: 0.1.
+        assert!((s.se - 0.1).abs() < 1e-12, "{s:?}");
+        assert!(Spread::of([0.8].into_iter()).is_none());
+        let same = Spread::of([0.8, 0.8, 0.8].into_iter()).unwrap();
+        assert_eq!(same.se, 0.0);
     }
 }

@@ -27,6 +27,63 @@ fn check_metrics(m: &serde_json::Value) {
     assert!(0.0 <= c50 && c50 <= c80 && c80 <= c90 && c90 <= 1.0);
 }
 
+/// Calibration origin by origin: each origin's PIT splits into below 0.1, inside the 80 %
+/// interval and above 0.9; the origins pool to the overall figures; the spread across
+/// origins is their mean and standard error.
+fn check_by_origin(s: &serde_json::Value, stdout: &str) {
+    let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap();
+    let rows = s["by_origin"].as_array().unwrap();
+    assert_eq!(rows.len(), s["origins"].as_array().unwrap().len());
+    let n = rows.len() as f64;
+    let (mut pit80, mut windows, mut wpit80) = (0.0, 0.0, 0.0);
+    for (r, day) in rows.iter().zip(s["origins"].as_array().unwrap()) {
+        assert_eq!(r["origin"], *day);
+        for pre in ["", "window_"] {
+            let (lo, cov, hi) = (
+                f(r, &format!("{pre}pit_below_10")),
+                f(r, &format!("{pre}pit_coverage_80")),
+                f(r, &format!("{pre}pit_above_90")),
+            );
+            assert!(lo > 0.0 && hi > 0.0 && cov > 0.5, "{pre} {r}");
+            assert!((lo + cov + hi - 1.0).abs() < 1e-9, "{pre} {r}");
+            assert!(f(r, &format!("{pre}pit_coverage_95")) > cov, "{r}");
+        }
+        assert!(stdout.contains(day.as_str().unwrap()));
+        // The across-origins mean weighs origins alike; the overall window coverage weighs
+        // them by their windows.
+        pit80 += f(r, "pit_coverage_80") / n;
+        windows += f(r, "windows");
+        wpit80 += f(r, "window_pit_coverage_80") * f(r, "windows");
+    }
+    let all = &s["overall"];
+    assert_eq!(windows, f(all, "windows"));
+    assert!((wpit80 / windows - f(all, "window_pit_coverage_80")).abs() < 1e-9);
+    let (lo, hi) = (f(all, "pit_below_10"), f(all, "pit_above_90"));
+    assert!((lo + f(all, "pit_coverage_80") + hi - 1.0).abs() < 1e-9);
+    let a = &s["across_origins"]["pit_coverage_80"];
+    assert!((f(a, "mean") - pit80).abs() < 1e-9, "{a}");
+    let sd = {
+        let v: f64 = rows
+            .iter()
+            .map(|r| (f(r, "pit_coverage_80") - pit80).powi(2))
+            .sum::<f64>()
+            / (n - 1.0);
+        (v / n).sqrt()
+    };
+    assert!((f(a, "se") - sd).abs() < 1e-9, "{a}");
+    assert!(
+        s["across_origins"]["window_pit_coverage_95"]["se"]
+            .as_f64()
+            .unwrap()
+            >= 0.0
+    );
+    assert!(stdout.contains("calibration by origin"), "{stdout}");
+    assert!(
+        stdout.contains("across origins, mean ± standard error"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn sample_backtest_writes_metrics_points_and_panel() {
     let d = tempfile::tempdir().unwrap();
@@ -93,6 +150,7 @@ fn sample_backtest_writes_metrics_points_and_panel() {
         );
     }
     assert!(m["window_pinball"].as_f64().unwrap() > 0.0);
+    check_by_origin(&s, &o.stdout);
     assert!(
         o.stdout.contains("total demand over the first 14 days"),
         "{}",
