@@ -36,7 +36,7 @@ use serde::Serialize;
 use crate::config::ForecastCfg;
 use crate::error::{Error, InputError, OutputError, Result};
 use crate::export::table::{ColData, OutTable};
-use crate::forecast::quantile::{pit_below, pit_cover};
+use crate::forecast::quantile::{pit_above, pit_below, pit_cover};
 use crate::forecast::{self, DemandClass, SeriesForecast, QUANTILES, QUANTILE_NAMES};
 use crate::panel::{Panel, SeriesView};
 
@@ -561,7 +561,7 @@ fn score(view: &SeriesView, n_train: usize, f: &SeriesForecast, h: usize) -> Opt
 
 /// The PIT's share below 0.1 and above 0.9 (the two ways out of the 80 % interval).
 fn pit_tails(f_lo: f64, f_hi: f64) -> [f64; 2] {
-    [pit_below(f_lo, f_hi, 0.1), 1.0 - pit_below(f_lo, f_hi, 0.9)]
+    [pit_below(f_lo, f_hi, 0.1), pit_above(f_lo, f_hi, 0.9)]
 }
 
 /// Central interval levels scored.
@@ -1475,6 +1475,8 @@ mod tests {
             (0.92, 0.99),
             (0.3, 0.3),
             (0.0, 1.0),
+            (0.1, 0.1),
+            (0.9, 0.9),
         ] {
             let t = pit_tails(lo, hi);
             assert!((t[0] + pit_cover(lo, hi, 0.8) + t[1] - 1.0).abs() < 1e-12);

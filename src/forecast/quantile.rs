@@ -341,13 +341,23 @@ pub fn pit_cover(f_lo: f64, f_hi: f64, level: f64) -> f64 {
 }
 
 /// Share of a count's PIT, uniform on [F(y−1), F(y)], below `level` (a point counts 0 or 1):
-/// which tail the misses of a central interval fall in, 1 − level/2 … each when calibrated.
+/// which tail the misses of a central interval fall in, (1 − level) / 2 each when calibrated.
+/// A point on the level counts as inside, as in [`pit_cover`].
 pub fn pit_below(f_lo: f64, f_hi: f64, level: f64) -> f64 {
     let (lo, hi) = (f_lo.min(f_hi), f_hi.max(f_lo));
     if hi - lo < 1e-12 {
         return if hi < level { 1.0 } else { 0.0 };
     }
     ((level - lo) / (hi - lo)).clamp(0.0, 1.0)
+}
+
+/// The same above `level`.
+pub fn pit_above(f_lo: f64, f_hi: f64, level: f64) -> f64 {
+    let (lo, hi) = (f_lo.min(f_hi), f_hi.max(f_lo));
+    if hi - lo < 1e-12 {
+        return if lo > level { 1.0 } else { 0.0 };
+    }
+    ((hi - level) / (hi - lo)).clamp(0.0, 1.0)
 }
 
 /// Squared window errors per unit of forecast window demand over the CV windows (NaN when
