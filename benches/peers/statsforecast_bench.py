@@ -306,6 +306,11 @@ def main():
             fwd = [m for m in cv_models if type(m).__name__ in FORWARD]
             rest = [m for m in cv_models if type(m).__name__ not in FORWARD]
             cvdf = df[df.unique_id.isin(long_ids)]
+            if cvdf.empty:
+                # statsforecast itself fails on an empty frame with a numpy error.
+                sys.exit(f"origin {o.date()}: no series has the {need} steps of history that "
+                         f"statsforecast's {a.cv_windows}-window CV needs (longest: "
+                         f"{lens.max()}); use fewer --origins or --cv-windows")
             parts = []
             for ms, refit in [(fwd, False), (rest, True)]:
                 sf = StatsForecast(models=ms, freq=freq, n_jobs=a.n_jobs, fallback_model=Naive())
