@@ -530,9 +530,9 @@ fn score(view: &SeriesView, n_train: usize, f: &SeriesForecast, h: usize) -> Opt
             }
             pit[c] += pit_cover(f_lo, f_hi, LEVELS[c]);
         }
-        let t = pit_tails(f_lo, f_hi);
-        tails[0] += t[0];
-        tails[1] += t[1];
+        for (acc, v) in tails.iter_mut().zip(pit_tails(f_lo, f_hi)) {
+            *acc += v;
+        }
     }
     if n == 0 {
         return None;
